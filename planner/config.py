@@ -1,0 +1,299 @@
+"""registry.yaml as frozen pydantic models: the desired state, exactly as the user wrote it.
+
+Loading never raises for a user mistake: `load_config` returns the config (or None) and every
+diagnostic found, each pointing at file, line, column and key path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import re
+import uuid
+from pathlib import Path as FsPath
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from planner.diagnostics import Diagnostic
+from planner.envexpand import expand_section
+from planner.rulespec import Rules
+from planner.stages import Stage
+from planner.source import Source, load_yaml
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _tag_value(v):
+    """Tag values are strings; YAML turns 2025-01-03 into a date and 3 into an int."""
+    if isinstance(v, bool):
+        raise ValueError("expected a string; quote it (YAML reads yes/no/true/false as booleans)")
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, (_dt.date, _dt.datetime)):
+        return v.isoformat()
+    return v
+
+
+TagValue = Annotated[str, BeforeValidator(_tag_value)]
+Tags = dict[str, TagValue]
+
+
+class MlflowSettings(Frozen):
+    tracking_uri: str = "sqlite:///mlflow.db"
+
+
+class DatabaseSettings(Frozen):
+    url: str = "sqlite:///mlreg.db"
+
+
+class StateSettings(Frozen):
+    backend: Literal["local", "postgres"] = "local"
+    path: str = ".mlreg/state.json"
+    url: str | None = None
+    workspace: str = "default"
+
+
+class RunRef(Frozen):
+    experiment: str
+    name: str
+
+
+class VersionRef(Frozen):
+    """Exactly one matcher identifies a model version (MLflow picks the numbers)."""
+
+    version: int | None = Field(default=None, ge=1)
+    run_id: str | None = None
+    run: RunRef | None = None
+    source: str | None = None
+    artifact_path: str = "model"
+
+    @model_validator(mode="after")
+    def _one_matcher(self):
+        given = [k for k in ("version", "run_id", "run", "source") if getattr(self, k) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(
+                f"a version needs exactly one of version, run_id, run, source (found: {found})"
+            )
+        return self
+
+    @property
+    def key(self) -> str:
+        """The stable address key: v3, run:ID/PATH, run:EXP/NAME/PATH, source:URI."""
+        if self.version is not None:
+            return f"v{self.version}"
+        if self.run_id is not None:
+            return f"run:{self.run_id}/{self.artifact_path}"
+        if self.run is not None:
+            return f"run:{self.run.experiment}/{self.run.name}/{self.artifact_path}"
+        return f"source:{self.source}"
+
+    def matcher(self) -> "VersionRef":
+        return VersionRef(version=self.version, run_id=self.run_id, run=self.run, source=self.source,
+                          artifact_path=self.artifact_path)
+
+
+def _int_to_ref(v):
+    return {"version": v} if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+RefOrNumber = Annotated[VersionRef, BeforeValidator(_int_to_ref)]
+
+
+class VersionSpec(VersionRef):
+    stage: Stage | None = None  # omitted: not managed; "none": no stage tag
+    description: str | None = None
+    tags: Tags = Field(default_factory=dict)
+
+    @field_validator("stage", mode="before")
+    @classmethod
+    def _lower(cls, v):
+        return v.lower() if isinstance(v, str) else ("none" if v is None else v)
+
+
+class ModelSpec(Frozen):
+    description: str | None = None
+    tags: Tags = Field(default_factory=dict)
+    aliases: dict[str, RefOrNumber] = Field(default_factory=dict)
+    versions: list[VersionSpec] = Field(default_factory=list)
+
+
+class PolicyVersionSpec(Frozen):
+    model: str
+    model_version: RefOrNumber
+    config_defaults: dict = Field(default_factory=dict)
+
+
+class PolicySpec(Frozen):
+    id: uuid.UUID
+    versions: dict[Annotated[int, Field(ge=1)], PolicyVersionSpec] = Field(default_factory=dict)
+
+
+class Config(Frozen):
+    version: Literal[1]
+    mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    rules: Rules = Field(default_factory=Rules)
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    policies: dict[str, PolicySpec] = Field(default_factory=dict)
+
+
+class LoadedConfig(BaseModel):
+    """A valid config plus what planning needs to know about the file it came from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    config: Config
+    path: str
+    digest: str
+    base_dir: str
+    source: Source
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+_MESSAGES = {
+    "missing": "required key is missing",
+    "literal_error": None,
+    "int_type": "expected an integer",
+    "int_parsing": "expected an integer",
+    "string_type": "expected a string",
+    "dict_type": "expected a mapping",
+    "list_type": "expected a list",
+    "bool_type": "expected true or false",
+    "uuid_parsing": "expected a UUID such as 2f0c1c9e-0b7e-4c5e-9a57-2d6d5c1c9a11",
+    "uuid_type": "expected a UUID such as 2f0c1c9e-0b7e-4c5e-9a57-2d6d5c1c9a11",
+    "model_type": "expected a mapping",
+}
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys allowed at `loc` (for 'unknown key' errors), found by walking the models."""
+    import typing
+
+    tp = Config
+    for part in loc:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+            origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            f = tp.model_fields.get(part)
+            if f is None:
+                return []
+            tp = f.annotation
+        elif origin is dict:
+            tp = typing.get_args(tp)[1]
+        elif origin is list:
+            tp = typing.get_args(tp)[0]
+        else:
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return []
+            tp = args[0]
+            continue
+    args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) else []
+    if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+        tp = args[0]
+    if typing.get_origin(tp) is Annotated:
+        tp = typing.get_args(tp)[0]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def _diag_from_pydantic(err: dict, source: Source) -> Diagnostic:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in {"int", "str"})))
+    etype = err["type"]
+    if etype == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        hint = f"expected one of: {', '.join(allowed)}" if allowed else ""
+        return source.diag(loc, f"Unknown key {loc[-1]!r}", hint)
+    msg = _MESSAGES.get(etype) or err["msg"]
+    if etype == "value_error":
+        msg = str(err.get("ctx", {}).get("error", msg))
+    if etype == "enum":
+        msg = f"expected one of: {err['ctx']['expected']}"
+    got = err.get("input")
+    detail = "" if etype == "missing" or isinstance(got, (dict, list)) else f"got {got!r}"
+    return source.diag(loc, msg, detail)
+
+
+def _reference_checks(cfg: Config, source: Source) -> list[Diagnostic]:
+    """Cross-references pydantic cannot see: duplicate matchers, undeclared models, names."""
+    diags = []
+    try:
+        pattern = re.compile(cfg.rules.model_name_pattern)
+    except re.error as e:
+        diags.append(source.diag(("rules", "model_name_pattern"), f"Invalid regular expression: {e}"))
+        pattern = None
+    for name, model in cfg.models.items():
+        if pattern is not None and not pattern.search(name):
+            diags.append(source.diag(("models", name), f"Model name {name!r} does not match "
+                                     f"rules.model_name_pattern {cfg.rules.model_name_pattern!r}"))
+        seen: dict[str, int] = {}
+        for i, v in enumerate(model.versions):
+            if v.key in seen:
+                diags.append(source.diag(("models", name, "versions", i),
+                                         f"Version {v.key} is declared twice (also versions[{seen[v.key]}])"))
+            seen[v.key] = i
+        for alias, ref in model.aliases.items():
+            if ref.version is None and ref.key not in seen:
+                diags.append(source.diag(("models", name, "aliases", alias),
+                                         f"Alias {alias!r} points at {ref.key}, which is not declared "
+                                         f"in models.{name}.versions"))
+    for pname, policy in cfg.policies.items():
+        for num, pv in policy.versions.items():
+            path = ("policies", pname, "versions", num)
+            if pv.model not in cfg.models:
+                diags.append(source.diag(path + ("model",), f"Model {pv.model!r} is not declared under models",
+                                         f"declared: {', '.join(cfg.models) or '(none)'}"))
+            elif pv.model_version.version is None:
+                keys = {v.key for v in cfg.models[pv.model].versions}
+                if pv.model_version.key not in keys:
+                    diags.append(source.diag(path + ("model_version",),
+                                             f"{pv.model_version.key} is not declared in models.{pv.model}.versions"))
+    return diags
+
+
+def load_config(path: str | FsPath, env: dict[str, str] | None = None) -> tuple[LoadedConfig | None, list[Diagnostic]]:
+    import os
+
+    env = dict(os.environ) if env is None else env
+    fs_path = FsPath(path)
+    file = str(path)
+    try:
+        raw = fs_path.read_bytes()
+    except OSError as e:
+        return None, [Diagnostic(severity="error", summary=f"Cannot read {file}: {e.strerror}", file=file)]
+    source, diags = load_yaml(raw.decode("utf-8", errors="replace"), file)
+    data = source.data
+    if diags:
+        return None, diags
+    if not isinstance(data, dict):
+        return None, [source.diag((), "The file must be a mapping with at least `version: 1`")]
+    data = dict(data)
+    for section in ("mlflow", "database", "state"):
+        if isinstance(data.get(section), dict):
+            data[section], errs = expand_section(data[section], (section,), env, source)
+            diags.extend(errs)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        diags.extend(_diag_from_pydantic(err, source) for err in e.errors())
+        return None, diags
+    diags.extend(_reference_checks(cfg, source))
+    if diags:
+        return None, diags
+    loaded = LoadedConfig(
+        config=cfg,
+        path=file,
+        digest="sha256:" + hashlib.sha256(raw).hexdigest(),
+        base_dir=str(fs_path.resolve().parent),
+        source=source,
+    )
+    return loaded, []

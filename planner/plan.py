@@ -1,0 +1,99 @@
+"""Build a plan: read what the config needs, diff, check the rules, order, filter by target.
+
+The planner is given a state *snapshot* and live *readers*; it never writes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable
+
+from planner import rules
+from planner.config import LoadedConfig
+from planner.diff import diff
+from planner.drift import detect
+from planner.model import (
+    Action,
+    Change,
+    LiveSnapshot,
+    Plan,
+    ResourceType,
+    Summary,
+    address_model,
+    model_address,
+)
+from planner.resolve import read_request
+from planner.statedata import StateSnapshot
+
+_TYPE_ORDER = {ResourceType.MODEL: 0, ResourceType.MODEL_VERSION: 1, ResourceType.POLICY_VERSION: 2}
+
+
+def read_live(loaded: LoadedConfig, state: StateSnapshot, registry, database) -> LiveSnapshot:
+    """One bulk read of both live systems, in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    request = read_request(loaded.config, state)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reg = pool.submit(registry.read, request)
+        db = pool.submit(database.read, request)
+        return LiveSnapshot(registry=reg.result(), database=db.result())
+
+
+def _with_runs(live: LiveSnapshot, runs: dict) -> LiveSnapshot:
+    if not runs:
+        return live
+    return replace(live, registry=replace(live.registry, runs={**live.registry.runs, **runs}))
+
+
+def _targeted(changes: list[Change], targets: Iterable[str]) -> list[Change]:
+    """Targets and everything they depend on; `model.NAME` takes the model's versions too."""
+    targets = set(targets)
+    if not targets:
+        return changes
+    by_addr = {c.address: c for c in changes}
+    wanted = set()
+    for c in changes:
+        if c.address in targets or (c.type is ResourceType.MODEL_VERSION
+                                    and model_address(address_model(c.address)) in targets):
+            wanted.add(c.address)
+    stack = list(wanted)
+    while stack:
+        c = by_addr.get(stack.pop())
+        for dep in c.depends_on if c else ():
+            if dep not in wanted:
+                wanted.add(dep)
+                stack.append(dep)
+    return [c for c in changes if c.address in wanted]
+
+
+def summarize(changes: Iterable[Change]) -> Summary:
+    counts = {"create": 0, "update": 0, "delete": 0, "forget": 0}
+    for c in changes:
+        if c.action is not Action.NOOP:
+            counts[c.action.value] += 1
+    return Summary(**counts)
+
+
+def build_plan(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot, registry=None,
+               targets: Iterable[str] = ()) -> Plan:
+    """`registry` (optional) reads the extra runs that gates and required logging need."""
+    cfg = loaded.config
+    result = diff(cfg, live, state)
+    if registry is not None:
+        live = _with_runs(live, registry.read_runs(rules.runs_needed(result, live)))
+        to_inspect = [live.registry.runs[i] for i in rules.runs_to_inspect(result, live)]
+        live = _with_runs(live, registry.inspect_runs(to_inspect))
+    rule_diags, promotions = rules.check(cfg, result, live)
+    changes = sorted(result.changes, key=lambda c: (_TYPE_ORDER[c.type], c.address))
+    changes = _targeted(changes, targets)
+    diagnostics = tuple(result.diagnostics) + tuple(rule_diags)
+    return Plan(
+        config={"path": loaded.path, "digest": loaded.digest},
+        state={"lineage": state.lineage, "serial": state.serial},
+        resource_changes=tuple(changes),
+        resource_drift=tuple(detect(state, live)),
+        promotions=tuple(promotions),
+        diagnostics=diagnostics,
+        summary=summarize(changes),
+        applyable=not any(d.is_error for d in diagnostics),
+    )

@@ -1,0 +1,74 @@
+"""The `rules:` section: its types and defaults (seed §3, §4.2, §5). Enforced in rules.py."""
+
+from __future__ import annotations
+
+import operator
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from planner.stages import Stage
+
+_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
+        "==": operator.eq, "!=": operator.ne}
+_GATE = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _gate(v):
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return f">= {v}"
+    if isinstance(v, str) and _GATE.match(v):
+        return v.strip()
+    raise ValueError('expected a threshold such as ">= 0.85", "<= 0.5" or "== 1"')
+
+
+Threshold = Annotated[str, BeforeValidator(_gate)]
+
+
+def parse_threshold(text: str) -> tuple[str, float]:
+    m = _GATE.match(text)
+    return (m.group(1) or ">="), float(m.group(2))
+
+
+def passes(value: float, threshold: str) -> bool:
+    op, limit = parse_threshold(threshold)
+    return _OPS[op](value, limit)
+
+
+class RequiredRunLogging(Frozen):
+    params: list[str] = Field(default_factory=lambda: [
+        "learning_rate", "batch_size", "epochs", "dataset_version", "model_base", "fine_tuning_method"])
+    metrics: list[str] = Field(default_factory=lambda: ["train_loss", "val_loss"])
+    tags: list[str] = Field(default_factory=lambda: ["policy_id", "task", "dataset_version"])
+    artifacts: list[str] = Field(default_factory=lambda: ["model"])
+
+
+def _default_transitions() -> dict[Stage, list[Stage]]:
+    return {
+        Stage.NONE: [Stage.CANDIDATE],
+        Stage.CANDIDATE: [Stage.PRODUCTION, Stage.ARCHIVED],
+        Stage.PRODUCTION: [Stage.ARCHIVED],
+        Stage.ARCHIVED: [],
+    }
+
+
+class StageRules(Frozen):
+    transitions: dict[Stage, list[Stage]] = Field(default_factory=_default_transitions)
+    max_production_per_model: int = Field(default=1, ge=0)
+
+
+def _default_gates() -> dict[Stage, dict[str, str]]:
+    return {Stage.PRODUCTION: {"plan_alignment_score": ">= 0.85", "constraint_respect_score": ">= 1.0"}}
+
+
+class Rules(Frozen):
+    model_name_pattern: str = r"^[a-z][a-z0-9_]*_model$"
+    required_run_logging: RequiredRunLogging = Field(default_factory=RequiredRunLogging)
+    stages: StageRules = Field(default_factory=StageRules)
+    promotion_gates: dict[Stage, dict[str, Threshold]] = Field(default_factory=_default_gates)
+    production_alias: str | None = None

@@ -1,0 +1,72 @@
+"""Where recorded state lives: small pieces (Terraform's statemgr Reader/Writer/Locker)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+from planner.statedata import StateSnapshot
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    id: str
+    who: str
+    host: str
+    pid: int
+    operation: str
+    since: str
+
+    @classmethod
+    def new(cls, operation: str) -> "LockInfo":
+        return cls(id=str(uuid.uuid4()), who=_user(), host=socket.gethostname(), pid=os.getpid(),
+                   operation=operation, since=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (f"held by {self.who}@{self.host} (pid {self.pid}) for `{self.operation}` since {self.since}; "
+                f"lock id {self.id}")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return os.environ.get("USER", "unknown")
+
+
+class StateLocked(Exception):
+    def __init__(self, holder: LockInfo | None, where: str):
+        self.holder = holder
+        text = holder.describe() if holder else "holder unknown"
+        hint = f"; if that process is dead, run `mlreg force-unlock {holder.id}`" if holder else ""
+        super().__init__(f"State is locked ({where}): {text}{hint}")
+
+
+class StaleSerial(Exception):
+    """A write that would move state backwards (an older serial than the stored one)."""
+
+
+class StateBackend(Protocol):
+    def read(self) -> StateSnapshot: ...
+
+    def write(self, snapshot: StateSnapshot) -> None:
+        """Atomically replace state; refuse (StaleSerial) a serial lower than the stored one."""
+
+    def lock(self, operation: str, timeout: float = 0.0):
+        """Context manager holding the writer lock for a whole command; yields LockInfo."""
+
+    def force_unlock(self, lock_id: str) -> bool: ...
+
+    def append_history(self, record: dict) -> None: ...
+
+    def history(self) -> list[dict]: ...
+
+    def describe(self) -> str: ...
