@@ -73,7 +73,7 @@ def _steps(changes: list[Change]) -> tuple[dict[str, Step], dict[str, set[str]]]
         graph[POLICY_BATCH] = {d for c in policies for d in c.depends_on}
     # Dependencies on resources with nothing to do are already satisfied.
     for deps in graph.values():
-        deps &= steps.keys()
+        deps.intersection_update(steps)
     return steps, graph
 
 

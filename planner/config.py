@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from planner.diagnostics import Diagnostic
 from planner.envexpand import expand_section
 from planner.rulespec import Rules
-from planner.stages import Stage
+from planner.stages import STAGE_TAG, Stage
 from planner.source import Source, load_yaml
 
 
@@ -223,40 +223,62 @@ def _diag_from_pydantic(err: dict, source: Source) -> Diagnostic:
     return source.diag(loc, msg, detail)
 
 
-def _reference_checks(cfg: Config, source: Source) -> list[Diagnostic]:
-    """Cross-references pydantic cannot see: duplicate matchers, undeclared models, names."""
-    diags = []
+def _valid(model_cls, raw):
     try:
-        pattern = re.compile(cfg.rules.model_name_pattern)
-    except re.error as e:
-        diags.append(source.diag(("rules", "model_name_pattern"), f"Invalid regular expression: {e}"))
-        pattern = None
-    for name, model in cfg.models.items():
-        if pattern is not None and not pattern.search(name):
+        return model_cls.model_validate(raw)
+    except ValidationError:
+        return None  # its own errors are reported by the whole-file validation
+
+
+def _reference_checks(data: dict, source: Source) -> list[Diagnostic]:
+    """Cross-references pydantic cannot see: duplicate matchers, undeclared models, names.
+
+    Works on the raw data, piece by piece, so they are reported alongside type errors elsewhere.
+    """
+    diags = []
+    rules = _valid(Rules, data.get("rules") or {}) if isinstance(data.get("rules") or {}, dict) else None
+    pattern = re.compile(rules.model_name_pattern) if rules else None
+    models = data.get("models") if isinstance(data.get("models"), dict) else {}
+    declared_keys: dict[str, set[str]] = {}
+    for name, raw in models.items():
+        if pattern is not None and isinstance(name, str) and not pattern.search(name):
             diags.append(source.diag(("models", name), f"Model name {name!r} does not match "
-                                     f"rules.model_name_pattern {cfg.rules.model_name_pattern!r}"))
+                                     f"rules.model_name_pattern {rules.model_name_pattern!r}",
+                                     "seed §4.2 naming: e.g. planner_model, meal_ranker_model"))
+        raw = raw if isinstance(raw, dict) else {}
         seen: dict[str, int] = {}
-        for i, v in enumerate(model.versions):
+        for i, rv in enumerate(raw.get("versions") or [] if isinstance(raw.get("versions"), list) else []):
+            v = _valid(VersionSpec, rv)
+            if v is None:
+                continue
+            if STAGE_TAG in v.tags:
+                diags.append(source.diag(("models", name, "versions", i, "tags", STAGE_TAG),
+                                         "The stage tag is managed by `stage:`, not `tags:`"))
             if v.key in seen:
                 diags.append(source.diag(("models", name, "versions", i),
                                          f"Version {v.key} is declared twice (also versions[{seen[v.key]}])"))
             seen[v.key] = i
-        for alias, ref in model.aliases.items():
-            if ref.version is None and ref.key not in seen:
+        declared_keys[name] = set(seen)
+        for alias, rref in (raw.get("aliases") or {}).items() if isinstance(raw.get("aliases"), dict) else []:
+            ref = _valid(VersionRef, _int_to_ref(rref))
+            if ref is not None and ref.version is None and ref.key not in seen:
                 diags.append(source.diag(("models", name, "aliases", alias),
                                          f"Alias {alias!r} points at {ref.key}, which is not declared "
                                          f"in models.{name}.versions"))
-    for pname, policy in cfg.policies.items():
-        for num, pv in policy.versions.items():
+    policies = data.get("policies") if isinstance(data.get("policies"), dict) else {}
+    for pname, praw in policies.items():
+        versions = praw.get("versions") if isinstance(praw, dict) else None
+        for num, pvraw in (versions or {}).items() if isinstance(versions, dict) else []:
+            pv = _valid(PolicyVersionSpec, pvraw)
+            if pv is None:
+                continue
             path = ("policies", pname, "versions", num)
-            if pv.model not in cfg.models:
+            if pv.model not in models:
                 diags.append(source.diag(path + ("model",), f"Model {pv.model!r} is not declared under models",
-                                         f"declared: {', '.join(cfg.models) or '(none)'}"))
-            elif pv.model_version.version is None:
-                keys = {v.key for v in cfg.models[pv.model].versions}
-                if pv.model_version.key not in keys:
-                    diags.append(source.diag(path + ("model_version",),
-                                             f"{pv.model_version.key} is not declared in models.{pv.model}.versions"))
+                                         f"declared: {', '.join(map(str, models)) or '(none)'}"))
+            elif pv.model_version.version is None and pv.model_version.key not in declared_keys.get(pv.model, set()):
+                diags.append(source.diag(path + ("model_version",),
+                                         f"{pv.model_version.key} is not declared in models.{pv.model}.versions"))
     return diags
 
 
@@ -272,22 +294,23 @@ def load_config(path: str | FsPath, env: dict[str, str] | None = None) -> tuple[
         return None, [Diagnostic(severity="error", summary=f"Cannot read {file}: {e.strerror}", file=file)]
     source, diags = load_yaml(raw.decode("utf-8", errors="replace"), file)
     data = source.data
-    if diags:
+    if data is None:  # a syntax error: nothing further can be checked
         return None, diags
     if not isinstance(data, dict):
-        return None, [source.diag((), "The file must be a mapping with at least `version: 1`")]
+        return None, diags + [source.diag((), "The file must be a mapping with at least `version: 1`")]
     data = dict(data)
     for section in ("mlflow", "database", "state"):
         if isinstance(data.get(section), dict):
             data[section], errs = expand_section(data[section], (section,), env, source)
             diags.extend(errs)
+    diags.extend(_reference_checks(data, source))
+    cfg = None
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
         diags.extend(_diag_from_pydantic(err, source) for err in e.errors())
-        return None, diags
-    diags.extend(_reference_checks(cfg, source))
-    if diags:
+    diags.sort(key=lambda d: (d.line or 0, d.column or 0))
+    if diags or cfg is None:
         return None, diags
     loaded = LoadedConfig(
         config=cfg,

@@ -6,7 +6,7 @@ import operator
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from planner.stages import Stage
 
@@ -72,3 +72,12 @@ class Rules(Frozen):
     stages: StageRules = Field(default_factory=StageRules)
     promotion_gates: dict[Stage, dict[str, Threshold]] = Field(default_factory=_default_gates)
     production_alias: str | None = None
+
+    @field_validator("model_name_pattern")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as e:
+            raise ValueError(f"invalid regular expression: {e}") from None
+        return v

@@ -21,7 +21,7 @@ import mlflow.pyfunc
 class PlannerModel(mlflow.pyfunc.PythonModel):
     """A stand-in planner: returns a plan length per request."""
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: list[str], params=None) -> list[int]:
         return [len(str(x)) for x in model_input]
 
 

@@ -1,0 +1,57 @@
+"""Every file in cases/ is desired + live + state -> expected plan, checked on plain data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.unit.engine_support import load_case, plan_for
+
+CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("case_path", CASES, ids=[p.stem for p in CASES])
+def test_case(case_path, tmp_path):
+    case = load_case(case_path)
+    expect = case["expect"]
+    plan = plan_for(tmp_path, case["desired"], case.get("live"), case.get("state"))
+    actions = {c.address: c.action.value for c in plan.changes}
+    by_addr = {c.address: c for c in plan.resource_changes}
+    errors = [d for d in plan.diagnostics if d.is_error]
+    warnings = [d for d in plan.diagnostics if not d.is_error]
+
+    if "changes" in expect:
+        wanted = dict(expect["changes"])
+        loose = {a for a, v in wanted.items() if v == "create-or-noop"}
+        for a in loose:
+            wanted.pop(a)
+            actions.pop(a, None)
+        assert actions == wanted
+    for substring in expect.get("errors", []):
+        assert any(substring in d.summary for d in errors), (substring, [d.summary for d in errors])
+    if "errors" not in expect:
+        assert not errors, [d.summary for d in errors]
+    assert plan.applyable is (not errors)
+    for substring in expect.get("detail_contains", []):
+        assert any(substring in d.detail for d in errors), [d.detail for d in errors]
+    for substring in expect.get("warnings", []):
+        assert any(substring in d.summary for d in warnings), [d.summary for d in warnings]
+    for address, keys in expect.get("after_unknown", {}).items():
+        assert list(by_addr[address].after_unknown) == keys
+    for address, deps in expect.get("depends_on", {}).items():
+        assert list(by_addr[address].depends_on) == deps
+    for address, after in expect.get("after", {}).items():
+        assert by_addr[address].after == after
+    for address, before in expect.get("before", {}).items():
+        assert by_addr[address].before == before
+    for address in expect.get("record_only", []):
+        assert by_addr[address].record_only, address
+    if "summary" in expect:
+        assert plan.summary.model_dump() == expect["summary"]
+    if "promotions" in expect:
+        assert [[p.model, p.from_stage, p.to_stage] for p in plan.promotions] == expect["promotions"]
+    for model, m in expect.get("promotion_metrics", {}).items():
+        p = next(p for p in plan.promotions if p.model == model)
+        assert p.metrics["plan_alignment_score"] == m["new"]
+        assert p.replaces["metrics"]["plan_alignment_score"] == m["old"]
