@@ -84,7 +84,7 @@ def test_cli_validate_exit_1_no_traceback(tmp_path):
                          text=True)
     assert out.returncode == 1
     assert f"{p}:6:" in out.stderr and "stage" in out.stderr
-    assert f"{p}:7:" in out.stderr and "MLREG_TEST_SURELY_UNSET" in out.stderr
+    assert f"{p}:8:" in out.stderr and "MLREG_TEST_SURELY_UNSET" in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
     debug = subprocess.run([sys.executable, "-m", "planner.cli", "--debug", "-f", str(tmp_path / "nope.yaml"),
                             "plan"], capture_output=True, text=True)
