@@ -124,7 +124,7 @@ def apply_plan(plan: Plan, state: StateSnapshot, registry, database, backend, pa
                progress: Callable[[str, str, Change | None, str], None] | None = None) -> ApplyResult:
     """Run `plan`'s changes against the providers; record state after each step.
 
-    progress(event, step_id, change, detail) with event in start|done|fail|forget.
+    progress(event, label, change, detail) with event in start|done|fail|forget.
     """
     progress = progress or (lambda *a: None)
     result = ApplyResult(state=state)
@@ -161,8 +161,13 @@ def apply_plan(plan: Plan, state: StateSnapshot, registry, database, backend, pa
 
     def run(step: Step) -> None:
         t0 = time.monotonic()
+        c0 = step.changes[0]
+        quiet = step.phase == "aliases" and not c0.refs and \
+            (c0.before or {}).get("aliases") == (c0.after or {}).get("aliases")
+        label = f"{c0.address} (aliases)" if step.phase == "aliases" else c0.address
         for c in step.changes:
-            progress("start", step.id, c, step.phase)
+            if not quiet:
+                progress("start", label if step.phase != "batch" else c.address, c, "")
         if step.phase == "batch":
             resolved = {c.address: {"model_version": v} for c in step.changes for v in filled(c).values()}
             idents = database.apply_batch(list(step.changes), resolved)
@@ -171,7 +176,7 @@ def apply_plan(plan: Plan, state: StateSnapshot, registry, database, backend, pa
                 writer.record(c.address, ResourceState(c.type.value, idents[c.address], after))
                 with lock:
                     identities[c.address] = idents[c.address]
-            progress("done", step.id, None, f"{time.monotonic() - t0:.1f}s")
+                progress("done", c.address, c, f"{time.monotonic() - t0:.1f}s")
             return
         c = step.changes[0]
         refs = filled(c) if step.phase == "aliases" else {}
@@ -185,7 +190,8 @@ def apply_plan(plan: Plan, state: StateSnapshot, registry, database, backend, pa
         writer.record(c.address, ResourceState(c.type.value, ident, after))
         with lock:
             identities[c.address] = ident
-        progress("done", step.id, c, f"{time.monotonic() - t0:.1f}s")
+        if not quiet:
+            progress("done", label, c, f"{time.monotonic() - t0:.1f}s")
 
     failed_steps: set[str] = set()
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:

@@ -269,18 +269,19 @@ _PROGRESS = {Action.CREATE: ("Creating...", "Creation complete"), Action.UPDATE:
              Action.DELETE: ("Destroying...", "Destruction complete"), Action.FORGET: ("", "Forgotten")}
 
 
-def progress_line(event: str, step: str, change: Change | None, detail: str) -> str | None:
+def progress_line(event: str, label: str, change: Change | None, detail: str) -> str | None:
     if event == "forget":
-        return redact(f"{step}: Forgotten (removed from state; nothing live was deleted)")
+        return redact(f"{label}: Forgotten (removed from state; nothing live was deleted)")
     if event == "fail":
-        return redact(f"{step}: FAILED: {detail}")
+        return redact(f"{label}: FAILED: {detail}")
     if change is None:
-        return redact(f"{step}: complete after {detail}") if event == "done" else None
+        return None
     start, done = _PROGRESS[change.action]
-    label = f"{change.address} (aliases)" if detail == "aliases" else change.address
+    if label.endswith("(aliases)"):
+        start, done = "Setting aliases...", "Aliases set"
     if event == "start":
-        return redact(f"{label}: {start}") if detail != "aliases" else None
-    return redact(f"{step}: {done} after {detail}")
+        return redact(f"{label}: {start}")
+    return redact(f"{label}: {done} after {detail}")
 
 
 def apply_summary(done: int, added: int, changed: int, deleted: int, forgotten: int) -> str:
