@@ -82,7 +82,7 @@ class _StateWriter:
 
     def __init__(self, backend, state: StateSnapshot):
         self.backend = backend
-        self.state = state
+        self.state = state.with_lineage()
         self.written_serial = state.serial
         self._cond = threading.Condition()
         self._closed = False

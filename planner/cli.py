@@ -250,6 +250,7 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets):
             if line:
                 ctx.echo(line)
 
+        backend.append_history(_history_record(ctx, p, lock_info, "running"))
         try:
             result = apply_plan(p, state, registry, database, backend, parallelism, progress)
         except BaseException:
@@ -282,6 +283,102 @@ def drift(ctx: Ctx, fmt, detailed_exitcode):
              nl=False)
     if detailed_exitcode and items:
         sys.exit(EXIT_CHANGES)
+
+
+BACKENDS_TEMPLATE = """mlflow:
+  tracking_uri: ${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}
+database:
+  url: ${MLREG_DATABASE_URL:-sqlite:///mlreg.db}
+"""
+
+
+def _backends_text(ctx: Ctx) -> str:
+    """The backend sections of the current file as written (variables unexpanded), or the defaults."""
+    import yaml
+
+    if not Path(ctx.file).exists():
+        return BACKENDS_TEMPLATE
+    raw = ctx.loaded().source.data
+    sections = {k: raw[k] for k in ("mlflow", "database", "state") if k in raw}
+    return yaml.safe_dump(sections, sort_keys=False) if sections else BACKENDS_TEMPLATE
+
+
+def _parse_or_fail(ctx: Ctx, text: str, file: str, base_dir: str):
+    from planner.config import parse_config
+
+    loaded, diags = parse_config(text.encode(), file, base_dir)
+    if diags:
+        ctx.echo(render.diagnostics_text(diags, render.Style(ctx.color)), err=True, nl=False)
+        raise UserError(f"{file}: the generated file is not valid")
+    return loaded
+
+
+@main.command("import")
+@click.option("--model", "model_globs", multiple=True, metavar="NAME_OR_GLOB", help="Models to import (repeatable).")
+@click.option("--policy", "policy_globs", multiple=True, metavar="[NAME=]UUID_OR_GLOB",
+              help="Policy ids to import (repeatable); NAME= names the policy in the file.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
+@click.option("--lock-timeout", default=0.0, type=float, metavar="SECONDS")
+@pass_ctx
+@_guard
+def import_(ctx: Ctx, model_globs, policy_globs, out, lock_timeout):
+    """Write a registry.yaml from what is live, and adopt it into state."""
+    from fnmatch import fnmatchcase
+
+    from planner.apply import apply_plan
+    from planner.importer import ImportedPolicy, render_registry
+    from planner.model import DatabaseSnapshot, LiveSnapshot, ReadRequest
+    from planner.plan import build_plan, read_live
+    from state.factory import make_backend
+
+    backends = _backends_text(ctx)
+    base_dir = str(Path(out).resolve().parent) if out else str(Path(ctx.file).resolve().parent)
+    boot = _parse_or_fail(ctx, "version: 1\n" + backends, out or ctx.file, base_dir)
+    ctx._loaded = boot
+    registry, database = ctx.providers()
+
+    names = sorted(n for n in registry.list_model_names() if any(fnmatchcase(n, g) for g in model_globs))
+    wanted_policies = []
+    if policy_globs:
+        ids = database.list_policy_ids()
+        for g in policy_globs:
+            label, _, pattern = g.rpartition("=")
+            for pid in ids:
+                if fnmatchcase(pid, pattern) and pid not in {p.policy_id for p in wanted_policies}:
+                    wanted_policies.append(ImportedPolicy(label or f"policy_{pid[:8]}", pid))
+    if not names and not wanted_policies:
+        raise UserError("nothing matched: give --model NAME_OR_GLOB and/or --policy UUID_OR_GLOB")
+    db_snap = database.read(ReadRequest(policy_ids=frozenset(p.policy_id for p in wanted_policies))) \
+        if wanted_policies else DatabaseSnapshot()
+    names = sorted(set(names) | {r.model_name for r in db_snap.policy_versions.values()})
+    reg = registry.read(ReadRequest(model_names=frozenset(names)))
+    run_ids = {v.run_id for vs in reg.versions.values() for v in vs if v.run_id}
+    runs = registry.read_runs(run_ids)
+    from dataclasses import replace
+
+    reg = replace(reg, runs=runs, logged_model_names=registry.logged_model_names(reg.versions, runs))
+    missing = [n for n in names if n not in reg.models]
+    if missing:
+        raise UserError(f"policy versions point at models that do not exist: {', '.join(missing)}")
+    text = render_registry(LiveSnapshot(reg, db_snap), names, wanted_policies, backends)
+
+    loaded = _parse_or_fail(ctx, text, out or ctx.file, base_dir)
+    backend = make_backend(loaded.config, loaded.base_dir)
+    with backend.lock("import", lock_timeout):
+        state = backend.read()
+        live = read_live(loaded, state, registry, database)
+        p = build_plan(loaded, state, live, registry=registry)
+        if p.has_changes or p.has_errors:
+            ctx.echo(render.plan_text(p, ctx.color), err=True)
+            raise UserError("the imported file does not match live exactly (see the plan above); nothing adopted")
+        result = apply_plan(p, state, registry, database, backend)
+    if out:
+        Path(out).write_text(text)
+        ctx.echo(f"Wrote {out}: {len(names)} models, {sum(len(reg.versions.get(n, [])) for n in names)} versions, "
+                 f"{len(db_snap.policy_versions)} policy versions; adopted into {backend.describe()} "
+                 f"(serial {result.state.serial}).", err=True)
+    else:
+        ctx.echo(text, nl=False)
 
 
 @main.group()
@@ -342,9 +439,48 @@ def state_rm(ctx: Ctx, addresses, lock_timeout):
             raise UserError(f"not in state: {', '.join(missing)}")
         for a in addresses:
             st = st.with_resource(a, None)
+        st = st.with_lineage()
         backend.write(replace(st, serial=st.serial + 1))
     for a in addresses:
         ctx.echo(f"Removed {a} from state (nothing live was changed).")
+
+
+@state_group.command("pull")
+@pass_ctx
+@_guard
+def state_pull(ctx: Ctx):
+    """Print the recorded state as JSON (to move it to another backend with `state push`)."""
+    ctx.echo(json.dumps(ctx.backend().read().to_json(), indent=2, sort_keys=True))
+
+
+@state_group.command("push")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite state of another lineage or a newer serial.")
+@click.option("--lock-timeout", default=0.0, type=float, metavar="SECONDS")
+@pass_ctx
+@_guard
+def state_push(ctx: Ctx, path, force, lock_timeout):
+    """Replace the backend's state with a state file (e.g. from `state pull` on another backend)."""
+    from dataclasses import replace
+
+    from planner.statedata import StateSnapshot
+
+    incoming = StateSnapshot.from_json(json.loads(Path(path).read_text()))
+    backend = ctx.backend()
+    with backend.lock("state push", lock_timeout):
+        lineage, serial = backend.stored_meta()
+        if lineage is not None and not force:
+            if lineage != incoming.lineage:
+                raise UserError(f"{backend.describe()} holds state of another lineage ({lineage}); "
+                                "use --force to overwrite it")
+            if serial >= incoming.serial:
+                raise UserError(f"{backend.describe()} is at serial {serial}, not older than {path} "
+                                f"({incoming.serial}); use --force to overwrite it")
+        if lineage is not None:
+            incoming = replace(incoming, serial=max(serial, incoming.serial) + 1)
+        incoming = incoming.with_lineage()
+        backend.write(incoming)
+    ctx.echo(f"Pushed {len(incoming.resources)} resources (serial {incoming.serial}) to {backend.describe()}.")
 
 
 @main.command()

@@ -283,15 +283,19 @@ def _reference_checks(data: dict, source: Source) -> list[Diagnostic]:
 
 
 def load_config(path: str | FsPath, env: dict[str, str] | None = None) -> tuple[LoadedConfig | None, list[Diagnostic]]:
-    import os
-
-    env = dict(os.environ) if env is None else env
     fs_path = FsPath(path)
-    file = str(path)
     try:
         raw = fs_path.read_bytes()
     except OSError as e:
-        return None, [Diagnostic(severity="error", summary=f"Cannot read {file}: {e.strerror}", file=file)]
+        return None, [Diagnostic(severity="error", summary=f"Cannot read {path}: {e.strerror}", file=str(path))]
+    return parse_config(raw, str(path), str(fs_path.resolve().parent), env)
+
+
+def parse_config(raw: bytes, file: str, base_dir: str, env: dict[str, str] | None = None
+                 ) -> tuple[LoadedConfig | None, list[Diagnostic]]:
+    import os
+
+    env = dict(os.environ) if env is None else env
     source, diags = load_yaml(raw.decode("utf-8", errors="replace"), file)
     data = source.data
     if data is None:  # a syntax error: nothing further can be checked
@@ -316,7 +320,7 @@ def load_config(path: str | FsPath, env: dict[str, str] | None = None) -> tuple[
         config=cfg,
         path=file,
         digest="sha256:" + hashlib.sha256(raw).hexdigest(),
-        base_dir=str(fs_path.resolve().parent),
+        base_dir=base_dir,
         source=source,
     )
     return loaded, []

@@ -214,11 +214,13 @@ class DriftItem(Frozen):
 
 
 class Promotion(Frozen):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
     model: str
     version: str | None
     address: str
-    from_stage: str = Field(serialization_alias="from")
-    to_stage: str = Field(serialization_alias="to")
+    from_stage: str = Field(alias="from")
+    to_stage: str = Field(alias="to")
     metrics: dict[str, float | None] = Field(default_factory=dict)
     run_id: str | None = None
     registered_by: str | None = None

@@ -209,7 +209,7 @@ def plan_markdown(plan: Plan) -> str:
         head += ["> [!CAUTION]", "> This plan **deletes** live objects.", ""]
     rows = [f"| `{_md_escape(c.address)}` | {c.action.symbol} {c.action.value} | {_md_escape(_what_changes(c))} |"
             for c in changes]
-    table = ["| Address | Action | What changes |", "| --- | --- | --- |"] if rows else []
+    table = ["| Address | Action | What changes |", "| --- | --- | --- |", *rows] if rows else []
     promo = []
     if plan.promotions:
         promo = ["### Promotions", "", "| Model | Version | From → To | Gate metrics | Replaces |",

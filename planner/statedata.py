@@ -24,7 +24,11 @@ class StateSnapshot:
 
     @classmethod
     def new(cls) -> "StateSnapshot":
-        return cls(lineage=str(uuid.uuid4()), serial=0, resources={})
+        """No state stored yet: the lineage is assigned by the first write (`with_lineage`)."""
+        return cls(lineage=None, serial=0, resources={})
+
+    def with_lineage(self) -> "StateSnapshot":
+        return self if self.lineage else replace(self, lineage=str(uuid.uuid4()))
 
     def with_resource(self, address: str, resource: ResourceState | None) -> "StateSnapshot":
         resources = dict(self.resources)

@@ -110,9 +110,13 @@ class MlflowProvider:
             runs_f = pool.submit(self._read_declared_runs, request)
             models, versions = models_f.result(), versions_f.result()
             runs, by_name, missing = runs_f.result()
-        logged = self._logged_model_names(versions, runs)
+        logged = self.logged_model_names(versions, runs)
         return RegistrySnapshot(models=models, versions=versions, runs=runs, runs_by_name=by_name,
                                 missing_experiments=frozenset(missing), logged_model_names=logged)
+
+    def list_model_names(self) -> list[str]:
+        """Every registered model's name (pages of 1,000)."""
+        return [m.name for m in _paged(self.client.search_registered_models, max_results=MODELS_PAGE)]
 
     def _read_models(self, names: frozenset[str]) -> dict[str, LiveModel]:
         if not names:
@@ -183,7 +187,7 @@ class MlflowProvider:
             found += self._search_runs(sorted(exps), f, exps)
         return {r.run_id: r for r in found} if as_dict else found
 
-    def _logged_model_names(self, versions: dict[str, list[LiveVersion]], runs: dict[str, LiveRun]) -> dict[str, str]:
+    def logged_model_names(self, versions: dict[str, list[LiveVersion]], runs: dict[str, LiveRun]) -> dict[str, str]:
         """Names of MLflow 3 logged models behind `models:/` versions of the runs we match against."""
         behind = [v for vs in versions.values() for v in vs if v.run_id in runs and logged_model_id(v)]
         wanted = {logged_model_id(v) for v in behind}
@@ -311,7 +315,7 @@ class MlflowProvider:
         run_id = change.identity.get("run_id")
         if run_id:
             run = self.read_runs({run_id}).get(run_id)
-        logged = self._logged_model_names({name: versions}, {run.run_id: run} if run else {})
+        logged = self.logged_model_names({name: versions}, {run.run_id: run} if run else {})
         matches = match_versions(ref, run, versions, logged)
         if len(matches) > 1:
             raise BackendError(f"{change.address}: {len(matches)} live versions match; plan again")

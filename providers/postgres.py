@@ -120,6 +120,14 @@ class DatabaseProvider:
                       for v in variants if isinstance(_json(v.config), dict)],
         )
 
+    def list_policy_ids(self) -> list[str]:
+        import sqlalchemy as sa
+
+        with self._connect() as conn:
+            if not self._has_tables(conn)[0]:
+                return []
+            return [str(r[0]) for r in conn.execute(sa.select(self.policy_versions.c.policy_id).distinct())]
+
     def apply_batch(self, changes: list[Change], resolved: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Insert the new policy versions in one transaction; adopt rows that already match."""
         import sqlalchemy as sa

@@ -65,7 +65,11 @@ class StateBackend(Protocol):
 
     def force_unlock(self, lock_id: str) -> bool: ...
 
-    def append_history(self, record: dict) -> None: ...
+    def stored_meta(self) -> tuple[str | None, int | None]:
+        """(lineage, serial) of the stored state, or (None, None) when nothing is stored yet."""
+
+    def append_history(self, record: dict) -> None:
+        """Add a record, or replace the one with the same id (an apply starts `running`)."""
 
     def history(self) -> list[dict]: ...
 

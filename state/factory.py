@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from planner.config import Config
-from providers.base import BackendError
 
 
 def make_backend(cfg: Config, base_dir: str):
@@ -14,4 +13,6 @@ def make_backend(cfg: Config, base_dir: str):
 
         path = Path(cfg.state.path)
         return LocalState(path if path.is_absolute() else Path(base_dir) / path)
-    raise BackendError("state backend 'postgres' is not available in this release yet; use backend: local")
+    from state.postgres import PostgresState
+
+    return PostgresState(cfg.state.url or cfg.database.url, cfg.state.workspace)

@@ -44,6 +44,13 @@ class LocalState:
     def describe(self) -> str:
         return f"local file {self.path}"
 
+    def stored_meta(self) -> tuple[str | None, int | None]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None, None
+        return data.get("lineage"), int(data.get("serial", 0))
+
     def read(self) -> StateSnapshot:
         try:
             return StateSnapshot.from_json(json.loads(self.path.read_text()))
@@ -53,7 +60,7 @@ class LocalState:
     def write(self, snapshot: StateSnapshot) -> None:
         if self.path.exists():
             stored = json.loads(self.path.read_text())
-            if stored.get("lineage") == snapshot.lineage and int(stored.get("serial", 0)) > snapshot.serial:
+            if stored.get("lineage") == snapshot.lineage and int(stored.get("serial", 0)) >= snapshot.serial:
                 raise StaleSerial(f"refusing to write serial {snapshot.serial}: stored state is at "
                                   f"serial {stored['serial']}")
         _atomic_write(self.path, json.dumps(snapshot.to_json(), indent=2, sort_keys=True) + "\n")
@@ -75,6 +82,10 @@ class LocalState:
         info = LockInfo.new(operation)
         try:
             _atomic_write(self.holder_path, json.dumps(info.to_json()))
+            # Whoever held the lock before us is gone: its unfinished applies were interrupted.
+            for record in self.history():
+                if record.get("outcome") == "running":
+                    self.append_history({**record, "outcome": "interrupted"})
             yield info
         finally:
             self.holder_path.unlink(missing_ok=True)
@@ -97,6 +108,11 @@ class LocalState:
             lines = self.history_path.read_text().splitlines()
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in lines if line.strip()]
+        merged: dict[str, dict] = {}  # a record is appended again when its outcome is known
+        for line in lines:
+            if line.strip():
+                record = json.loads(line)
+                merged[record.get("id", str(len(merged)))] = record
+        return list(merged.values())
 
 

@@ -8,7 +8,8 @@ from tests.support.workspace import ROOT, Workspace
 
 
 def test_demo_registry_on_embedded_sqlite(tmp_path):
-    ws = Workspace(tmp_path, "sqlite:///mlflow.db", "sqlite:///mlreg.db")
+    # The CLI runs on the defaults (no variables set); the test reads the files by absolute path.
+    ws = Workspace(tmp_path, f"sqlite:///{tmp_path}/mlflow.db", f"sqlite:///{tmp_path}/mlreg.db")
     shutil.copy(ROOT / "registry.yaml", tmp_path / "registry.yaml")
     env = {k: v for k, v in ws.env.items() if k not in ("MLFLOW_TRACKING_URI", "MLREG_DATABASE_URL")}
     import subprocess
