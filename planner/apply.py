@@ -56,7 +56,8 @@ def _attributes_after(change: Change, identity: dict[str, Any], filled: dict[str
 def _steps(changes: list[Change]) -> tuple[dict[str, Step], dict[str, set[str]]]:
     steps: dict[str, Step] = {}
     graph: dict[str, set[str]] = {}
-    policies = [c for c in changes if c.type is ResourceType.POLICY_VERSION and c.action is Action.CREATE]
+    policies = [c for c in changes if c.type is ResourceType.POLICY_VERSION]
+    deleting_rows = any(c.action is Action.DELETE for c in policies)
     for c in changes:
         if c in policies:
             continue
@@ -64,6 +65,14 @@ def _steps(changes: list[Change]) -> tuple[dict[str, Step], dict[str, set[str]]]
         graph[c.address] = set()
         if c.type is ResourceType.MODEL_VERSION:
             graph[c.address] |= set(c.depends_on)
+        if c.action is Action.DELETE:
+            # Deletes run after the rows pointing at them are gone, versions before their model.
+            if deleting_rows:
+                graph[c.address].add(POLICY_BATCH)
+            if c.type is ResourceType.MODEL:
+                graph[c.address] |= {d.address for d in changes if d.action is Action.DELETE
+                                     and d.type is ResourceType.MODEL_VERSION
+                                     and d.identity.get("name") == c.identity["name"]}
         if c.type is ResourceType.MODEL and c.action in (Action.CREATE, Action.UPDATE) and not c.record_only:
             alias_step = f"{c.address}#aliases"
             steps[alias_step] = Step(alias_step, (c,), "aliases")
@@ -173,7 +182,8 @@ def apply_plan(plan: Plan, state: StateSnapshot, registry, database, backend, pa
             idents = database.apply_batch(list(step.changes), resolved)
             for c in step.changes:
                 after = _attributes_after(c, idents[c.address], resolved.get(c.address, {}))
-                writer.record(c.address, ResourceState(c.type.value, idents[c.address], after))
+                writer.record(c.address, None if c.action is Action.DELETE else
+                              ResourceState(c.type.value, idents[c.address], after))
                 with lock:
                     identities[c.address] = idents[c.address]
                 progress("done", c.address, c, f"{time.monotonic() - t0:.1f}s")
@@ -181,6 +191,10 @@ def apply_plan(plan: Plan, state: StateSnapshot, registry, database, backend, pa
         c = step.changes[0]
         refs = filled(c) if step.phase == "aliases" else {}
         ident = registry.apply(c, {**refs, "__phase__": step.phase})
+        if c.action is Action.DELETE:
+            writer.record(c.address, None)
+            progress("done", label, c, f"{time.monotonic() - t0:.1f}s")
+            return
         if c.type is ResourceType.MODEL and step.phase == "main":
             # Recorded once aliases are done too; until then only the attributes already set.
             after = {k: v for k, v in (c.after or {}).items() if k != "aliases"}

@@ -132,6 +132,36 @@ class PolicySpec(Frozen):
     versions: dict[Annotated[int, Field(ge=1)], PolicyVersionSpec] = Field(default_factory=dict)
 
 
+class RemovedSpec(Frozen):
+    """Terraform's `removed` block: what happens to a resource taken out of the file.
+
+    Without `destroy: true` it is only forgotten (the default for anything removed). With it,
+    the live object is deleted: a policy-version row, a model version, a whole registered model,
+    or (with `alias:`) one alias of a model. The entry sits in the pull request for review.
+    """
+
+    address: str
+    alias: str | None = None
+    destroy: bool = False
+    reason: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        from planner.model import parse_address
+
+        if parse_address(v) is None:
+            raise ValueError("expected an address: model.NAME, model_version.NAME[KEY] or "
+                             "policy_version.POLICY[VERSION]")
+        return v
+
+    @model_validator(mode="after")
+    def _alias_on_models(self):
+        if self.alias is not None and not self.address.startswith("model."):
+            raise ValueError("`alias` goes with a model address (model.NAME)")
+        return self
+
+
 class Config(Frozen):
     version: Literal[1]
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
@@ -140,6 +170,14 @@ class Config(Frozen):
     rules: Rules = Field(default_factory=Rules)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     policies: dict[str, PolicySpec] = Field(default_factory=dict)
+    removed: list[RemovedSpec] = Field(default_factory=list)
+
+    def destroyed(self) -> dict[str, RemovedSpec]:
+        """Addresses whose live objects the user asked to delete (aliases excluded)."""
+        return {r.address: r for r in self.removed if r.destroy and r.alias is None}
+
+    def destroyed_aliases(self, model: str) -> set[str]:
+        return {r.alias for r in self.removed if r.destroy and r.alias and r.address == f"model.{model}"}
 
 
 class LoadedConfig(BaseModel):
@@ -279,6 +317,38 @@ def _reference_checks(data: dict, source: Source) -> list[Diagnostic]:
             elif pv.model_version.version is None and pv.model_version.key not in declared_keys.get(pv.model, set()):
                 diags.append(source.diag(path + ("model_version",),
                                          f"{pv.model_version.key} is not declared in models.{pv.model}.versions"))
+    diags.extend(_removed_checks(data, source, declared_keys))
+    return diags
+
+
+def _removed_checks(data: dict, source: Source, declared_keys: dict[str, set[str]]) -> list[Diagnostic]:
+    """A resource cannot be both declared and removed."""
+    from planner.model import ResourceType, parse_address
+
+    diags = []
+    removed = data.get("removed") if isinstance(data.get("removed"), list) else []
+    models = data.get("models") if isinstance(data.get("models"), dict) else {}
+    policies = data.get("policies") if isinstance(data.get("policies"), dict) else {}
+    for i, raw in enumerate(removed):
+        r = _valid(RemovedSpec, raw)
+        if r is None:
+            continue
+        rtype, name, key = parse_address(r.address)
+        path = ("removed", i, "address")
+        if r.alias is not None:
+            aliases = (models.get(name) or {}).get("aliases") or {} if isinstance(models.get(name), dict) else {}
+            if name not in models:
+                diags.append(source.diag(path, f"Model {name!r} must stay declared to delete one of its aliases"))
+            elif r.alias in aliases:
+                diags.append(source.diag(path, f"Alias {r.alias!r} is still declared in models.{name}.aliases"))
+            continue
+        declared = ((rtype is ResourceType.MODEL and name in models)
+                    or (rtype is ResourceType.MODEL_VERSION and key in declared_keys.get(name, set()))
+                    or (rtype is ResourceType.POLICY_VERSION and isinstance(policies.get(name), dict)
+                        and str(key) in {str(k) for k in (policies[name].get("versions") or {})}))
+        if declared:
+            diags.append(source.diag(path, f"{r.address} is declared in this file and listed under removed",
+                                     "take it out of the file to remove it"))
     return diags
 
 

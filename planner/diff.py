@@ -21,6 +21,7 @@ from planner.model import (
     LiveVersion,
     ResourceType,
     model_address,
+    parse_address,
     policy_address,
     version_address,
 )
@@ -169,7 +170,8 @@ def _diff_model(name: str, spec: ModelSpec, cfg: Config, live: LiveSnapshot, sta
     rec = recorded.attributes if recorded else {}
     owned_tags = set(spec.tags) | set(rec.get("tags") or {})
     wanted = desired_aliases(spec, cfg.rules.production_alias)
-    owned_aliases = set(wanted) | set(rec.get("aliases") or {})
+    # Aliases taken out of the file are forgotten; only `removed: … destroy: true` deletes one.
+    owned_aliases = set(wanted) | cfg.destroyed_aliases(name)
     aliases, refs = _alias_targets(name, wanted, out, live_versions)
     after: dict = {}
     if spec.description is not None:
@@ -232,6 +234,62 @@ def _diff_policies(cfg: Config, live: LiveSnapshot, state: StateSnapshot, out: D
                                        refs=refs, after_unknown=tuple(refs), depends_on=depends))
 
 
+def _deleted_version_before(lv: LiveVersion) -> dict:
+    return {"version": lv.version, "stage": lv.tags.get(STAGE_TAG), "description": lv.description,
+            "tags": {k: v for k, v in sorted(lv.tags.items()) if k != STAGE_TAG}}
+
+
+def _destroy_one(cfg: Config, address: str, live: LiveSnapshot, state: StateSnapshot,
+                 out: DiffResult) -> tuple[str, dict, dict] | None:
+    """(type, before, identity) of the live object a `removed: destroy: true` entry names."""
+    rtype, name, key = parse_address(address)
+    recorded = state.resources.get(address)
+    if rtype is ResourceType.MODEL:
+        lm = live.registry.models.get(name)
+        if lm is None:
+            return None
+        versions = [v.version for v in live.registry.versions.get(name, [])]
+        return rtype, {"description": lm.description, "versions": versions, "aliases": lm.aliases}, {"name": name}
+    if rtype is ResourceType.MODEL_VERSION:
+        number = str(recorded.identity.get("version")) if recorded else (
+            key[1:] if key.startswith("v") and key[1:].isdigit() else None)
+        if number is None:
+            out.diagnostics.append(dg.error(f"{address} is not in state, so which live version it means is unknown",
+                                            f"name the version by number: model_version.{name}[vN]", address))
+            return None
+        lv = next((v for v in live.registry.versions.get(name, []) if v.version == number), None)
+        return None if lv is None else (rtype, _deleted_version_before(lv), {"name": name, "version": number})
+    policy_id = recorded.identity.get("policy_id") if recorded else (
+        str(cfg.policies[name].id) if name in cfg.policies else None)
+    if policy_id is None:
+        out.diagnostics.append(dg.error(f"{address} is not in state and policy {name!r} is not declared, so its "
+                                        "policy id is unknown", "", address))
+        return None
+    row = live.database.policy_versions.get((policy_id, int(key)))
+    if row is None:
+        return None
+    before = {"model": row.model_name, "model_version": row.model_version, "config_defaults": row.config_defaults}
+    return rtype, before, {"policy_id": policy_id, "version": int(key), "id": row.id}
+
+
+def _destroyed(cfg: Config, live: LiveSnapshot, state: StateSnapshot, out: DiffResult) -> set[str]:
+    """Delete changes for `removed: destroy: true`; returns the addresses they cover."""
+    handled = set()
+    for address, entry in sorted(cfg.destroyed().items()):
+        found = _destroy_one(cfg, address, live, state, out)
+        reason = "because it is listed under removed with destroy: true" + (f" ({entry.reason})" if entry.reason else "")
+        if found is None:
+            if address in state.resources:
+                continue  # already gone live: plain forgetting covers it
+            handled.add(address)
+            continue
+        rtype, before, identity = found
+        handled.add(address)
+        out.changes.append(Change(address=address, type=rtype, actions=(Action.DELETE,), before=before,
+                                  identity=identity, reason=reason))
+    return handled
+
+
 def _forgotten(cfg: Config, state: StateSnapshot, declared: set[str]) -> list[Change]:
     out = []
     for address, rs in sorted(state.resources.items()):
@@ -250,5 +308,6 @@ def diff(cfg: Config, live: LiveSnapshot, state: StateSnapshot) -> DiffResult:
     declared = {model_address(n) for n in cfg.models}
     declared |= {version_address(n, v.key) for n, m in cfg.models.items() for v in m.versions}
     declared |= {policy_address(p, n) for p, spec in cfg.policies.items() for n in spec.versions}
+    declared |= _destroyed(cfg, live, state, out)
     out.changes.extend(_forgotten(cfg, state, declared))
     return out

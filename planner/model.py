@@ -82,6 +82,8 @@ class ReadRequest:
     run_ids: frozenset[str] = frozenset()
     run_names: frozenset[tuple[str, str]] = frozenset()  # (experiment, run name)
     policy_ids: frozenset[str] = frozenset()
+    # models about to be deleted (or lose versions): every policy row pointing at them is read
+    referenced_models: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

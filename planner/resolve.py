@@ -25,7 +25,10 @@ def read_request(cfg: Config, state: StateSnapshot) -> ReadRequest:
                 run_ids.add(v.run_id)
             elif v.run:
                 run_names.add((v.run.experiment, v.run.name))
+    doomed = {m for m in (address_model(a) for a in cfg.destroyed()) if m}
+    names |= doomed
     return ReadRequest(
+        referenced_models=frozenset(doomed),
         model_names=frozenset(names),
         run_ids=frozenset(run_ids),
         run_names=frozenset(run_names),

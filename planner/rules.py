@@ -175,6 +175,36 @@ def _check_policies(result: DiffResult) -> list[Diagnostic]:
     return out
 
 
+def _check_deletions(cfg: Config, result: DiffResult, live: LiveSnapshot) -> list[Diagnostic]:
+    """Nothing a policy version or an experiment variant still uses is deleted."""
+    out = []
+    deleted = {c.address: c for c in result.changes if c.action is Action.DELETE}
+    doomed_rows = {c.identity.get("id") for c in deleted.values() if c.type is ResourceType.POLICY_VERSION}
+    live_rows = [r for r in live.database.policy_versions.values() if r.id not in doomed_rows]
+    for c in deleted.values():
+        if c.type is ResourceType.POLICY_VERSION:
+            holders = sorted(v.id for v in live.database.variants if v.policy_version_id == c.identity.get("id"))
+            if holders:
+                out.append(dg.error(f"Policy version is held by experiment variants: {', '.join(holders)}",
+                                    "a policy version that a variant uses is never deleted", c.address))
+            continue
+        name = c.identity["name"]
+        version = c.identity.get("version")
+        users = [r for r in live_rows if r.model_name == name and (version is None or r.model_version == version)]
+        if users:
+            listed = ", ".join(f"policy {r.policy_id} version {r.version} (-> {r.model_name} {r.model_version})"
+                               for r in users)
+            out.append(dg.error(f"Cannot delete: policy versions point at it: {listed}",
+                                "delete those policy versions in the same change, or keep it", c.address))
+    for c in result.changes:
+        if c.type is ResourceType.MODEL and c.before and c.after:
+            gone = sorted(set(c.before.get("aliases", {})) - set(c.after.get("aliases", {})))
+            for alias in gone:
+                out.append(dg.warning(f"Deletes alias {alias!r} (listed under removed with destroy: true)", "",
+                                      c.address))
+    return out
+
+
 def check(cfg: Config, result: DiffResult, live: LiveSnapshot) -> tuple[list[Diagnostic], list[Promotion]]:
     diags: list[Diagnostic] = []
     promotions: list[Promotion] = []
@@ -195,6 +225,7 @@ def check(cfg: Config, result: DiffResult, live: LiveSnapshot) -> tuple[list[Dia
             promotions.append(_promotion(cfg, rv, move, run, result, live))
     diags.extend(_check_production_count(cfg, result, live))
     diags.extend(_check_policies(result))
+    diags.extend(_check_deletions(cfg, result, live))
     return diags, promotions
 
 

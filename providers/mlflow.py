@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from planner.config import VersionRef
-from planner.model import Change, LiveModel, LiveRun, LiveVersion, ReadRequest, RegistrySnapshot, ResourceType
+from planner.model import Action, Change, LiveModel, LiveRun, LiveVersion, ReadRequest, RegistrySnapshot, ResourceType
 from planner.resolve import logged_model_id, match_versions
 from planner.stages import STAGE_TAG
 from providers.base import BackendError
@@ -215,6 +215,8 @@ class MlflowProvider:
     # -- writes --------------------------------------------------------------------------------------
     def apply(self, change: Change, resolved: dict[str, Any]) -> dict[str, Any]:
         try:
+            if change.action is Action.DELETE:
+                return self._delete(change)
             if change.type is ResourceType.MODEL:
                 return self._apply_model(change, resolved)
             return self._apply_version(change)
@@ -222,6 +224,21 @@ class MlflowProvider:
             if type(e).__module__.startswith("mlflow"):
                 raise BackendError(f"{change.address}: MLflow refused: {getattr(e, 'message', e)}") from e
             raise
+
+    def _delete(self, change: Change) -> dict[str, Any]:
+        """Delete a version or a whole registered model; already gone counts as done."""
+        from mlflow.exceptions import MlflowException
+
+        name, version = change.identity["name"], change.identity.get("version")
+        try:
+            if change.type is ResourceType.MODEL_VERSION:
+                self.registry.delete_model_version(name, version)
+            else:
+                self.registry.delete_registered_model(name)
+        except MlflowException as e:
+            if e.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+        return dict(change.identity)
 
     def _apply_model(self, change: Change, resolved: dict[str, Any]) -> dict[str, Any]:
         """Phase "main" (resolved is None-free of aliases) creates/updates; aliases come with refs."""

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from planner import redact
-from planner.model import Change, DatabaseSnapshot, LivePolicyVersion, LiveVariant, ReadRequest
+from planner.model import Action, Change, DatabaseSnapshot, LivePolicyVersion, LiveVariant, ReadRequest
 from providers.base import BackendError
 
 SCHEMA = "exp"
@@ -105,8 +105,10 @@ class DatabaseProvider:
                                        f"{redact.url(self.url)}; run `mlreg db init`")
                 return DatabaseSnapshot()
             rows = []
-            if request.policy_ids:
-                rows = conn.execute(sa.select(pv).where(pv.c.policy_id.in_(sorted(request.policy_ids)))).all()
+            if request.policy_ids or request.referenced_models:
+                rows = conn.execute(sa.select(pv).where(sa.or_(
+                    pv.c.policy_id.in_(sorted(request.policy_ids)),
+                    pv.c.mlflow_model_name.in_(sorted(request.referenced_models))))).all()
             variants = conn.execute(sa.select(var.c.id, var.c.config)).all() if has_var else []
         return DatabaseSnapshot(
             policy_versions={
@@ -137,6 +139,10 @@ class DatabaseProvider:
         try:
             with self._connect() as conn, conn.begin():
                 for change in changes:
+                    if change.action is Action.DELETE:
+                        conn.execute(pv.delete().where(pv.c.id == change.identity["id"]))
+                        out[change.address] = dict(change.identity)
+                        continue
                     after = dict(change.after or {})
                     after.update(resolved.get(change.address, {}))
                     ident = change.identity

@@ -118,3 +118,60 @@ def test_policy_version_edit_refused_table_unchanged(ws):
              "0.7", "0.9")
     assert ws.run("apply", "--auto-approve").returncode == 1
     assert ws.policy_rows(pid) == before
+
+
+def test_deletion_only_by_explicit_opt_in(ws):
+    import uuid
+
+    import sqlalchemy as sa
+
+    m = ws.model()
+    a, b = ws.log_run("a"), ws.log_run("b")
+    pid = ws.policy_id()
+    versions = [{"run_id": a, "stage": "candidate"}, {"run_id": b, "stage": "candidate"}]
+    policies = {"planner_policy": {"id": pid, "versions": {
+        1: {"model": m, "model_version": {"run_id": a}}, 2: {"model": m, "model_version": {"run_id": b}}}}}
+    ws.write({"models": {m: {"aliases": {"champion": {"run_id": a}}, "versions": versions}}, "policies": policies})
+    ws.run("apply", "--auto-approve", check=0)
+    rows = {r["version"]: r for r in ws.policy_rows(pid)}
+    engine = sa.create_engine(ws.database_url)
+    variant = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO exp.variants (id, config) VALUES (:i, CAST(:c AS jsonb))"),
+                     {"i": variant, "c": f'{{"policy_version_id": "{rows[1]["id"]}"}}'})
+    engine.dispose()
+
+    # Taking things out of the file forgets them: nothing live changes.
+    ws.write({"models": {m: {"versions": [versions[0]]}},
+              "policies": {"planner_policy": {"id": pid, "versions": {1: policies["planner_policy"]["versions"][1]}}}})
+    out = ws.run("plan", check=0).stdout
+    assert "0 to delete" in out and "2 to forget" in out
+    ws.run("apply", "--auto-approve", check=0)
+    assert len(ws.policy_rows(pid)) == 2 and len(ws.client.search_model_versions(f"name = '{m}'")) == 2
+    assert ws.client.get_registered_model(m).aliases  # the forgotten alias is still there
+
+    # A variant holds policy version 1: never deleted, the plan names the variant.
+    ws.write({"models": {m: {"versions": [versions[0]]}},
+              "removed": [{"address": "policy_version.planner_policy[1]", "destroy": True}]})
+    _refused(ws, f"Policy version is held by experiment variants: {variant}")
+
+    # The opt-in: per resource, in the file, shown loudly, counted.
+    v_b = _versions(ws, m)[b].version
+    ws.write({"models": {m: {"versions": [versions[0]]}},
+              "policies": {"planner_policy": {"id": pid, "versions": {1: policies["planner_policy"]["versions"][1]}}},
+              "removed": [{"address": "policy_version.planner_policy[2]", "destroy": True, "reason": "retired"},
+                          {"address": f"model_version.{m}[v{v_b}]", "destroy": True},
+                          {"address": f"model.{m}", "alias": "champion", "destroy": True}]})
+    out = ws.run("plan", check=0).stdout
+    assert "!! WARNING: this plan DELETES live objects" in out
+    assert "# policy_version.planner_policy[2] will be deleted" in out and "(retired)" in out
+    assert f"# model_version.{m}[v{v_b}] will be deleted" in out
+    assert "Deletes alias 'champion'" in out
+    assert "2 to delete" in out
+    md = ws.run("plan", "--format", "markdown", check=0).stdout
+    assert "[!CAUTION]" in md and "- delete" in md
+    ws.run("apply", "--auto-approve", check=0)
+    assert [r["version"] for r in ws.policy_rows(pid)] == [1]
+    assert [v.run_id for v in ws.client.search_model_versions(f"name = '{m}'")] == [a]
+    assert ws.client.get_registered_model(m).aliases == {}
+    ws.assert_converged()

@@ -128,3 +128,20 @@ def test_schema_command_prints_json_schema():
 
     doc = json.loads(out.stdout)
     assert "models" in doc["properties"] and doc["required"] == ["version"]
+
+
+def test_removed_entries_are_checked(tmp_path):
+    p = _write(tmp_path, textwrap.dedent("""\
+        models:
+          a_model:
+            versions: [{version: 1}]
+        removed:
+          - {address: "model_version.a_model[v1]", destroy: true}
+          - {address: "nonsense", destroy: true}
+          - {address: "policy_version.p[1]", alias: x}
+        """))
+    loaded, diags = load_config(p, env={})
+    text = [(d.line, d.summary) for d in diags]
+    assert (6, "model_version.a_model[v1] is declared in this file and listed under removed") in text
+    assert any(line == 7 and "expected an address" in s for line, s in text)
+    assert any(line == 8 and "`alias` goes with a model address" in s for line, s in text)
