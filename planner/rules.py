@@ -132,18 +132,16 @@ def _check_production_count(cfg: Config, result: DiffResult, live: LiveSnapshot)
     """The stage of every version after apply, per model; too many in production is an error."""
     limit = cfg.rules.stages.max_production_per_model
     moved = {rv.model for rv, change in _checked_versions(result) if _stage_move(change)}
-    desired = {}
+    desired: dict[str, dict[str, tuple[str, str]]] = {}
     for rv in result.versions.values():
         if rv.spec.stage is not None:
-            desired[(rv.model, rv.number or rv.address)] = (rv.spec.stage.value, rv.address)
+            desired.setdefault(rv.model, {})[rv.number or rv.address] = (rv.spec.stage.value, rv.address)
     out = []
     for model in cfg.models:
         stages = {}
         for v in live.registry.versions.get(model, []):
             stages[v.version] = (stage_of(v.tags.get(STAGE_TAG)), f"version {v.version}")
-        for (m, key), (stage, addr) in desired.items():
-            if m == model:
-                stages[key] = (stage, addr)
+        stages.update(desired.get(model, {}))
         prod = [label for stage, label in stages.values() if stage == Stage.PRODUCTION.value]
         if len(prod) > limit:
             # A registry that already breaks the rule is reported, but blocks only plans that move stages.

@@ -123,18 +123,24 @@ class MlflowServer:
         with open(self.log_path, "rb") as f:
             f.seek(offset)
             text = f.read().decode(errors="replace")
-        return [line for line in text.splitlines() if '"GET /api/' in line or '"POST /api/' in line
-                or '"PATCH /api/' in line or '"DELETE /api/' in line]
+        return [line for line in text.splitlines()
+                if any(f'"{m} /api/' in line or f'"{m} /ajax-api/' in line for m in ("GET", "POST", "PATCH", "DELETE"))]
 
 
 def start_mlflow(backend_uri: str, artifacts_dir: str, port: int | None = None, workers: int = 1,
-                 log_path: str | None = None) -> MlflowServer:
+                 log_path: str | None = None, gunicorn: bool = False) -> MlflowServer:
+    """`gunicorn=True` serves with gunicorn (several workers without uvicorn's Nagle delay, with an
+    access log so requests can be counted); the default is uvicorn, as `mlflow server` does."""
     port = port or free_port()
     log = Path(log_path or tempfile.mktemp(prefix="mlflow-server-", suffix=".log"))
     mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
     cmd = [mlflow_bin if Path(mlflow_bin).exists() else "mlflow", "server",
            "--backend-store-uri", backend_uri, "--artifacts-destination", artifacts_dir, "--serve-artifacts",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+           "--host", "127.0.0.1", "--port", str(port)]
+    if gunicorn:
+        cmd += ["--gunicorn-opts", f"--workers {workers} --access-logfile - --timeout 300"]
+    else:
+        cmd += ["--workers", str(workers)]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     proc = subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,74 @@
+"""The engine alone: config load + diff + plan of N synthetic versions, in-process, no I/O.
+
+`python bench/engine.py 100000` prints `seconds peak_rss_mb` (peak RSS of the whole process,
+inputs included). The live snapshot and state are built to match the file, so the plan is empty,
+which is the nightly case (every version compared, nothing to do).
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import populate as pop  # noqa: E402
+from planner.config import load_config  # noqa: E402
+from planner.model import (  # noqa: E402
+    DatabaseSnapshot,
+    LiveModel,
+    LiveSnapshot,
+    LiveVersion,
+    RegistrySnapshot,
+    model_address,
+    version_address,
+)
+from planner.plan import build_plan  # noqa: E402
+from planner.statedata import ResourceState, StateSnapshot  # noqa: E402
+
+
+def synthetic(models: int, versions: int) -> tuple[LiveSnapshot, StateSnapshot]:
+    live_models, live_versions, resources = {}, {}, {}
+    for i in range(models):
+        name = pop.model_name(i)
+        al = {a: str(v) for a, v in pop.aliases(i, versions).items()}
+        live_models[name] = LiveModel(name=name, description=f"benchmark model {i}", tags=pop.model_tags(i), aliases=al)
+        resources[model_address(name)] = ResourceState("model", {"name": name}, {
+            "description": f"benchmark model {i}", "tags": pop.model_tags(i), "aliases": al})
+        vs = []
+        for j in range(1, versions + 1):
+            tags = pop.version_tags(i, j, versions)
+            vs.append(LiveVersion(name=name, version=str(j), source=f"s3://bench/{name}/{j}", run_id=None,
+                                  description=f"v{j}", tags=tags))
+            managed = {k: v for k, v in sorted(tags.items()) if k != "stage"}
+            resources[version_address(name, f"v{j}")] = ResourceState(
+                "model_version", {"name": name, "version": str(j), "key": f"v{j}"},
+                {"version": str(j), "stage": tags["stage"], "description": f"v{j}", "tags": managed})
+        live_versions[name] = vs
+    live = LiveSnapshot(RegistrySnapshot(models=live_models, versions=live_versions), DatabaseSnapshot())
+    return live, StateSnapshot(lineage="bench", serial=1, resources=resources)
+
+
+def main() -> None:
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    versions = 10
+    models = total // versions
+    path = Path(tempfile.mkdtemp()) / "registry.yaml"
+    path.write_text(pop.registry_yaml(models, versions, policies=0))
+    live, state = synthetic(models, versions)
+    t0 = time.perf_counter()
+    loaded, diags = load_config(path, env={"MLFLOW_TRACKING_URI": "x", "MLREG_DATABASE_URL": "y"})
+    assert not diags, diags[:3]
+    t1 = time.perf_counter()
+    plan = build_plan(loaded, state, live)
+    t2 = time.perf_counter()
+    assert not plan.has_changes and not plan.has_errors, (plan.summary, plan.diagnostics[:3])
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{t2 - t0:.2f} {rss:.0f} load={t1 - t0:.2f} plan={t2 - t1:.2f} versions={models * versions}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""mlreg's benchmark: plan near the physical floor, parallel apply, the engine at 100k versions.
+
+    make bench                      # 1,000 models x 10 versions, 1,000 policy versions, 5 rounds
+    python bench/run.py --models 20 --versions 5 --rounds 1     # a quick look
+
+Starts a real PostgreSQL and `mlflow server` (gunicorn, 4 workers) with the test fixtures' code,
+populates the registry once through MLflow's store API (cached in bench/.cache between runs),
+then measures, interleaved, the median of --rounds rounds:
+- floor: a minimal standalone raw-REST reader of the whole registry (best of its strategies and
+  thread counts), as a whole process;
+- plan: `mlreg plan --detailed-exitcode` on a registry.yaml declaring all of it (converged: exit 0),
+  as a whole process, and the HTTP requests it made (counted in the server's access log);
+- apply: 1,000 tag changes at --parallelism 1 and 8 (whole processes);
+- engine: config load + diff + plan of 100,000 synthetic versions in-process (bench/engine.py).
+Prints a table, then `plan/floor=…x requests=… apply_p8/p1=…x engine_100k=…s/…MB`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import populate as pop  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache"
+
+
+def timed(cmd: list[str], env: dict, cwd: Path, expect: int = 0) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != expect:
+        raise SystemExit(f"{' '.join(cmd[:4])}… exited {proc.returncode} (expected {expect}):\n"
+                         f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return elapsed, proc.stdout
+
+
+class Bench:
+    def __init__(self, mlflow_url: str, db_url: str, server, workdir: Path, models: int, versions: int,
+                 policies: int, tag_changes: int):
+        self.url, self.db_url, self.server = mlflow_url, db_url, server
+        self.work, self.models, self.versions, self.policies = workdir, models, versions, policies
+        self.tag_changes = min(tag_changes, models * versions)
+        self.env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_url, "MLREG_DATABASE_URL": db_url, "NO_COLOR": "1"}
+        self.mlreg = [sys.executable, "-m", "planner.cli"]
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    def write(self, round_tag: str = "base") -> None:
+        (self.work / "registry.yaml").write_text(
+            pop.registry_yaml(self.models, self.versions, self.policies, round_tag, self.tag_changes))
+
+    def converge(self) -> None:
+        """Adopt everything into state (and undo a previous run's last round), untimed."""
+        self.write()
+        timed(self.mlreg + ["apply", "--auto-approve", "--parallelism", "8"], self.env, self.work)
+
+    def floor(self) -> float:
+        best = None
+        for args in (["--strategy", "pages"], ["--strategy", "chunks", "--threads", "2"],
+                     ["--strategy", "chunks", "--threads", "4"]):
+            t, out = timed([sys.executable, str(ROOT / "bench" / "floor.py"), self.url, *args], self.env, self.work)
+            models, versions, _ = out.split()
+            assert int(models) >= self.models and int(versions) >= self.models * self.versions, out
+            best = t if best is None else min(best, t)
+        return best
+
+    def plan(self) -> float:
+        return timed(self.mlreg + ["plan", "--detailed-exitcode"], self.env, self.work, expect=0)[0]
+
+    def plan_requests(self) -> int:
+        offset = self.server.log_size()
+        self.plan()
+        time.sleep(1.0)
+        return len(self.server.requests_since(offset))
+
+    def apply(self, parallelism: int, tag: str) -> float:
+        self.write(tag)
+        return timed(self.mlreg + ["apply", "--auto-approve", "--parallelism", str(parallelism)], self.env,
+                     self.work)[0]
+
+
+def engine(versions: int) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "engine.py"), str(versions)], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def measure(b: Bench, rounds: int, engine_versions: int) -> dict:
+    b.converge()
+    requests = b.plan_requests()
+    floors, plans, p1, p8, engines = [], [], [], [], []
+    for r in range(rounds):
+        floors.append(b.floor())
+        plans.append(b.plan())
+        p1.append(b.apply(1, f"p1-{r}-{time.time_ns()}"))
+        p8.append(b.apply(8, f"p8-{r}-{time.time_ns()}"))
+        engines.append(engine(engine_versions))
+        print(f"  round {r + 1}: floor {floors[-1]:.2f}s plan {plans[-1]:.2f}s apply p1 {p1[-1]:.1f}s "
+              f"p8 {p8[-1]:.1f}s engine {engines[-1][0]:.2f}s/{engines[-1][1]:.0f}MB", flush=True)
+    b.converge()  # leave the registry as registry.yaml says, for the next run
+    med = statistics.median
+    return {"floor": med(floors), "plan": med(plans), "p1": med(p1), "p8": med(p8), "requests": requests,
+            "engine_s": med(e[0] for e in engines), "engine_mb": med(e[1] for e in engines),
+            "rounds": rounds, "tag_changes": b.tag_changes}
+
+
+def report(res: dict, models: int, versions: int, engine_versions: int) -> None:
+    rows = [
+        ("registry", f"{models} models x {versions} versions"),
+        ("floor (raw REST, whole process)", f"{res['floor']:.2f} s"),
+        ("mlreg plan (whole process, converged)", f"{res['plan']:.2f} s"),
+        ("plan requests", str(res["requests"])),
+        (f"apply {res['tag_changes']} tag changes, parallelism 1", f"{res['p1']:.1f} s"),
+        (f"apply {res['tag_changes']} tag changes, parallelism 8", f"{res['p8']:.1f} s"),
+        (f"engine {engine_versions:,} versions (load+diff+plan)", f"{res['engine_s']:.2f} s, {res['engine_mb']:.0f} MB"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"\nmedians of {res['rounds']} rounds")
+    for k, v in rows:
+        print(f"  {k.ljust(width)}  {v}")
+    print(f"plan/floor={res['plan'] / res['floor']:.2f}x requests={res['requests']} "
+          f"apply_p8/p1={res['p1'] / res['p8']:.1f}x "
+          f"engine_{engine_versions // 1000}k={res['engine_s']:.1f}s/{res['engine_mb']:.0f}MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", type=int, default=1000)
+    ap.add_argument("--versions", type=int, default=10)
+    ap.add_argument("--policies", type=int, default=1000)
+    ap.add_argument("--tag-changes", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--engine-versions", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=4, help="mlflow server (gunicorn) workers")
+    ap.add_argument("--populate-only", action="store_true", help="fill the cache and stop")
+    args = ap.parse_args()
+
+    from tests.support.services import start_mlflow, start_postgres
+
+    size = f"{args.models}x{args.versions}"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    pg = start_postgres(data_root=str(CACHE / "pg"))
+    server = None
+    try:
+        mlflow_db = pg.create_database(f"bench_mlflow_{size}")
+        exp_db = pg.create_database(f"bench_exp_{size}")
+        marker = CACHE / f"populated-{size}-{args.policies}"
+        if not marker.exists() or os.environ.get("MLREG_TEST_DATABASE_URL"):
+            t0 = time.perf_counter()
+            print(f"populating {size} (once; cached in {CACHE}) …", flush=True)
+            mlflow_db = pg.create_database(f"bench_mlflow_{size}", drop=True)
+            pop.populate_registry(mlflow_db, args.models, args.versions)
+            pop.populate_policies(exp_db, args.models, args.versions, args.policies)
+            marker.write_text("ok\n")
+            print(f"populated in {time.perf_counter() - t0:.0f}s", flush=True)
+        if args.populate_only:
+            return
+        server = start_mlflow(mlflow_db, str(CACHE / "artifacts"), workers=args.workers, gunicorn=True,
+                              log_path=str(CACHE / f"mlflow-{size}.log"))
+        b = Bench(server.url, exp_db, server, CACHE / f"work-{size}", args.models, args.versions, args.policies,
+                  args.tag_changes)
+        res = measure(b, args.rounds, args.engine_versions)
+        report(res, args.models, args.versions, args.engine_versions)
+    finally:
+        if server:
+            server.stop()
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()
