@@ -298,8 +298,7 @@ def _backends_text(ctx: Ctx) -> str:
 
     if not Path(ctx.file).exists():
         return BACKENDS_TEMPLATE
-    raw = ctx.loaded().source.data
-    sections = {k: raw[k] for k in ("mlflow", "database", "state") if k in raw}
+    sections = ctx.loaded().raw_backends
     return yaml.safe_dump(sections, sort_keys=False) if sections else BACKENDS_TEMPLATE
 
 

@@ -189,7 +189,8 @@ class LoadedConfig(BaseModel):
     path: str
     digest: str
     base_dir: str
-    source: Source
+    # mlflow / database / state as written, variables unexpanded (for `mlreg import`)
+    raw_backends: dict = {}
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -268,13 +269,23 @@ def _valid(model_cls, raw):
         return None  # its own errors are reported by the whole-file validation
 
 
-def _reference_checks(data: dict, source: Source) -> list[Diagnostic]:
+def _reference_checks(data: dict, source: Source, cfg: Config | None = None) -> list[Diagnostic]:
     """Cross-references pydantic cannot see: duplicate matchers, undeclared models, names.
 
-    Works on the raw data, piece by piece, so they are reported alongside type errors elsewhere.
+    With `cfg` (the file validated) the checks read its objects; without, they validate the raw
+    data piece by piece, so they are reported alongside type errors elsewhere.
     """
+    def valid(model_cls, raw, *where):
+        if cfg is None:
+            return _valid(model_cls, raw)
+        obj = cfg
+        for step in where:
+            obj = getattr(obj, step) if isinstance(step, str) and not isinstance(obj, (dict, list)) else obj[step]
+        return obj
+
     diags = []
-    rules = _valid(Rules, data.get("rules") or {}) if isinstance(data.get("rules") or {}, dict) else None
+    rules = cfg.rules if cfg else (
+        _valid(Rules, data.get("rules") or {}) if isinstance(data.get("rules") or {}, dict) else None)
     pattern = re.compile(rules.model_name_pattern) if rules else None
     models = data.get("models") if isinstance(data.get("models"), dict) else {}
     declared_keys: dict[str, set[str]] = {}
@@ -286,7 +297,7 @@ def _reference_checks(data: dict, source: Source) -> list[Diagnostic]:
         raw = raw if isinstance(raw, dict) else {}
         seen: dict[str, int] = {}
         for i, rv in enumerate(raw.get("versions") or [] if isinstance(raw.get("versions"), list) else []):
-            v = _valid(VersionSpec, rv)
+            v = valid(VersionSpec, rv, "models", name, "versions", i)
             if v is None:
                 continue
             if STAGE_TAG in v.tags:
@@ -298,7 +309,7 @@ def _reference_checks(data: dict, source: Source) -> list[Diagnostic]:
             seen[v.key] = i
         declared_keys[name] = set(seen)
         for alias, rref in (raw.get("aliases") or {}).items() if isinstance(raw.get("aliases"), dict) else []:
-            ref = _valid(VersionRef, _int_to_ref(rref))
+            ref = valid(VersionRef, _int_to_ref(rref), "models", name, "aliases", alias)
             if ref is not None and ref.version is None and ref.key not in seen:
                 diags.append(source.diag(("models", name, "aliases", alias),
                                          f"Alias {alias!r} points at {ref.key}, which is not declared "
@@ -307,7 +318,7 @@ def _reference_checks(data: dict, source: Source) -> list[Diagnostic]:
     for pname, praw in policies.items():
         versions = praw.get("versions") if isinstance(praw, dict) else None
         for num, pvraw in (versions or {}).items() if isinstance(versions, dict) else []:
-            pv = _valid(PolicyVersionSpec, pvraw)
+            pv = valid(PolicyVersionSpec, pvraw, "policies", pname, "versions", num)
             if pv is None:
                 continue
             path = ("policies", pname, "versions", num)
@@ -363,34 +374,57 @@ def load_config(path: str | FsPath, env: dict[str, str] | None = None) -> tuple[
 
 def parse_config(raw: bytes, file: str, base_dir: str, env: dict[str, str] | None = None
                  ) -> tuple[LoadedConfig | None, list[Diagnostic]]:
+    """Validate a registry file. Large valid files take the fast loader; anything it is unsure of,
+    and every file with a problem, goes through the exact loader that knows line numbers."""
     import os
 
+    from planner.fastyaml import fast_load
+
+    from planner.perf import no_gc_pauses
+
     env = dict(os.environ) if env is None else env
-    source, diags = load_yaml(raw.decode("utf-8", errors="replace"), file)
-    data = source.data
-    if data is None:  # a syntax error: nothing further can be checked
+    with no_gc_pauses():
+        return _parse(raw, file, base_dir, env, fast_load)
+
+
+def _parse(raw: bytes, file: str, base_dir: str, env: dict[str, str], fast_load):
+    text = raw.decode("utf-8", errors="replace")
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    data = fast_load(text)
+    if data is not None:
+        cfg, diags = _validate(Source(file=file, data=data), env)
+        if cfg is not None:
+            return LoadedConfig(config=cfg, path=file, digest=digest, base_dir=base_dir,
+                                raw_backends=_backends(data)), []
+    source, diags = load_yaml(text, file)
+    if source.data is None:  # a syntax error: nothing further can be checked
         return None, diags
+    cfg, more = _validate(source, env)
+    diags = sorted(diags + more, key=lambda d: (d.line or 0, d.column or 0))
+    if diags or cfg is None:
+        return None, diags
+    return LoadedConfig(config=cfg, path=file, digest=digest, base_dir=base_dir,
+                        raw_backends=_backends(source.data)), []
+
+
+def _backends(data: dict) -> dict:
+    return {k: data[k] for k in ("mlflow", "database", "state") if k in data}
+
+
+def _validate(source: Source, env: dict[str, str]) -> tuple[Config | None, list[Diagnostic]]:
+    data = source.data
     if not isinstance(data, dict):
-        return None, diags + [source.diag((), "The file must be a mapping with at least `version: 1`")]
+        return None, [source.diag((), "The file must be a mapping with at least `version: 1`")]
     data = dict(data)
+    diags = []
     for section in ("mlflow", "database", "state"):
         if isinstance(data.get(section), dict):
             data[section], errs = expand_section(data[section], (section,), env, source)
             diags.extend(errs)
-    diags.extend(_reference_checks(data, source))
     cfg = None
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
         diags.extend(_diag_from_pydantic(err, source) for err in e.errors())
-    diags.sort(key=lambda d: (d.line or 0, d.column or 0))
-    if diags or cfg is None:
-        return None, diags
-    loaded = LoadedConfig(
-        config=cfg,
-        path=file,
-        digest="sha256:" + hashlib.sha256(raw).hexdigest(),
-        base_dir=base_dir,
-        source=source,
-    )
-    return loaded, []
+    diags.extend(_reference_checks(data, source, cfg))
+    return (None if diags else cfg), diags

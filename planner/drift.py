@@ -47,14 +47,17 @@ def _policy(address: str, rs: ResourceState, live: LiveSnapshot) -> list[DriftIt
     return _compare(address, rs.attributes, now)
 
 
+_MODEL, _VERSION = ResourceType.MODEL.value, ResourceType.MODEL_VERSION.value
+
+
 def _unmanaged(state: StateSnapshot, live: LiveSnapshot) -> list[DriftItem]:
     managed: dict[str, set[str]] = {}
     for rs in state.resources.values():
-        if rs.type == ResourceType.MODEL_VERSION.value:
+        if rs.type == _VERSION:
             managed.setdefault(rs.identity.get("name"), set()).add(str(rs.identity.get("version")))
     out = []
     for rs in state.resources.values():
-        if rs.type != ResourceType.MODEL.value:
+        if rs.type != _MODEL:
             continue
         name = rs.identity.get("name")
         for v in live.registry.versions.get(name, []):
@@ -69,9 +72,14 @@ _BY_TYPE = {ResourceType.MODEL.value: _model, ResourceType.MODEL_VERSION.value: 
             ResourceType.POLICY_VERSION.value: _policy}
 
 
-def detect(state: StateSnapshot, live: LiveSnapshot) -> list[DriftItem]:
+def detect(state: StateSnapshot, live: LiveSnapshot, only: set[str] | None = None,
+           unmanaged: bool = True) -> list[DriftItem]:
+    """Drift of every recorded resource, or only of `only` (a plan passes the addresses it
+    changes: where live equals both the file and state there is nothing to report)."""
     out = []
-    for address, rs in sorted(state.resources.items()):
+    for address in sorted(state.resources if only is None else only & state.resources.keys()):
+        rs = state.resources[address]
         out.extend(_BY_TYPE[rs.type](address, rs, live))
-    out.extend(_unmanaged(state, live))
+    if unmanaged:
+        out.extend(_unmanaged(state, live))
     return out

@@ -22,6 +22,7 @@ from planner.model import (
     address_model,
     model_address,
 )
+from planner.perf import no_gc_pauses
 from planner.resolve import read_request
 from planner.statedata import StateSnapshot
 
@@ -67,16 +68,22 @@ def _targeted(changes: list[Change], targets: Iterable[str]) -> list[Change]:
 
 
 def summarize(changes: Iterable[Change]) -> Summary:
-    counts = {"create": 0, "update": 0, "delete": 0, "forget": 0}
+    counts = {Action.CREATE: 0, Action.UPDATE: 0, Action.DELETE: 0, Action.FORGET: 0}
+    noop = Action.NOOP
     for c in changes:
-        if c.action is not Action.NOOP:
-            counts[c.action.value] += 1
-    return Summary(**counts)
+        if c.actions[0] is not noop:
+            counts[c.actions[0]] += 1
+    return Summary(**{a.value: n for a, n in counts.items()})
 
 
 def build_plan(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot, registry=None,
                targets: Iterable[str] = ()) -> Plan:
     """`registry` (optional) reads the extra runs that gates and required logging need."""
+    with no_gc_pauses():
+        return _build_plan(loaded, state, live, registry, targets)
+
+
+def _build_plan(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot, registry, targets) -> Plan:
     cfg = loaded.config
     result = diff(cfg, live, state)
     if registry is not None:
@@ -91,7 +98,9 @@ def build_plan(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot, r
         config={"path": loaded.path, "digest": loaded.digest},
         state={"lineage": state.lineage, "serial": state.serial},
         resource_changes=tuple(changes),
-        resource_drift=tuple(detect(state, live)),
+        resource_drift=tuple(detect(state, live, only={c.address for c in changes
+                                                      if c.actions[0] is not Action.NOOP or c.record_only},
+                                    unmanaged=False)),
         promotions=tuple(promotions),
         diagnostics=diagnostics,
         summary=summarize(changes),

@@ -89,16 +89,30 @@ def resolve_run(ref: VersionRef, snap: RegistrySnapshot) -> RunResolution:
     return RunResolution(None)
 
 
+class VersionIndex:
+    """One model's live versions indexed by what each kind of matcher looks at (built once)."""
+
+    def __init__(self, versions: list[LiveVersion], logged_model_names: dict[str, str]):
+        self.by_number: dict[str, list[LiveVersion]] = {}
+        self.by_source: dict[str, list[LiveVersion]] = {}
+        self.by_run: dict[tuple[str, str | None], list[LiveVersion]] = {}
+        for v in versions:
+            self.by_number.setdefault(v.version, []).append(v)
+            self.by_source.setdefault(v.source, []).append(v)
+            if v.run_id:
+                self.by_run.setdefault((v.run_id, artifact_path_of(v, logged_model_names)), []).append(v)
+
+    def match(self, ref: VersionRef, run: LiveRun | None) -> list[LiveVersion]:
+        """Live versions the matcher identifies (normally 0 or 1)."""
+        if ref.version is not None:
+            return self.by_number.get(str(ref.version), [])
+        if ref.source is not None:
+            return self.by_source.get(ref.source, [])
+        if run is None:
+            return []
+        return self.by_run.get((run.run_id, ref.artifact_path.strip("/")), [])
+
+
 def match_versions(ref: VersionRef, run: LiveRun | None, versions: list[LiveVersion],
                    logged_model_names: dict[str, str]) -> list[LiveVersion]:
-    """Live versions of one model that the matcher identifies (normally 0 or 1)."""
-    if ref.version is not None:
-        return [v for v in versions if v.version == str(ref.version)]
-    if ref.source is not None:
-        return [v for v in versions if v.source == ref.source]
-    if run is None:
-        return []
-    return [
-        v for v in versions
-        if v.run_id == run.run_id and artifact_path_of(v, logged_model_names) == ref.artifact_path.strip("/")
-    ]
+    return VersionIndex(versions, logged_model_names).match(ref, run)

@@ -31,13 +31,15 @@ def _stage_move(change: Change) -> tuple[str, str] | None:
 
 def _checked_versions(result: DiffResult) -> list[tuple[ResolvedVersion, Change]]:
     """Versions this plan creates or moves to another stage: the ones whose runs are checked."""
-    by_addr = {c.address: c for c in result.changes}
-    out = []
-    for addr, rv in result.versions.items():
-        change = by_addr.get(addr)
-        if change and (change.action is Action.CREATE or _stage_move(change)):
-            out.append((rv, change))
-    return out
+    if result.checked is None:
+        create, update = Action.CREATE, Action.UPDATE
+        out = []
+        for c in result.changes:
+            a = c.actions[0]
+            if (a is create or (a is update and _stage_move(c))) and c.address in result.versions:
+                out.append((result.versions[c.address], c))
+        result.checked = out
+    return result.checked
 
 
 def _production_now(result: DiffResult, live: LiveSnapshot, model: str, exclude: str | None):
@@ -132,17 +134,17 @@ def _check_production_count(cfg: Config, result: DiffResult, live: LiveSnapshot)
     """The stage of every version after apply, per model; too many in production is an error."""
     limit = cfg.rules.stages.max_production_per_model
     moved = {rv.model for rv, change in _checked_versions(result) if _stage_move(change)}
+    production = Stage.PRODUCTION.value
     desired: dict[str, dict[str, tuple[str, str]]] = {}
     for rv in result.versions.values():
         if rv.spec.stage is not None:
             desired.setdefault(rv.model, {})[rv.number or rv.address] = (rv.spec.stage.value, rv.address)
     out = []
     for model in cfg.models:
-        stages = {}
-        for v in live.registry.versions.get(model, []):
-            stages[v.version] = (stage_of(v.tags.get(STAGE_TAG)), f"version {v.version}")
+        stages = {v.version: (stage_of(v.tags.get(STAGE_TAG)), v.version) for v in live.registry.versions.get(model, ())}
         stages.update(desired.get(model, {}))
-        prod = [label for stage, label in stages.values() if stage == Stage.PRODUCTION.value]
+        prod = [label if label.startswith("model_version.") else f"version {label}"
+                for stage, label in stages.values() if stage == production]
         if len(prod) > limit:
             # A registry that already breaks the rule is reported, but blocks only plans that move stages.
             make = dg.error if model in moved else dg.warning
