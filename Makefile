@@ -30,5 +30,9 @@ test: install
 unit: install
 	$(PY) -m pytest tests/unit
 
+# Plan vs the raw-REST floor, parallel apply, the engine at 100k versions (see README: Performance).
+bench: install
+	$(PY) bench/run.py
+
 clean:
 	rm -rf .demo $(VENV)

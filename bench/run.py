@@ -141,6 +141,8 @@ def main() -> None:
     ap.add_argument("--engine-versions", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=4, help="mlflow server (gunicorn) workers")
     ap.add_argument("--populate-only", action="store_true", help="fill the cache and stop")
+    ap.add_argument("--serve", type=float, metavar="SECONDS",
+                    help="start the services, print their URLs, keep them up this long (for profiling)")
     args = ap.parse_args()
 
     from tests.support.services import start_mlflow, start_postgres
@@ -167,6 +169,10 @@ def main() -> None:
                               log_path=str(CACHE / f"mlflow-{size}.log"))
         b = Bench(server.url, exp_db, server, CACHE / f"work-{size}", args.models, args.versions, args.policies,
                   args.tag_changes)
+        if args.serve:
+            print(f"MLFLOW_TRACKING_URI={server.url} MLREG_DATABASE_URL={exp_db} (workdir {b.work})", flush=True)
+            time.sleep(args.serve)
+            return
         res = measure(b, args.rounds, args.engine_versions)
         report(res, args.models, args.versions, args.engine_versions)
     finally:

@@ -193,8 +193,11 @@ def _check_saved_plan(ctx: Ctx, saved, state, fresh) -> None:
                             "run `mlreg plan` again")
 
 
-def _history_record(ctx: Ctx, plan, lock_info, outcome: str, result=None, started=None) -> dict:
-    digest = "sha256:" + hashlib.sha256(render.plan_json(plan).encode()).hexdigest()
+def _plan_digest(plan) -> str:
+    return "sha256:" + hashlib.sha256(render.plan_json(plan).encode()).hexdigest()
+
+
+def _history_record(plan, digest: str, lock_info, outcome: str, result=None) -> dict:
     return {
         "id": lock_info.id, "operation": "apply", "who": lock_info.who, "host": lock_info.host,
         "pid": lock_info.pid, "started": lock_info.since,
@@ -250,14 +253,15 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets):
             if line:
                 ctx.echo(line)
 
-        backend.append_history(_history_record(ctx, p, lock_info, "running"))
+        digest = _plan_digest(p)
+        backend.append_history(_history_record(p, digest, lock_info, "running"))
         try:
             result = apply_plan(p, state, registry, database, backend, parallelism, progress)
         except BaseException:
-            backend.append_history(_history_record(ctx, p, lock_info, "interrupted"))
+            backend.append_history(_history_record(p, digest, lock_info, "interrupted"))
             raise
         outcome = "failed" if result.failed else "succeeded"
-        backend.append_history(_history_record(ctx, p, lock_info, outcome, result))
+        backend.append_history(_history_record(p, digest, lock_info, outcome, result))
         s = p.summary
         if result.failed:
             raise UserError(f"apply failed for {len(result.failed)} step(s); state records what completed; "

@@ -50,11 +50,20 @@ def _typed_if_plain(s: str) -> bool:
     return hit
 
 
+_OPEN = frozenset(" \t\n[{,:")
+_CLOSE = frozenset(" \t\r\n]},:#")
+
+
 def _quoted_everywhere(text: str, s: str) -> bool:
+    """Is every standalone occurrence of `s` in the source quoted? (Occurrences inside longer
+    words, such as a date inside a run name, are not scalars of their own.)"""
     for m in re.finditer(re.escape(s), text):
-        before = text[m.start() - 1] if m.start() else ""
-        after = text[m.end()] if m.end() < len(text) else ""
-        if before not in ("'", '"') or after != before:
+        before = text[m.start() - 1] if m.start() else "\n"
+        after = text[m.end()] if m.end() < len(text) else "\n"
+        if before in ("'", '"'):
+            if after != before:
+                return False
+        elif before in _OPEN and after in _CLOSE:
             return False
     return True
 

@@ -170,7 +170,8 @@ def plan_text(plan: Plan, color: bool = False) -> str:
 
 
 def plan_json(plan: Plan) -> str:
-    return redact(json.dumps(plan_dict(plan), indent=2, sort_keys=False) + "\n")
+    """Compact JSON: json's C encoder (an indented dump is 10x slower on a 10,000-version plan)."""
+    return redact(json.dumps(plan_dict(plan)) + "\n")
 
 
 def plan_dict(plan: Plan) -> dict:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
-from planner.statedata import StateSnapshot
+from planner.statedata import STATE_FORMAT, StateSnapshot
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,35 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
         return os.environ.get("USER", "unknown")
+
+
+class StateEncoder:
+    """State as JSON text, one resource per line (readable, diffable), re-encoding only the
+    resources that changed since the last call: apply persists state after every change, and
+    re-encoding 10,000 unchanged resources each time would starve the threads doing the work."""
+
+    def __init__(self):
+        self._lines: dict[str, tuple[object, str]] = {}
+
+    def encode(self, snapshot: StateSnapshot) -> str:
+        import json
+
+        lines = []
+        cache = {}
+        for address in sorted(snapshot.resources):
+            rs = snapshot.resources[address]
+            hit = self._lines.get(address)
+            if hit is None or hit[0] is not rs:
+                body = json.dumps({"attributes": rs.attributes, "identity": rs.identity, "type": rs.type},
+                                  sort_keys=True)
+                hit = (rs, f"  {json.dumps(address)}: {body}")
+            cache[address] = hit
+            lines.append(hit[1])
+        self._lines = cache
+        head = json.dumps({"format_version": STATE_FORMAT, "lineage": snapshot.lineage, "serial": snapshot.serial})[:-1]
+        if not lines:
+            return f'{head}, "resources": {{}}}}\n'
+        return f'{head}, "resources": {{\n' + ",\n".join(lines) + "\n}}\n"
 
 
 class StateLocked(Exception):

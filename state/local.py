@@ -17,7 +17,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from planner.statedata import StateSnapshot
-from state.base import LockInfo, StaleSerial, StateLocked
+from state.base import LockInfo, StaleSerial, StateEncoder, StateLocked
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -40,6 +40,8 @@ class LocalState:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.holder_path = self.path.with_name(self.path.name + ".lock.info")
         self.history_path = self.path.with_name("history.jsonl")
+        self._written: tuple[str | None, int] | None = None
+        self._encoder = StateEncoder()
 
     def describe(self) -> str:
         return f"local file {self.path}"
@@ -58,12 +60,12 @@ class LocalState:
             return StateSnapshot.new()
 
     def write(self, snapshot: StateSnapshot) -> None:
-        if self.path.exists():
-            stored = json.loads(self.path.read_text())
-            if stored.get("lineage") == snapshot.lineage and int(stored.get("serial", 0)) >= snapshot.serial:
-                raise StaleSerial(f"refusing to write serial {snapshot.serial}: stored state is at "
-                                  f"serial {stored['serial']}")
-        _atomic_write(self.path, json.dumps(snapshot.to_json(), indent=2, sort_keys=True) + "\n")
+        # While we hold the lock nobody else writes, so the stored serial is the one we wrote last.
+        lineage, serial = self._written if self._written else self.stored_meta()
+        if lineage == snapshot.lineage and serial is not None and serial >= snapshot.serial:
+            raise StaleSerial(f"refusing to write serial {snapshot.serial}: stored state is at serial {serial}")
+        _atomic_write(self.path, self._encoder.encode(snapshot))
+        self._written = (snapshot.lineage, snapshot.serial)
 
     def _holder(self) -> LockInfo | None:
         try:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from planner import redact
 from planner.statedata import StateSnapshot
 from providers.base import BackendError
-from state.base import LockInfo, StaleSerial, StateLocked
+from state.base import LockInfo, StaleSerial, StateEncoder, StateLocked
 
 SCHEMA = "mlreg"
 # Versioned migrations: append, never edit. Each runs once, in order, in one transaction.
@@ -40,6 +40,7 @@ class PostgresState:
         self.workspace = workspace
         self._engine = None
         self._migrated = False
+        self._encoder = StateEncoder()
 
     def describe(self) -> str:
         return f"PostgreSQL {redact.url(self.url)} schema {SCHEMA}, workspace {self.workspace!r}"
@@ -118,7 +119,7 @@ class PostgresState:
                             "VALUES (:w, :l, :s, CAST(:d AS jsonb)) ON CONFLICT (workspace) DO UPDATE SET "
                             "lineage = EXCLUDED.lineage, serial = EXCLUDED.serial, data = EXCLUDED.data, "
                             "updated_at = now()",
-                      w=self.workspace, l=snapshot.lineage, s=snapshot.serial, d=json.dumps(snapshot.to_json()))
+                      w=self.workspace, l=snapshot.lineage, s=snapshot.serial, d=self._encoder.encode(snapshot))
 
     # -- lock ----------------------------------------------------------------------------------------------
     def _holder(self, conn) -> LockInfo | None:

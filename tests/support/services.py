@@ -78,6 +78,9 @@ def _local_cluster(data_root: str | None = None, port: int | None = None) -> Pos
     if not (data / "PG_VERSION").exists():
         subprocess.run(_as_postgres(["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                                      "--no-sync"]), check=True, capture_output=True)
+    if subprocess.run(_as_postgres(["pg_ctl", "-D", str(data), "status"]), capture_output=True).returncode == 0:
+        # a cached cluster left running by an interrupted benchmark: restart it on our port
+        subprocess.run(_as_postgres(["pg_ctl", "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
     subprocess.run(_as_postgres(["pg_ctl", "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"]),
                    check=True, capture_output=True)

@@ -67,6 +67,26 @@ class Workspace:
         return subprocess.Popen([sys.executable, "-m", "planner.cli", *args], cwd=self.path, env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
+    def kill_apply_midway(self, model: str, after: int = 3, total: int = 12) -> int:
+        """Start `apply --parallelism 1`, SIGKILL it once `after` versions of `model` exist
+        (fewer than `total`: killed part-way, not after the end). Returns how many it saw."""
+        import time
+
+        proc = self.popen("apply", "--auto-approve", "--parallelism", "1")
+        client = self.client
+        seen = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen = len(client.search_model_versions(f"name = '{model}'"))
+            if seen >= after:
+                proc.kill()
+                break
+            time.sleep(0.01)
+        proc.wait()
+        assert after <= seen < total, f"apply was not killed part-way (saw {seen}; output: {proc.stdout.read()})"
+        assert proc.returncode == -9
+        return seen
+
     def log_run(self, name: str, kind: str = "artifact", scores=(0.91, 1.0), omit=()) -> str:
         import mlflow
 
