@@ -17,12 +17,13 @@ from pathlib import Path
 import click
 
 from planner import __version__, redact, render
+from planner.errors import MlregError
 from planner.model import Action
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
-class UserError(Exception):
+class UserError(MlregError):
     """Something the user can fix; printed as one line, exit 1."""
 
 
@@ -76,8 +77,7 @@ def _guard(fn):
             if ctx is not None and ctx.debug:
                 raise
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            if not isinstance(e, UserError) and type(e).__name__ not in ("BackendError", "StateLocked",
-                                                                         "StaleSerial", "StalePlan"):
+            if not isinstance(e, MlregError):  # a bug or an unexpected library failure
                 msg = f"{type(e).__name__}: {msg} (run with --debug for the traceback)"
             click.echo(redact.redact(f"Error: {msg}"), err=True)
             sys.exit(EXIT_ERROR)
@@ -131,9 +131,8 @@ def _make_plan(ctx: Ctx, targets=(), state=None):
 
     loaded = ctx.loaded()
     registry, database = ctx.providers()
-    if state is None:
-        state = ctx.backend().read()
-    live = read_live(loaded, state, registry, database)
+    given = state  # apply reads state under its lock first; plan reads it while MLflow answers
+    live, state = read_live(loaded, (lambda: given) if given is not None else ctx.backend().read, registry, database)
     return build_plan(loaded, state, live, registry=registry, targets=targets), state, registry, database
 
 
@@ -172,8 +171,8 @@ def plan(ctx: Ctx, out, fmt, detailed_exitcode, targets):
         sys.exit(EXIT_CHANGES)
 
 
-class StalePlan(Exception):
-    pass
+class StalePlan(MlregError):
+    """A saved plan made against other state or live values than there are now."""
 
 
 def _check_saved_plan(ctx: Ctx, saved, state, fresh) -> None:
@@ -267,7 +266,7 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets):
             raise UserError(f"apply failed for {len(result.failed)} step(s); state records what completed; "
                             "fix the cause and run `mlreg plan` again")
         if p.has_changes:
-            ctx.echo("\n" + render.apply_summary(len(result.done), s.create, s.update, s.delete, s.forget))
+            ctx.echo("\n" + render.apply_summary(s.create, s.update, s.delete, s.forget))
 
 
 @main.command()
@@ -280,9 +279,9 @@ def drift(ctx: Ctx, fmt, detailed_exitcode):
     from planner.drift import detect
     from planner.plan import read_live
 
-    state = ctx.backend().read()
     registry, database = ctx.providers()
-    items = detect(state, read_live(ctx.loaded(), state, registry, database))
+    live, state = read_live(ctx.loaded(), ctx.backend().read, registry, database)
+    items = detect(state, live)
     ctx.echo({"json": render.drift_json, "markdown": render.drift_markdown}.get(fmt, render.drift_text)(items),
              nl=False)
     if detailed_exitcode and items:
@@ -368,8 +367,7 @@ def import_(ctx: Ctx, model_globs, policy_globs, out, lock_timeout):
     loaded = _parse_or_fail(ctx, text, out or ctx.file, base_dir)
     backend = make_backend(loaded.config, loaded.base_dir)
     with backend.lock("import", lock_timeout):
-        state = backend.read()
-        live = read_live(loaded, state, registry, database)
+        live, state = read_live(loaded, backend.read, registry, database)
         p = build_plan(loaded, state, live, registry=registry)
         if p.has_changes or p.has_errors:
             ctx.echo(render.plan_text(p, ctx.color), err=True)

@@ -17,6 +17,7 @@ from planner.model import (
     Change,
     LiveSnapshot,
     Plan,
+    ReadRequest,
     ResourceType,
     Summary,
     address_model,
@@ -29,15 +30,27 @@ from planner.statedata import StateSnapshot
 _TYPE_ORDER = {ResourceType.MODEL: 0, ResourceType.MODEL_VERSION: 1, ResourceType.POLICY_VERSION: 2}
 
 
-def read_live(loaded: LoadedConfig, state: StateSnapshot, registry, database) -> LiveSnapshot:
-    """One bulk read of both live systems, in parallel."""
+def read_live(loaded: LoadedConfig, read_state, registry, database) -> tuple[LiveSnapshot, StateSnapshot]:
+    """One bulk read of both live systems, in parallel, started before state is even read.
+
+    The registry read for what registry.yaml names begins at once, so the server works while
+    this process reads state and opens the database; models known only from state (forgotten
+    ones) are topped up afterwards. `read_state` returns the state snapshot.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
-    request = read_request(loaded.config, state)
+    early = read_request(loaded.config, StateSnapshot())
     with ThreadPoolExecutor(max_workers=2) as pool:
-        reg = pool.submit(registry.read, request)
-        db = pool.submit(database.read, request)
-        return LiveSnapshot(registry=reg.result(), database=db.result())
+        reg_f = pool.submit(registry.read, early)
+        state = read_state()
+        full = read_request(loaded.config, state)
+        db_f = pool.submit(database.read, full)
+        reg = reg_f.result()
+        missing = full.model_names - early.model_names
+        if missing:
+            more = registry.read(ReadRequest(model_names=missing))
+            reg = replace(reg, models={**reg.models, **more.models}, versions={**reg.versions, **more.versions})
+        return LiveSnapshot(registry=reg, database=db_f.result()), state
 
 
 def _with_runs(live: LiveSnapshot, runs: dict) -> LiveSnapshot:

@@ -285,5 +285,5 @@ def progress_line(event: str, label: str, change: Change | None, detail: str) ->
     return redact(f"{label}: {done} after {detail}")
 
 
-def apply_summary(done: int, added: int, changed: int, deleted: int, forgotten: int) -> str:
+def apply_summary(added: int, changed: int, deleted: int, forgotten: int) -> str:
     return f"Apply complete! Resources: {added} added, {changed} changed, {deleted} deleted, {forgotten} forgotten."

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from planner.errors import MlregError
 from planner.model import Change, DatabaseSnapshot, LiveRun, ReadRequest, RegistrySnapshot
 
 
-class BackendError(Exception):
+class BackendError(MlregError):
     """A live system failed or refused: shown to the user as one line, exit 1."""
 
 

@@ -110,7 +110,8 @@ class MlflowProvider:
         return dict(change.identity)
 
     def _apply_model(self, change: Change, resolved: dict[str, Any]) -> dict[str, Any]:
-        """Phase "main" (resolved is None-free of aliases) creates/updates; aliases come with refs."""
+        """Phase "main" creates the model or updates description and tags; phase "aliases" runs
+        after the versions the aliases point at exist (`resolved` holds their numbers)."""
         from mlflow.exceptions import MlflowException
 
         name = change.identity["name"]

@@ -84,7 +84,8 @@ class RegistryReader:
     def read(self, request: ReadRequest) -> RegistrySnapshot:
         names = request.model_names
         filters = self._filters(names) if names else []
-        jobs = [("m", f) for f in filters] + [("v", f) for f in filters] + [("r", None)]
+        # Longest first: version searches carry most rows; runs and models fill in around them.
+        jobs = [("r", None)] + [("v", f) for f in filters] + [("m", f) for f in filters]
 
         def run(job):
             kind, f = job
@@ -104,7 +105,7 @@ class RegistryReader:
                 for v in found:
                     if v.name in names:
                         versions.setdefault(v.name, []).append(v)
-        runs, by_name, missing = results[-1]
+        runs, by_name, missing = results[0]
         return RegistrySnapshot(models=models, versions=versions, runs=runs, runs_by_name=by_name,
                                 missing_experiments=frozenset(missing),
                                 logged_model_names=self.logged_model_names(versions, runs))

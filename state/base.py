@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
+from planner.errors import MlregError
 from planner.statedata import STATE_FORMAT, StateSnapshot
 
 
@@ -71,7 +72,7 @@ class StateEncoder:
         return f'{head}, "resources": {{\n' + ",\n".join(lines) + "\n}}\n"
 
 
-class StateLocked(Exception):
+class StateLocked(MlregError):
     def __init__(self, holder: LockInfo | None, where: str):
         self.holder = holder
         text = holder.describe() if holder else "holder unknown"
@@ -79,7 +80,7 @@ class StateLocked(Exception):
         super().__init__(f"State is locked ({where}): {text}{hint}")
 
 
-class StaleSerial(Exception):
+class StaleSerial(MlregError):
     """A write that would move state backwards (an older serial than the stored one)."""
 
 
