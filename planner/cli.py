@@ -232,6 +232,9 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets):
         if planfile is not None:
             saved = Plan.model_validate_json(Path(planfile).read_text())
             _check_saved_plan(ctx, saved, state, p)
+            if p.has_errors:  # the rules are checked again at apply time, on today's live values
+                ctx.echo(render.diagnostics_text(p.diagnostics, render.Style(ctx.color)), err=True, nl=False)
+                raise UserError("the saved plan no longer passes the rules; nothing was applied")
             p = saved
         else:
             _emit_plan(ctx, p, "text")
