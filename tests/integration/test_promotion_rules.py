@@ -79,7 +79,7 @@ def test_two_production_versions_refused(ws):
     ws.run("apply", "--auto-approve", check=0)
     ws.write({"models": {m: {"versions": [{"run_id": a, "stage": "production"}, {"run_id": b, "stage": "production"}]}}})
     vs = _versions(ws, m)
-    _refused(ws, f"would have 2 production versions (at most 1 allowed)",
+    _refused(ws, "would have 2 production versions (at most 1 allowed)",
              f"version {vs[a].version}", f"model_version.{m}[run:{b}/model]", "archive the old production version")
     assert _versions(ws, m)[b].tags["stage"] == "candidate"
 
