@@ -107,7 +107,7 @@ class HttpReader(RegistryReader):
         params = {"max_results": VERSIONS_PAGE, "order_by": VERSION_ORDER, **({"filter": flt} if flt else {})}
         return [_version(d) for d in self._pages("GET", "/model-versions/search", "model_versions", params)]
 
-    def experiments(self):
+    def search_experiments(self):
         found = self._pages("POST", "/experiments/search", "experiments", {"max_results": 1000})
         return {e["experiment_id"]: e["name"] for e in found}
 

@@ -57,9 +57,15 @@ class RegistryReader:
     def search_versions(self, flt: str | None) -> list[LiveVersion]:
         raise NotImplementedError
 
-    def experiments(self) -> dict[str, str]:
-        """experiment id -> name, all active experiments."""
+    def search_experiments(self) -> dict[str, str]:
         raise NotImplementedError
+
+    def experiments(self) -> dict[str, str]:
+        """experiment id -> name, all active experiments; read once per process (an apply that
+        registers many versions re-checks their runs, and the list does not change meanwhile)."""
+        if getattr(self, "_experiments", None) is None:
+            self._experiments = self.search_experiments()
+        return self._experiments
 
     def search_runs(self, experiment_ids: list[str], flt: str, names: dict[str, str]) -> list[LiveRun]:
         raise NotImplementedError
@@ -197,7 +203,7 @@ class ClientReader(RegistryReader):
                 for mv in _paged(self.client.search_model_versions, filter_string=flt, max_results=VERSIONS_PAGE,
                                  order_by=VERSION_ORDER)]
 
-    def experiments(self):
+    def search_experiments(self):
         return {e.experiment_id: e.name for e in _paged(self.client.search_experiments, max_results=1000)}
 
     def search_runs(self, experiment_ids, flt, names):

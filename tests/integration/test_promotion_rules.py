@@ -82,6 +82,10 @@ def test_two_production_versions_refused(ws):
     _refused(ws, "would have 2 production versions (at most 1 allowed)",
              f"version {vs[a].version}", f"model_version.{m}[run:{b}/model]", "archive the old production version")
     assert _versions(ws, m)[b].tags["stage"] == "candidate"
+    # the fix the message suggests: archive the old one in the same change
+    ws.write({"models": {m: {"versions": [{"run_id": a, "stage": "archived"}, {"run_id": b, "stage": "production"}]}}})
+    ws.run("apply", "--auto-approve", check=0)
+    ws.assert_converged()
 
 
 def test_gate_failure_shows_the_numbers(ws):
@@ -92,6 +96,8 @@ def test_gate_failure_shows_the_numbers(ws):
     ws.write({"models": {m: {"versions": [{"run_id": a, "stage": "production"}]}}})
     _refused(ws, "Promotion gate failed: plan_alignment_score >= 0.85, actual 0.5")
     assert _versions(ws, m)[a].tags["stage"] == "candidate"
+    ws.write({"models": {m: {"versions": [{"run_id": a, "stage": "candidate"}]}}})
+    ws.assert_converged()  # the refused plan left nothing half-done
 
 
 def test_run_missing_epochs_refused(ws):
@@ -118,6 +124,13 @@ def test_policy_version_edit_refused_table_unchanged(ws):
              "0.7", "0.9")
     assert ws.run("apply", "--auto-approve").returncode == 1
     assert ws.policy_rows(pid) == before
+    doc["policies"]["planner_policy"]["versions"][2] = {"model": m, "model_version": {"run_id": a},
+                                                        "config_defaults": {"temperature": 0.9}}
+    doc["policies"]["planner_policy"]["versions"][1]["config_defaults"] = {"temperature": 0.7}
+    ws.write(doc)  # the advice: add a new version instead
+    ws.run("apply", "--auto-approve", check=0)
+    assert [r["config_defaults"] for r in ws.policy_rows(pid)] == [{"temperature": 0.7}, {"temperature": 0.9}]
+    ws.assert_converged()
 
 
 def test_deletion_only_by_explicit_opt_in(ws):
