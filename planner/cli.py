@@ -88,7 +88,32 @@ def _guard(fn):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Global options are also accepted after the command (`mlreg plan --no-color`, as
+    `terraform plan -no-color`): they are moved in front of it before parsing."""
+
+    _FLAGS = ("--no-color", "--debug")
+    _VALUED = ("-f", "--file")
+
+    def parse_args(self, ctx, args):
+        front, rest, i = [], [], 0
+        while i < len(args):
+            a = args[i]
+            if a == "--":
+                rest += args[i:]
+                break
+            if a in self._FLAGS or a.startswith("--file="):
+                front.append(a)
+            elif a in self._VALUED and i + 1 < len(args):
+                front += [a, args[i + 1]]
+                i += 1
+            else:
+                rest.append(a)
+            i += 1
+        return super().parse_args(ctx, front + rest)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-f", "--file", "file", default="registry.yaml", show_default=True, help="Path of registry.yaml.")
 @click.option("--no-color", is_flag=True, help="Plain output (also when NO_COLOR is set or stdout is not a terminal).")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks.")

@@ -145,3 +145,11 @@ def test_removed_entries_are_checked(tmp_path):
     assert (6, "model_version.a_model[v1] is declared in this file and listed under removed") in text
     assert any(line == 7 and "expected an address" in s for line, s in text)
     assert any(line == 8 and "`alias` goes with a model address" in s for line, s in text)
+
+
+def test_global_options_after_the_command(tmp_path):
+    p = _write(tmp_path, "models: {}\n")
+    out = subprocess.run([sys.executable, "-m", "planner.cli", "validate", "--no-color", "-f", str(p), "--debug"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "is valid" in out.stdout
