@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from typing import Any, Callable
 
@@ -35,21 +35,12 @@ class ApplyResult:
     state: StateSnapshot
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    writes: int = 0
 
 
 def _attributes_after(change: Change, identity: dict[str, Any], filled: dict[str, Any]) -> dict[str, Any]:
-    after = dict(change.after or {})
+    after = change.filled_after(filled)
     if "version" in after:
         after["version"] = identity.get("version", after["version"])
-    if "model_version" in after and after["model_version"] is None:
-        after["model_version"] = filled.get("model_version")
-    if "aliases" in after:
-        aliases = dict(after["aliases"])
-        for attr, value in filled.items():
-            if attr.startswith("aliases."):
-                aliases[attr[len("aliases."):]] = value
-        after["aliases"] = aliases
     return after
 
 
@@ -73,7 +64,7 @@ def _steps(changes: list[Change]) -> tuple[dict[str, Step], dict[str, set[str]]]
                 graph[c.address] |= {d.address for d in changes if d.action is Action.DELETE
                                      and d.type is ResourceType.MODEL_VERSION
                                      and d.identity.get("name") == c.identity["name"]}
-        if c.type is ResourceType.MODEL and c.action in (Action.CREATE, Action.UPDATE) and not c.record_only:
+        if c.type is ResourceType.MODEL and c.action in (Action.CREATE, Action.UPDATE):
             alias_step = f"{c.address}#aliases"
             steps[alias_step] = Step(alias_step, (c,), "aliases")
             graph[alias_step] = {c.address} | set(c.depends_on)
@@ -87,11 +78,18 @@ def _steps(changes: list[Change]) -> tuple[dict[str, Step], dict[str, set[str]]]
 
 
 class _StateWriter:
-    """Persist the newest snapshot in the background: every completed step bumps the serial."""
+    """Persist the newest state in the background: every completed step bumps the serial.
+
+    Steps only touch a dict under a lock (constant time); the writer thread takes one copy per
+    write, so recording n steps over a state of m resources costs O(n + writes x m), not O(n x m).
+    """
 
     def __init__(self, backend, state: StateSnapshot):
         self.backend = backend
-        self.state = state.with_lineage()
+        state = state.with_lineage()
+        self._lineage = state.lineage
+        self._resources = dict(state.resources)
+        self._serial = state.serial
         self.written_serial = state.serial
         self._cond = threading.Condition()
         self._closed = False
@@ -101,17 +99,26 @@ class _StateWriter:
 
     def record(self, address: str, resource: ResourceState | None) -> None:
         with self._cond:
-            self.state = replace(self.state.with_resource(address, resource), serial=self.state.serial + 1)
+            if resource is None:
+                self._resources.pop(address, None)
+            else:
+                self._resources[address] = resource
+            self._serial += 1
             self._cond.notify()
+
+    @property
+    def state(self) -> StateSnapshot:
+        with self._cond:
+            return StateSnapshot(lineage=self._lineage, serial=self._serial, resources=dict(self._resources))
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while self.state.serial == self.written_serial and not self._closed:
+                while self._serial == self.written_serial and not self._closed:
                     self._cond.wait()
-                if self.state.serial == self.written_serial and self._closed:
+                if self._serial == self.written_serial and self._closed:
                     return
-                snap = self.state
+            snap = self.state
             try:
                 self.backend.write(snap)
                 self.written_serial = snap.serial
@@ -151,8 +158,7 @@ def apply_plan(plan: Plan, state: StateSnapshot, registry, database, backend, pa
         elif c.action is Action.NOOP:
             identities[c.address] = c.identity
 
-    active = [c for c in plan.resource_changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)
-              and not c.record_only]
+    active = [c for c in plan.resource_changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
     steps, graph = _steps(active)
     sorter = TopologicalSorter(graph)
     sorter.prepare()
@@ -232,5 +238,4 @@ def apply_plan(plan: Plan, state: StateSnapshot, registry, database, backend, pa
                     progress("fail", sid, None, str(err))
                 sorter.done(sid)
     result.state = writer.close()
-    result.writes = len(steps)
     return result

@@ -54,7 +54,7 @@ def import_(ctx: Ctx, model_globs, policy_globs, out, lock_timeout):
     from planner.apply import apply_plan
     from planner.importer import ImportedPolicy, render_registry
     from planner.model import DatabaseSnapshot, LiveSnapshot, ReadRequest
-    from planner.plan import build_plan, read_live
+    from planner.plan import build_plan
     from state.factory import make_backend
 
     backends = _backends_text(ctx)
@@ -86,12 +86,14 @@ def import_(ctx: Ctx, model_globs, policy_globs, out, lock_timeout):
     missing = [n for n in names if n not in reg.models]
     if missing:
         raise UserError(f"policy versions point at models that do not exist: {', '.join(missing)}")
-    text = render_registry(LiveSnapshot(reg, db_snap), names, wanted_policies, backends)
+    live = LiveSnapshot(reg, db_snap)
+    text = render_registry(live, names, wanted_policies, backends)
 
     loaded = _parse_or_fail(ctx, text, out or ctx.file, base_dir)
     backend = make_backend(loaded.config, loaded.base_dir)
     with backend.lock("import", lock_timeout):
-        live, state = read_live(loaded, backend.read, registry, database)
+        # The snapshot just read is what the file describes: plan against it (no second read).
+        state = backend.read()
         p = build_plan(loaded, state, live, registry=registry)
         if p.has_changes or p.has_errors:
             ctx.echo(render.plan_text(p, ctx.color), err=True)

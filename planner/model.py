@@ -204,6 +204,17 @@ class Change(Frozen):
     def action(self) -> Action:
         return self.actions[0]
 
+    def filled_after(self, values: dict[str, Any]) -> dict[str, Any]:
+        """`after` with the attributes only apply knows filled in: `values` maps the keys of
+        `refs` (`model_version`, `aliases.NAME`) to what the referenced resources became."""
+        after = dict(self.after or {})
+        for attr, value in values.items():
+            if attr.startswith("aliases."):
+                after["aliases"] = {**after.get("aliases", {}), attr[len("aliases."):]: value}
+            elif attr in after:
+                after[attr] = value
+        return after
+
 
 class DriftItem(Frozen):
     address: str

@@ -42,7 +42,7 @@ def _checked_versions(result: DiffResult) -> list[tuple[ResolvedVersion, Change]
     return result.checked
 
 
-def _production_now(result: DiffResult, live: LiveSnapshot, model: str, exclude: str | None):
+def _production_now(live: LiveSnapshot, model: str, exclude: str | None):
     for v in live.registry.versions.get(model, []):
         if v.version != exclude and stage_of(v.tags.get(STAGE_TAG)) == Stage.PRODUCTION.value:
             return v
@@ -57,7 +57,7 @@ def runs_needed(result: DiffResult, live: LiveSnapshot) -> set[str]:
             ids.add(rv.live.run_id)
         move = _stage_move(change)
         if move and move[1] == Stage.PRODUCTION.value:
-            old = _production_now(result, live, rv.model, rv.number)
+            old = _production_now(live, rv.model, rv.number)
             if old is not None and old.run_id:
                 ids.add(old.run_id)
     return {i for i in ids if i not in live.registry.runs}
@@ -234,7 +234,7 @@ def _promotion(cfg, rv: ResolvedVersion, move, run, result, live) -> Promotion:
         {m for g in cfg.rules.promotion_gates.values() for m in g})
     replaces = None
     if move[1] == Stage.PRODUCTION.value:
-        old = _production_now(result, live, rv.model, rv.number)
+        old = _production_now(live, rv.model, rv.number)
         if old is not None:
             old_run = live.registry.runs.get(old.run_id) if old.run_id else None
             replaces = {"version": old.version, "metrics": _metrics(old_run, names), "run_id": old.run_id}

@@ -134,10 +134,7 @@ class MlflowProvider:
                             lambda k, v: self.registry.set_registered_model_tag(name, k, v),
                             lambda k: self.registry.delete_registered_model_tag(name, k))
             return {"name": name}
-        aliases = dict(after.get("aliases") or {})
-        for attr, number in resolved.items():
-            if attr.startswith("aliases."):
-                aliases[attr[len("aliases."):]] = str(number)
+        aliases = change.filled_after(resolved).get("aliases") or {}
         old = before.get("aliases") or {}
         for alias, number in aliases.items():
             if old.get(alias) != number:
@@ -154,10 +151,13 @@ class MlflowProvider:
         for k in before.keys() - after.keys():
             delete_tag(k)
 
-    def _wanted_tags(self, after: dict) -> dict[str, str]:
-        tags = dict(after.get("tags") or {})
-        if "stage" in after and after["stage"] is not None:
-            tags[STAGE_TAG] = after["stage"]
+    @staticmethod
+    def _tags(attrs: dict) -> dict[str, str]:
+        """The version tags that `attrs` (a change's before or after) stand for: its managed tag
+        keys plus the `stage` tag when the stage is managed and not none."""
+        tags = dict(attrs.get("tags") or {})
+        if attrs.get("stage") is not None:
+            tags[STAGE_TAG] = attrs["stage"]
         return tags
 
     def _apply_version(self, change: Change) -> dict[str, Any]:
@@ -170,22 +170,15 @@ class MlflowProvider:
             if existing is None:
                 mv = self._create_version(change, after)
                 return {"name": name, "version": str(mv.version), "key": change.identity["key"]}
-            # Adopt the version a crashed apply created; converge its attributes below.
+            # Adopt the version a crashed apply created; converge its managed attributes below.
             version = existing.version
-            before = {"stage": existing.tags.get(STAGE_TAG), "description": existing.description,
+            before = {"description": existing.description,
                       "tags": {k: existing.tags[k] for k in (after.get("tags") or {}) if k in existing.tags}}
-        before_tags = dict(before.get("tags") or {})
-        after_tags = dict(after.get("tags") or {})
-        if "stage" in after:
-            if before.get("stage") is not None:
-                before_tags[STAGE_TAG] = before["stage"]
-            if after["stage"] is not None:
-                after_tags[STAGE_TAG] = after["stage"]
-        elif STAGE_TAG in before_tags:
-            after_tags.setdefault(STAGE_TAG, before_tags[STAGE_TAG])
+            if "stage" in after:
+                before["stage"] = existing.tags.get(STAGE_TAG)
         if "description" in after and (before.get("description") or "") != after["description"]:
             self.registry.update_model_version(name, version, after["description"])
-        self._sync_tags(before_tags, after_tags,
+        self._sync_tags(self._tags(before), self._tags(after),
                         lambda k, v: self.registry.set_model_version_tag(name, version, k, v),
                         lambda k: self.registry.delete_model_version_tag(name, version, k))
         return {"name": name, "version": str(version), "key": change.identity["key"]}
@@ -205,8 +198,6 @@ class MlflowProvider:
 
     def _create_version(self, change: Change, after: dict):
         """Register the way `mlflow.register_model` does, so `models:/NAME/N` loads."""
-        from mlflow.exceptions import MlflowException
-
         name = change.identity["name"]
         matcher = change.identity["matcher"]
         run_id = change.identity.get("run_id")
@@ -216,13 +207,9 @@ class MlflowProvider:
             source, model_id = self._source_for_run(run_id, path)
         else:
             source = matcher["source"]
-        try:
-            self.registry.create_registered_model(name)
-        except MlflowException as e:
-            if e.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
+        # The registered model exists: this change depends on `model.NAME`, applied first.
         return self.registry.create_model_version(
-            name=name, source=source, run_id=run_id, tags=self._wanted_tags(after) or None,
+            name=name, source=source, run_id=run_id, tags=self._tags(after) or None,
             description=after.get("description"), model_id=model_id,
         )
 
@@ -235,11 +222,12 @@ class MlflowProvider:
         # Only the run's own artifacts count: listing `path` directly also shows the files of a
         # logged model of that name, which MLflow registers as `models:/ID` instead.
         root = {a.path for a in self.client.list_artifacts(run_id, path.rsplit("/", 1)[0] if "/" in path else None)}
-        if path in root:
-            files = {a.path.rsplit("/", 1)[-1] for a in self.client.list_artifacts(run_id, path)}
-            if "MLmodel" in files or not self._logged_models_of(run, path):
-                return f"{run.info.artifact_uri.rstrip('/')}/{path}", None
+        artifact_source = f"{run.info.artifact_uri.rstrip('/')}/{path}", None
+        if path in root and "MLmodel" in {a.path.rsplit("/", 1)[-1] for a in self.client.list_artifacts(run_id, path)}:
+            return artifact_source
         logged = self._logged_models_of(run, path)
+        if path in root and not logged:  # files without an MLmodel: registered as they are
+            return artifact_source
         if not logged:
             raise BackendError(f"runs:/{run_id}/{path}: the run has no artifact or logged model at {path!r}")
         best = logged[-1][0]
