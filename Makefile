@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install demo test unit bench clean
+.PHONY: install demo test unit lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +23,18 @@ demo: install
 	cd .demo && ../$(VENV)/bin/mlreg apply --auto-approve
 	cd .demo && ../$(VENV)/bin/mlreg plan --detailed-exitcode
 
-# Unit tests on plain data, then integration tests against a real PostgreSQL and mlflow server.
-test: install
+# Lint, unit tests on plain data, then integration tests against a real PostgreSQL and mlflow server.
+test: install lint
 	$(PY) -m pytest -p no:cacheprovider
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 unit: install
 	$(PY) -m pytest tests/unit
 
-# Plan vs the raw-REST floor, parallel apply, the engine at 100k versions (see README: Performance).
+# Plan vs the raw-REST floor, apply vs the raw-REST write floor, the engine at 100k versions (README: Performance).
 bench: install
 	$(PY) bench/run.py
 

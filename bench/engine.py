@@ -15,19 +15,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import populate as pop  # noqa: E402
-from planner.config import load_config  # noqa: E402
-from planner.model import (  # noqa: E402
-    DatabaseSnapshot,
-    LiveModel,
-    LiveSnapshot,
-    LiveVersion,
-    RegistrySnapshot,
-    model_address,
-    version_address,
-)
-from planner.plan import build_plan  # noqa: E402
-from planner.statedata import ResourceState, StateSnapshot  # noqa: E402
+from bench import populate as pop
+from mlreg.planner.config import load_config
+from mlreg.planner.kinds.registry import LiveModel, LiveVersion, RegistryFacts
+from mlreg.planner.live import LiveSnapshot
+from mlreg.planner.plan import build_plan
+from mlreg.planner.statedata import ResourceState, StateSnapshot
+
+
+def model_address(name: str) -> str:
+    return f"model.{name}"
+
+
+def version_address(name: str, key: str) -> str:
+    return f"model_version.{name}[{key}]"
 
 
 def synthetic(models: int, versions: int) -> tuple[LiveSnapshot, StateSnapshot]:
@@ -36,19 +37,30 @@ def synthetic(models: int, versions: int) -> tuple[LiveSnapshot, StateSnapshot]:
         name = pop.model_name(i)
         al = {a: str(v) for a, v in pop.aliases(i, versions).items()}
         live_models[name] = LiveModel(name=name, description=f"benchmark model {i}", tags=pop.model_tags(i), aliases=al)
-        resources[model_address(name)] = ResourceState("model", {"name": name}, {
-            "description": f"benchmark model {i}", "tags": pop.model_tags(i), "aliases": al})
+        resources[model_address(name)] = ResourceState(
+            "model", {"name": name}, {"description": f"benchmark model {i}", "tags": pop.model_tags(i), "aliases": al}
+        )
         vs = []
         for j in range(1, versions + 1):
             tags = pop.version_tags(i, j, versions)
-            vs.append(LiveVersion(name=name, version=str(j), source=f"s3://bench/{name}/{j}", run_id=None,
-                                  description=f"v{j}", tags=tags))
+            vs.append(
+                LiveVersion(
+                    name=name,
+                    version=str(j),
+                    source=f"s3://bench/{name}/{j}",
+                    run_id=None,
+                    description=f"v{j}",
+                    tags=tags,
+                )
+            )
             managed = {k: v for k, v in sorted(tags.items()) if k != "stage"}
             resources[version_address(name, f"v{j}")] = ResourceState(
-                "model_version", {"name": name, "version": str(j), "key": f"v{j}"},
-                {"version": str(j), "stage": tags["stage"], "description": f"v{j}", "tags": managed})
+                "model_version",
+                {"name": name, "version": str(j), "key": f"v{j}"},
+                {"version": str(j), "stage": tags["stage"], "description": f"v{j}", "tags": managed},
+            )
         live_versions[name] = vs
-    live = LiveSnapshot(RegistrySnapshot(models=live_models, versions=live_versions), DatabaseSnapshot())
+    live = LiveSnapshot({RegistryFacts: RegistryFacts(models=live_models, versions=live_versions)})
     return live, StateSnapshot(lineage="bench", serial=1, resources=resources)
 
 

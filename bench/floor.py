@@ -42,19 +42,28 @@ def main():
     counter = []
     if strategy == "pages":
         with ThreadPoolExecutor(2) as pool:
-            m = pool.submit(pages, base, "/registered-models/search", "registered_models", {"max_results": 1000}, counter)
-            v = pool.submit(pages, base, "/model-versions/search", "model_versions",
-                            {"max_results": 1000, "order_by": ["name ASC", "version_number ASC"]}, counter)
+            m = pool.submit(
+                pages, base, "/registered-models/search", "registered_models", {"max_results": 1000}, counter
+            )
+            v = pool.submit(
+                pages,
+                base,
+                "/model-versions/search",
+                "model_versions",
+                {"max_results": 1000, "order_by": ["name ASC", "version_number ASC"]},
+                counter,
+            )
             models, versions = m.result(), v.result()
     else:
         models = pages(base, "/registered-models/search", "registered_models", {"max_results": 1000}, counter)
         names = sorted(x["name"] for x in models)
-        chunks = [names[i:i + 100] for i in range(0, len(names), 100)]
+        chunks = [names[i : i + 100] for i in range(0, len(names), 100)]
 
         def chunk(c):
             flt = "name IN (" + ", ".join(f"'{n}'" for n in c) + ")"
-            return pages(base, "/model-versions/search", "model_versions",
-                         {"max_results": 200000, "filter": flt}, counter)
+            return pages(
+                base, "/model-versions/search", "model_versions", {"max_results": 200000, "filter": flt}, counter
+            )
 
         with ThreadPoolExecutor(threads) as pool:
             versions = [v for part in pool.map(chunk, chunks) for v in part]

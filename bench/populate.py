@@ -51,12 +51,16 @@ def populate_registry(store_uri: str, models: int, versions: int, threads: int =
 
     def one(i: int) -> None:
         name = model_name(i)
-        store.create_registered_model(name, tags=[RegisteredModelTag(k, v) for k, v in model_tags(i).items()],
-                                      description=f"benchmark model {i}")
+        store.create_registered_model(
+            name, tags=[RegisteredModelTag(k, v) for k, v in model_tags(i).items()], description=f"benchmark model {i}"
+        )
         for j in range(1, versions + 1):
-            store.create_model_version(name, f"s3://bench/{name}/{j}",
-                                       tags=[ModelVersionTag(k, v) for k, v in version_tags(i, j, versions).items()],
-                                       description=f"v{j}")
+            store.create_model_version(
+                name,
+                f"s3://bench/{name}/{j}",
+                tags=[ModelVersionTag(k, v) for k, v in version_tags(i, j, versions).items()],
+                description=f"v{j}",
+            )
         for alias, v in aliases(i, versions).items():
             store.set_registered_model_alias(name, alias, str(v))
 
@@ -67,29 +71,38 @@ def populate_registry(store_uri: str, models: int, versions: int, threads: int =
 def populate_policies(db_url: str, models: int, versions: int, count: int) -> None:
     import sqlalchemy as sa
 
-    from providers.postgres import DatabaseProvider
+    from mlreg.providers.postgres import DatabaseProvider
 
     db = DatabaseProvider(db_url)
     db.init()
-    rows = [{"id": str(uuid.uuid4()), "policy_id": POLICY_ID, "version": n + 1,
-             "mlflow_model_name": model_name(n % models), "mlflow_model_version": str(versions),
-             "config_defaults": {"temperature": round(0.1 * (n % 10), 1)}} for n in range(count)]
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "policy_id": POLICY_ID,
+            "version": n + 1,
+            "mlflow_model_name": model_name(n % models),
+            "mlflow_model_version": str(versions),
+            "config_defaults": {"temperature": round(0.1 * (n % 10), 1)},
+        }
+        for n in range(count)
+    ]
     with db.engine.begin() as conn:
         conn.execute(sa.delete(db.policy_versions).where(db.policy_versions.c.policy_id == POLICY_ID))
         conn.execute(db.policy_versions.insert(), rows)
 
 
-def registry_yaml(models: int, versions: int, policies: int, round_tag: str | None = None,
-                  round_count: int = 0) -> str:
+def registry_yaml(models: int, versions: int, policies: int, round_tag: str | None = None, round_count: int = 0) -> str:
     """The registry.yaml that declares everything populated (plan on it is empty).
 
     round_tag: set the tag `bench_round` to this value on the first `round_count` versions
     (that is the apply benchmark's workload: one tag write per version).
     """
-    lines = ["version: 1",
-             "mlflow: {tracking_uri: '${MLFLOW_TRACKING_URI}'}",
-             "database: {url: '${MLREG_DATABASE_URL}'}",
-             "models:"]
+    lines = [
+        "version: 1",
+        "mlflow: {tracking_uri: '${MLFLOW_TRACKING_URI}'}",
+        "database: {url: '${MLREG_DATABASE_URL}'}",
+        "models:",
+    ]
     n = 0
     for i in range(models):
         lines.append(f"  {model_name(i)}:")
@@ -102,13 +115,16 @@ def registry_yaml(models: int, versions: int, policies: int, round_tag: str | No
             if round_tag is not None and n < round_count:
                 tags["bench_round"] = round_tag
             n += 1
-            lines.append(f"      - {{version: {j}, stage: {stage_of(j, versions)}, description: v{j}, "
-                         f"tags: {_flow(tags)}}}")
+            lines.append(
+                f"      - {{version: {j}, stage: {stage_of(j, versions)}, description: v{j}, tags: {_flow(tags)}}}"
+            )
     if policies:
         lines += ["policies:", "  bench_policy:", f"    id: {POLICY_ID}", "    versions:"]
     for p in range(policies):
-        lines.append(f"      {p + 1}: {{model: {model_name(p % models)}, model_version: {versions}, "
-                     f"config_defaults: {{temperature: {round(0.1 * (p % 10), 1)}}}}}")
+        lines.append(
+            f"      {p + 1}: {{model: {model_name(p % models)}, model_version: {versions}, "
+            f"config_defaults: {{temperature: {round(0.1 * (p % 10), 1)}}}}}"
+        )
     return "\n".join(lines) + "\n"
 
 

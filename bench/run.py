@@ -10,9 +10,11 @@ then measures, interleaved, the median of --rounds rounds:
   thread counts), as a whole process;
 - plan: `mlreg plan --detailed-exitcode` on a registry.yaml declaring all of it (converged: exit 0),
   as a whole process, and the HTTP requests it made (counted in the server's access log);
-- apply: 1,000 tag changes at --parallelism 1 and 8 (whole processes);
+- apply: `mlreg apply --parallelism 8` of 1,000 tag changes, as a whole process (it plans, then
+  writes), against the write floor: a minimal raw-REST program that reads the registry the fastest
+  way and makes the same 1,000 tag writes on 8 threads (bench/write_floor.py), as a whole process;
 - engine: config load + diff + plan of 100,000 synthetic versions in-process (bench/engine.py).
-Prints a table, then `plan/floor=…x requests=… apply_p8/p1=…x engine_100k=…s/…MB`.
+Prints a table, then `plan/floor=…x requests=… apply/write_floor=…x engine_100k=…s/…MB`.
 """
 
 from __future__ import annotations
@@ -38,24 +40,36 @@ def timed(cmd: list[str], env: dict, cwd: Path, expect: int = 0) -> tuple[float,
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode != expect:
-        raise SystemExit(f"{' '.join(cmd[:4])}… exited {proc.returncode} (expected {expect}):\n"
-                         f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise SystemExit(
+            f"{' '.join(cmd[:4])}… exited {proc.returncode} (expected {expect}):\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return elapsed, proc.stdout
 
 
 class Bench:
-    def __init__(self, mlflow_url: str, db_url: str, server, workdir: Path, models: int, versions: int,
-                 policies: int, tag_changes: int):
+    def __init__(
+        self,
+        mlflow_url: str,
+        db_url: str,
+        server,
+        workdir: Path,
+        models: int,
+        versions: int,
+        policies: int,
+        tag_changes: int,
+    ):
         self.url, self.db_url, self.server = mlflow_url, db_url, server
         self.work, self.models, self.versions, self.policies = workdir, models, versions, policies
         self.tag_changes = min(tag_changes, models * versions)
         self.env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_url, "MLREG_DATABASE_URL": db_url, "NO_COLOR": "1"}
-        self.mlreg = [sys.executable, "-m", "planner.cli"]
+        self.mlreg = [sys.executable, "-m", "mlreg"]
         workdir.mkdir(parents=True, exist_ok=True)
 
     def write(self, round_tag: str = "base") -> None:
         (self.work / "registry.yaml").write_text(
-            pop.registry_yaml(self.models, self.versions, self.policies, round_tag, self.tag_changes))
+            pop.registry_yaml(self.models, self.versions, self.policies, round_tag, self.tag_changes)
+        )
 
     def converge(self) -> None:
         """Adopt everything into state (and undo a previous run's last round), untimed."""
@@ -64,8 +78,11 @@ class Bench:
 
     def floor(self) -> float:
         best = None
-        for args in (["--strategy", "pages"], ["--strategy", "chunks", "--threads", "2"],
-                     ["--strategy", "chunks", "--threads", "4"]):
+        for args in (
+            ["--strategy", "pages"],
+            ["--strategy", "chunks", "--threads", "2"],
+            ["--strategy", "chunks", "--threads", "4"],
+        ):
             t, out = timed([sys.executable, str(ROOT / "bench" / "floor.py"), self.url, *args], self.env, self.work)
             models, versions, _ = out.split()
             assert int(models) >= self.models and int(versions) >= self.models * self.versions, out
@@ -83,33 +100,46 @@ class Bench:
 
     def apply(self, parallelism: int, tag: str) -> float:
         self.write(tag)
-        return timed(self.mlreg + ["apply", "--auto-approve", "--parallelism", str(parallelism)], self.env,
-                     self.work)[0]
+        return timed(self.mlreg + ["apply", "--auto-approve", "--parallelism", str(parallelism)], self.env, self.work)[
+            0
+        ]
 
 
 def engine(versions: int) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "engine.py"), str(versions)], capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "engine.py"), str(versions)], capture_output=True, text=True, check=True
+    ).stdout.split()
     return float(out[0]), float(out[1])
 
 
 def measure(b: Bench, rounds: int, engine_versions: int) -> dict:
     b.converge()
     requests = b.plan_requests()
-    floors, plans, p1, p8, engines = [], [], [], [], []
+    floors, plans, applies, write_floors, engines = [], [], [], [], []
     for r in range(rounds):
         floors.append(b.floor())
         plans.append(b.plan())
-        p1.append(b.apply(1, f"p1-{r}-{time.time_ns()}"))
-        p8.append(b.apply(8, f"p8-{r}-{time.time_ns()}"))
+        applies.append(b.apply(8, f"apply-{r}-{time.time_ns()}"))
+        write_floors.append(b.write_floor(8, f"floor-{r}-{time.time_ns()}"))
         engines.append(engine(engine_versions))
-        print(f"  round {r + 1}: floor {floors[-1]:.2f}s plan {plans[-1]:.2f}s apply p1 {p1[-1]:.1f}s "
-              f"p8 {p8[-1]:.1f}s engine {engines[-1][0]:.2f}s/{engines[-1][1]:.0f}MB", flush=True)
+        print(
+            f"  round {r + 1}: floor {floors[-1]:.2f}s plan {plans[-1]:.2f}s apply {applies[-1]:.1f}s "
+            f"write floor {write_floors[-1]:.1f}s engine {engines[-1][0]:.2f}s/{engines[-1][1]:.0f}MB",
+            flush=True,
+        )
     b.converge()  # leave the registry as registry.yaml says, for the next run
     med = statistics.median
-    return {"floor": med(floors), "plan": med(plans), "p1": med(p1), "p8": med(p8), "requests": requests,
-            "engine_s": med(e[0] for e in engines), "engine_mb": med(e[1] for e in engines),
-            "rounds": rounds, "tag_changes": b.tag_changes}
+    return {
+        "floor": med(floors),
+        "plan": med(plans),
+        "apply": med(applies),
+        "write_floor": med(write_floors),
+        "requests": requests,
+        "engine_s": med(e[0] for e in engines),
+        "engine_mb": med(e[1] for e in engines),
+        "rounds": rounds,
+        "tag_changes": b.tag_changes,
+    }
 
 
 def report(res: dict, models: int, versions: int, engine_versions: int) -> None:
@@ -118,17 +148,22 @@ def report(res: dict, models: int, versions: int, engine_versions: int) -> None:
         ("floor (raw REST, whole process)", f"{res['floor']:.2f} s"),
         ("mlreg plan (whole process, converged)", f"{res['plan']:.2f} s"),
         ("plan requests", str(res["requests"])),
-        (f"apply {res['tag_changes']} tag changes, parallelism 1", f"{res['p1']:.1f} s"),
-        (f"apply {res['tag_changes']} tag changes, parallelism 8", f"{res['p8']:.1f} s"),
-        (f"engine {engine_versions:,} versions (load+diff+plan)", f"{res['engine_s']:.2f} s, {res['engine_mb']:.0f} MB"),
+        (f"mlreg apply, {res['tag_changes']} tag changes, parallelism 8", f"{res['apply']:.1f} s"),
+        (f"write floor: read + {res['tag_changes']} tag writes on 8 threads", f"{res['write_floor']:.1f} s"),
+        (
+            f"engine {engine_versions:,} versions (load+diff+plan)",
+            f"{res['engine_s']:.2f} s, {res['engine_mb']:.0f} MB",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"\nmedians of {res['rounds']} rounds")
     for k, v in rows:
         print(f"  {k.ljust(width)}  {v}")
-    print(f"plan/floor={res['plan'] / res['floor']:.2f}x requests={res['requests']} "
-          f"apply_p8/p1={res['p1'] / res['p8']:.1f}x "
-          f"engine_{engine_versions // 1000}k={res['engine_s']:.1f}s/{res['engine_mb']:.0f}MB")
+    print(
+        f"plan/floor={res['plan'] / res['floor']:.2f}x requests={res['requests']} "
+        f"apply/write_floor={res['apply'] / res['write_floor']:.2f}x "
+        f"engine_{engine_versions // 1000}k={res['engine_s']:.1f}s/{res['engine_mb']:.0f}MB"
+    )
 
 
 def main() -> None:
@@ -141,8 +176,12 @@ def main() -> None:
     ap.add_argument("--engine-versions", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=4, help="mlflow server (gunicorn) workers")
     ap.add_argument("--populate-only", action="store_true", help="fill the cache and stop")
-    ap.add_argument("--serve", type=float, metavar="SECONDS",
-                    help="start the services, print their URLs, keep them up this long (for profiling)")
+    ap.add_argument(
+        "--serve",
+        type=float,
+        metavar="SECONDS",
+        help="start the services, print their URLs, keep them up this long (for profiling)",
+    )
     args = ap.parse_args()
 
     from tests.support.services import start_mlflow, start_postgres
@@ -165,10 +204,23 @@ def main() -> None:
             print(f"populated in {time.perf_counter() - t0:.0f}s", flush=True)
         if args.populate_only:
             return
-        server = start_mlflow(mlflow_db, str(CACHE / "artifacts"), workers=args.workers, gunicorn=True,
-                              log_path=str(CACHE / f"mlflow-{size}.log"))
-        b = Bench(server.url, exp_db, server, CACHE / f"work-{size}", args.models, args.versions, args.policies,
-                  args.tag_changes)
+        server = start_mlflow(
+            mlflow_db,
+            str(CACHE / "artifacts"),
+            workers=args.workers,
+            gunicorn=True,
+            log_path=str(CACHE / f"mlflow-{size}.log"),
+        )
+        b = Bench(
+            server.url,
+            exp_db,
+            server,
+            CACHE / f"work-{size}",
+            args.models,
+            args.versions,
+            args.policies,
+            args.tag_changes,
+        )
         if args.serve:
             print(f"MLFLOW_TRACKING_URI={server.url} MLREG_DATABASE_URL={exp_db} (workdir {b.work})", flush=True)
             time.sleep(args.serve)

@@ -1,3 +1,1 @@
-"""mlreg: registry-as-code for MLflow models and the policy versions that point at them."""
-
-__version__ = "0.1.0"
+"""The engine: config, diff, rules, plan, apply, render. No MLflow or SQL import in here."""

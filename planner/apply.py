@@ -1,80 +1,140 @@
 """Execute a plan: the only caller of the providers' writes, and the only writer of state.
 
 Changes run in dependency order (graphlib), independent ones in parallel up to `parallelism`.
-A registered model is applied in two steps: its own attributes first, then its aliases once the
-versions they point at exist. New policy versions go to the database in one transaction once
-every version they reference exists. State is recorded after every completed step by a writer
-thread that always persists the newest snapshot, so a crash loses at most the steps in flight,
-and those the next plan adopts by their matchers instead of creating again.
+A change runs in its kind's phases (a model's attributes, later its aliases once the versions they
+point at exist); a batch kind's changes go to its provider in one call (policy rows: one
+transaction). State is recorded after every completed step by a writer thread that always
+persists the newest snapshot, so a crash loses at most the steps in flight, and those the next
+plan adopts by their matchers instead of creating again. When a live system stops answering
+(`BackendUnavailable`) no further step starts; what completed is recorded.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
-from typing import Any, Callable
+from typing import Any
 
-from planner.model import Action, Change, Plan, ResourceType
-from planner.statedata import ResourceState, StateSnapshot
+from mlreg.planner.errors import BackendUnavailable
+from mlreg.planner.kinds import KINDS
+from mlreg.planner.kinds.base import MAIN, Kind, Phase
+from mlreg.planner.model import Action, Change, Plan
+from mlreg.planner.ports import Provider, StateWriter
+from mlreg.planner.statedata import ResourceState, StateSnapshot
 
-POLICY_BATCH = "policy_versions#batch"
+Progress = Callable[[str, str, Change | None, str], None]
 
 
 @dataclass(frozen=True)
 class Step:
     id: str
+    kind: Kind
+    phase: Phase
     changes: tuple[Change, ...]
-    phase: str = "main"  # main | aliases | batch
+    last: bool  # the change's last phase: state then records all of `after`
+
+    @property
+    def label(self) -> str:
+        if self.kind.batch:
+            return self.id
+        return (
+            self.changes[0].address
+            if self.phase is self.kind.phases[0]
+            else f"{self.changes[0].address} ({self.phase.name})"
+        )
 
 
 @dataclass
 class ApplyResult:
     state: StateSnapshot
-    done: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
+    done: list[str] = field(default_factory=list)  # addresses fully applied (or forgotten, or adopted)
+    failed: dict[str, str] = field(default_factory=dict)  # step label -> error
+    not_started: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why apply stopped early (a live system stopped answering)
+    executed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("create", "update", "delete", "forget"), 0))
 
 
-def _attributes_after(change: Change, identity: dict[str, Any], filled: dict[str, Any]) -> dict[str, Any]:
+def _phase_moves(change: Change, phase: Phase) -> bool:
+    """Does this phase of the change write anything?"""
+    if phase.keys is None:
+        return True
+    before, after = change.before or {}, change.after or {}
+    return any(before.get(k) != after.get(k) for k in phase.keys) or any(
+        a.split(".", 1)[0] in phase.keys for a in change.refs
+    )
+
+
+def active_phases(kind: Kind, change: Change) -> tuple[Phase, ...]:
+    if change.action is Action.DELETE or len(kind.phases) == 1:
+        return (MAIN,)
+    phases = [p for p in kind.phases if p.keys is not None and _phase_moves(change, p)]
+    owned = {k for p in kind.phases if p.keys for k in p.keys}
+    before, after = change.before or {}, change.after or {}
+    rest_moves = change.before is None or any(before.get(k) != v for k, v in after.items() if k not in owned)
+    if rest_moves or not phases:
+        phases.insert(0, kind.phases[0])
+    return tuple(phases)
+
+
+def plan_steps(changes: list[Change]) -> tuple[dict[str, Step], dict[str, set[str]]]:
+    """Steps and their dependencies (step id -> ids it waits for)."""
+    steps: dict[str, Step] = {}
+    graph: dict[str, set[str]] = {}
+    main_of: dict[str, str] = {}  # address -> id of the step that creates or updates it first
+    batches: dict[str, list[Change]] = {}
+    for c in changes:
+        kind = KINDS[c.type]
+        if kind.batch:
+            batches.setdefault(c.type, []).append(c)
+            main_of[c.address] = f"{c.type}#batch"
+            continue
+        phases = active_phases(kind, c)
+        # Resources named by refs are waited for by the phase that needs them (an alias phase),
+        # not by the change's first phase (the versions need their model first).
+        later_refs = set(c.refs.values()) if any(p.after_refs for p in kind.phases) else set()
+        prev = None
+        for i, phase in enumerate(phases):
+            first = phase is kind.phases[0]
+            sid = c.address if first else f"{c.address}#{phase.name}"
+            steps[sid] = Step(sid, kind, phase, (c,), last=i == len(phases) - 1)
+            deps = {prev} if prev else set(c.depends_on) - later_refs
+            if phase.after_refs:
+                deps |= set(c.refs.values())
+            graph[sid] = deps
+            prev = sid
+            if first:  # others wait for the step that creates or updates the resource itself
+                main_of[c.address] = sid
+    for type_, members in batches.items():
+        sid = f"{type_}#batch"
+        steps[sid] = Step(sid, KINDS[type_], MAIN, tuple(members), last=True)
+        graph[sid] = {d for c in members for d in c.depends_on}
+    # Deletes run children first: a delete waits for every delete of a kind applied after it.
+    deleting = {sid: s for sid, s in steps.items() if any(c.action is Action.DELETE for c in s.changes)}
+    for sid, s in deleting.items():
+        graph[sid] |= {other for other, o in deleting.items() if o.kind.rank > s.kind.rank}
+    for sid, deps in graph.items():
+        graph[sid] = {main_of.get(d, d) for d in deps} & steps.keys() - {sid}
+    return steps, graph
+
+
+def _recorded_attributes(step: Step, change: Change, identity: Mapping[str, Any], filled: Mapping[str, Any]) -> dict:
     after = change.filled_after(filled)
     if "version" in after:
         after["version"] = identity.get("version", after["version"])
+    if not step.last:  # later phases have not run: keep what live had for their attributes
+        phases = active_phases(step.kind, change)
+        for phase in phases[phases.index(step.phase) + 1 :]:
+            for k in phase.keys or ():
+                if change.before and k in change.before:
+                    after[k] = change.before[k]
+                else:
+                    after.pop(k, None)
     return after
-
-
-def _steps(changes: list[Change]) -> tuple[dict[str, Step], dict[str, set[str]]]:
-    steps: dict[str, Step] = {}
-    graph: dict[str, set[str]] = {}
-    policies = [c for c in changes if c.type is ResourceType.POLICY_VERSION]
-    deleting_rows = any(c.action is Action.DELETE for c in policies)
-    for c in changes:
-        if c in policies:
-            continue
-        steps[c.address] = Step(c.address, (c,))
-        graph[c.address] = set()
-        if c.type is ResourceType.MODEL_VERSION:
-            graph[c.address] |= set(c.depends_on)
-        if c.action is Action.DELETE:
-            # Deletes run after the rows pointing at them are gone, versions before their model.
-            if deleting_rows:
-                graph[c.address].add(POLICY_BATCH)
-            if c.type is ResourceType.MODEL:
-                graph[c.address] |= {d.address for d in changes if d.action is Action.DELETE
-                                     and d.type is ResourceType.MODEL_VERSION
-                                     and d.identity.get("name") == c.identity["name"]}
-        if c.type is ResourceType.MODEL and c.action in (Action.CREATE, Action.UPDATE):
-            alias_step = f"{c.address}#aliases"
-            steps[alias_step] = Step(alias_step, (c,), "aliases")
-            graph[alias_step] = {c.address} | set(c.depends_on)
-    if policies:
-        steps[POLICY_BATCH] = Step(POLICY_BATCH, tuple(policies), "batch")
-        graph[POLICY_BATCH] = {d for c in policies for d in c.depends_on}
-    # Dependencies on resources with nothing to do are already satisfied.
-    for deps in graph.values():
-        deps.intersection_update(steps)
-    return steps, graph
 
 
 class _StateWriter:
@@ -84,7 +144,7 @@ class _StateWriter:
     write, so recording n steps over a state of m resources costs O(n + writes x m), not O(n x m).
     """
 
-    def __init__(self, backend, state: StateSnapshot):
+    def __init__(self, backend: StateWriter, state: StateSnapshot):
         self.backend = backend
         state = state.with_lineage()
         self._lineage = state.lineage
@@ -122,7 +182,7 @@ class _StateWriter:
             try:
                 self.backend.write(snap)
                 self.written_serial = snap.serial
-            except Exception as e:  # noqa: BLE001 - reported by close()
+            except Exception as e:
                 self.error = e
                 return
 
@@ -136,33 +196,45 @@ class _StateWriter:
         return self.state
 
 
-def apply_plan(plan: Plan, state: StateSnapshot, registry, database, backend, parallelism: int = 8,
-               progress: Callable[[str, str, Change | None, str], None] | None = None) -> ApplyResult:
+def apply_plan(
+    plan: Plan,
+    state: StateSnapshot,
+    providers: Mapping[str, Provider],
+    backend: StateWriter,
+    parallelism: int = 8,
+    progress: Progress | None = None,
+) -> ApplyResult:
     """Run `plan`'s changes against the providers; record state after each step.
 
-    progress(event, label, change, detail) with event in start|done|fail|forget.
+    progress(event, label, change, detail) with event in start|done|fail|forget|skip.
     """
     progress = progress or (lambda *a: None)
     result = ApplyResult(state=state)
     writer = _StateWriter(backend, state)
-    identities: dict[str, dict[str, Any]] = {}
+    identities: dict[str, Mapping[str, Any]] = {}
+    lock = threading.Lock()
 
     # Forgetting and adopting touch only state.
-    for c in plan.resource_changes:
+    for c in plan.changes:
         if c.action is Action.FORGET:
             writer.record(c.address, None)
             result.done.append(c.address)
+            result.executed["forget"] += 1
             progress("forget", c.address, c, "")
         elif c.record_only:
-            writer.record(c.address, ResourceState(c.type.value, c.identity, dict(c.after or {})))
+            writer.record(c.address, ResourceState(c.type, dict(c.identity), dict(c.after or {})))
+            result.done.append(c.address)
         elif c.action is Action.NOOP:
             identities[c.address] = c.identity
 
-    active = [c for c in plan.resource_changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
-    steps, graph = _steps(active)
-    sorter = TopologicalSorter(graph)
-    sorter.prepare()
-    lock = threading.Lock()
+    active = [c for c in plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
+    steps, graph = plan_steps(active)
+
+    def provider(kind: Kind) -> Provider:
+        found = providers.get(kind.provider)
+        if found is None:
+            raise KeyError(f"no provider {kind.provider!r} for {kind.type}")
+        return found
 
     def filled(change: Change) -> dict[str, Any]:
         out = {}
@@ -174,68 +246,73 @@ def apply_plan(plan: Plan, state: StateSnapshot, registry, database, backend, pa
                 out[attr] = ident.get("version")
         return out
 
+    def finished(step: Step, change: Change, identity: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+        if change.action is Action.DELETE:
+            writer.record(change.address, None)
+        else:
+            writer.record(
+                change.address,
+                ResourceState(change.type, dict(identity), _recorded_attributes(step, change, identity, values)),
+            )
+        with lock:
+            identities[change.address] = identity
+            if step.last:
+                result.done.append(change.address)
+                result.executed[change.action.value] += 1
+
     def run(step: Step) -> None:
         t0 = time.monotonic()
-        c0 = step.changes[0]
-        quiet = step.phase == "aliases" and not c0.refs and \
-            (c0.before or {}).get("aliases") == (c0.after or {}).get("aliases")
-        label = f"{c0.address} (aliases)" if step.phase == "aliases" else c0.address
         for c in step.changes:
-            if not quiet:
-                progress("start", label if step.phase != "batch" else c.address, c, "")
-        if step.phase == "batch":
-            resolved = {c.address: {"model_version": v} for c in step.changes for v in filled(c).values()}
-            idents = database.apply_batch(list(step.changes), resolved)
+            progress("start", c.address if step.kind.batch else step.label, c, "")
+        if step.kind.batch:
+            values = {c.address: filled(c) for c in step.changes}
+            idents = provider(step.kind).apply_batch(list(step.changes), values)
             for c in step.changes:
-                after = _attributes_after(c, idents[c.address], resolved.get(c.address, {}))
-                writer.record(c.address, None if c.action is Action.DELETE else
-                              ResourceState(c.type.value, idents[c.address], after))
-                with lock:
-                    identities[c.address] = idents[c.address]
+                finished(step, c, idents[c.address], values[c.address])
                 progress("done", c.address, c, f"{time.monotonic() - t0:.1f}s")
             return
-        c = step.changes[0]
-        refs = filled(c) if step.phase == "aliases" else {}
-        ident = registry.apply(c, {**refs, "__phase__": step.phase})
-        if c.action is Action.DELETE:
-            writer.record(c.address, None)
-            progress("done", label, c, f"{time.monotonic() - t0:.1f}s")
-            return
-        if c.type is ResourceType.MODEL and step.phase == "main":
-            # Recorded once aliases are done too; until then only the attributes already set.
-            after = {k: v for k, v in (c.after or {}).items() if k != "aliases"}
-            after["aliases"] = (c.before or {}).get("aliases", {})
-        else:
-            after = _attributes_after(c, ident, refs)
-        writer.record(c.address, ResourceState(c.type.value, ident, after))
-        with lock:
-            identities[c.address] = ident
-        if not quiet:
-            progress("done", label, c, f"{time.monotonic() - t0:.1f}s")
+        change = step.changes[0]
+        values = filled(change) if step.phase.after_refs else {}
+        identity = provider(step.kind).apply(change, step.phase.name, values)
+        finished(step, change, identity, values)
+        progress("done", step.label, change, f"{time.monotonic() - t0:.1f}s")
 
+    sorter = TopologicalSorter(graph)
+    sorter.prepare()
     failed_steps: set[str] = set()
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        running = {}
+    ready: deque[str] = deque()
+    width = max(1, parallelism)
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        running: dict = {}
         while sorter.is_active():
-            for sid in sorter.get_ready():
-                if graph[sid] & failed_steps:
+            ready.extend(sorter.get_ready())
+            # Never queue more than can run: a step not started yet can still be held back.
+            while ready and len(running) < width:
+                sid = ready.popleft()
+                step = steps[sid]
+                if result.stopped:
+                    result.not_started.append(step.label)
                     failed_steps.add(sid)
-                    result.failed[sid] = "skipped: a dependency failed"
                     sorter.done(sid)
-                    continue
-                running[pool.submit(run, steps[sid])] = sid
+                elif graph[sid] & failed_steps:
+                    failed_steps.add(sid)
+                    result.failed[step.label] = "skipped: a step it depends on failed"
+                    progress("skip", step.label, None, "a step it depends on failed")
+                    sorter.done(sid)
+                else:
+                    running[pool.submit(run, step)] = sid
             if not running:
                 continue
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
+            done_now, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done_now:
                 sid = running.pop(fut)
                 err = fut.exception()
-                if err is None:
-                    result.done.append(sid)
-                else:
+                if err is not None:
                     failed_steps.add(sid)
-                    result.failed[sid] = str(err)
-                    progress("fail", sid, None, str(err))
+                    result.failed[steps[sid].label] = str(err)
+                    progress("fail", steps[sid].label, None, str(err))
+                    if isinstance(err, BackendUnavailable) and not result.stopped:
+                        result.stopped = str(err)
                 sorter.done(sid)
     result.state = writer.close()
     return result

@@ -1,15 +1,13 @@
 """Diagnostics: problems a user can cause, as data with the place they are about.
 
 Errors are collected, never raised, so one run shows every problem at once (Terraform's
-tfdiags). Each carries either a file position (config errors) or a resource address (plan
-errors), or both.
+tfdiags). Each carries a file position (config errors), a resource address (plan errors), or both.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
-
-from pydantic import BaseModel, ConfigDict
 
 
 class Severity(str, Enum):
@@ -17,9 +15,8 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-class Diagnostic(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
     severity: Severity
     summary: str
     detail: str = ""
@@ -49,13 +46,21 @@ class Diagnostic(BaseModel):
             parts.append(self.address)
         return ": ".join(parts)
 
+    def to_json(self) -> dict:
+        out = {"severity": self.severity.value, "summary": self.summary, "detail": self.detail, "address": self.address}
+        if self.file:
+            out["range"] = {"filename": self.file, "start": {"line": self.line, "column": self.column}}
+        if self.key_path:
+            out["key_path"] = self.key_path
+        return out
+
 
 def error(summary: str, detail: str = "", address: str | None = None) -> Diagnostic:
-    return Diagnostic(severity=Severity.ERROR, summary=summary, detail=detail, address=address)
+    return Diagnostic(Severity.ERROR, summary, detail, address)
 
 
 def warning(summary: str, detail: str = "", address: str | None = None) -> Diagnostic:
-    return Diagnostic(severity=Severity.WARNING, summary=summary, detail=detail, address=address)
+    return Diagnostic(Severity.WARNING, summary, detail, address)
 
 
 def has_errors(diags) -> bool:

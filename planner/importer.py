@@ -2,7 +2,8 @@
 
 Pure: a live snapshot in, YAML text out. Versions are matched by `run_id` (+ artifact path)
 where MLflow recorded the run, else by `source`; `version: N` only where neither is unique.
-Pipeline tags (`mlflow.*`) and the `stage` tag (managed through `stage:`) are left out of `tags`.
+Pipeline tags (`mlflow.*`), mlreg's own (`mlreg.*`) and the `stage` tag (managed through
+`stage:`) are left out of `tags`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 
 import yaml
 
-from planner.model import LiveSnapshot, LiveVersion
-from planner.resolve import artifact_path_of
-from planner.rulespec import Rules
-from planner.stages import STAGE_TAG, Stage
+from mlreg.planner.config.rules import Rules
+from mlreg.planner.kinds.policy_version import PolicyFacts
+from mlreg.planner.kinds.registry import APPLY_TOKEN_TAG, LiveVersion, RegistryFacts, artifact_path_of
+from mlreg.planner.live import LiveSnapshot
+from mlreg.planner.stages import STAGE_TAG, Stage
 
 _STAGES = {s.value for s in Stage} - {Stage.NONE.value}
 
@@ -27,12 +29,16 @@ class ImportedPolicy:
 
 
 def _managed_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in sorted(tags.items()) if k != STAGE_TAG and not k.startswith("mlflow.")}
+    return {
+        k: v
+        for k, v in sorted(tags.items())
+        if k not in (STAGE_TAG, APPLY_TOKEN_TAG) and not k.startswith(("mlflow.", "mlreg."))
+    }
 
 
 def _version_entry(v: LiveVersion, live: LiveSnapshot, unique: set[tuple]) -> tuple[dict, str]:
     """The YAML entry for one version and a comment saying where it came from."""
-    path = artifact_path_of(v, live.registry.logged_model_names) if v.run_id else None
+    path = artifact_path_of(v, live[RegistryFacts].logged_model_names) if v.run_id else None
     entry: dict = {}
     if v.run_id and path is not None and ("run", v.run_id, path) in unique:
         entry["run_id"] = v.run_id
@@ -52,8 +58,11 @@ def _version_entry(v: LiveVersion, live: LiveSnapshot, unique: set[tuple]) -> tu
     tags = _managed_tags(v.tags)
     if tags:
         entry["tags"] = tags
-    note = f"version {v.version}" + (f" (stage tag {stage!r} is not a known stage: left unmanaged)"
-                                     if stage is not None and stage not in _STAGES else "")
+    note = f"version {v.version}" + (
+        f" (stage tag {stage!r} is not a known stage: left unmanaged)"
+        if stage is not None and stage not in _STAGES
+        else ""
+    )
     return entry, note
 
 
@@ -61,7 +70,7 @@ def _unique_keys(versions: list[LiveVersion], live: LiveSnapshot) -> set[tuple]:
     counts: dict[tuple, int] = {}
     for v in versions:
         if v.run_id:
-            key = ("run", v.run_id, artifact_path_of(v, live.registry.logged_model_names))
+            key = ("run", v.run_id, artifact_path_of(v, live[RegistryFacts].logged_model_names))
         else:
             key = ("source", v.source)
         counts[key] = counts.get(key, 0) + 1
@@ -74,18 +83,27 @@ def _dump(value) -> str:
     return text.removesuffix("\n...\n").strip()
 
 
-def render_registry(live: LiveSnapshot, models: list[str], policies: list[ImportedPolicy],
-                    backends: str) -> str:
-    lines = ["# Written by `mlreg import` from what is live; review it, then commit it.",
-             "# `mlreg plan` right after the import prints no changes.", "version: 1", "", backends.rstrip(), ""]
+def render_registry(live: LiveSnapshot, models: list[str], policies: list[ImportedPolicy], backends: str) -> str:
+    lines = [
+        "# Written by `mlreg import` from what is live; review it, then commit it.",
+        "# `mlreg plan` right after the import prints no changes.",
+        "version: 1",
+        "",
+        backends.rstrip(),
+        "",
+    ]
     pattern = re.compile(Rules().model_name_pattern)
     odd = [m for m in models if not pattern.search(m)]
     if odd:
-        lines += [f"# These names do not follow the <name>_model convention: {', '.join(odd)}",
-                  "rules:", "  model_name_pattern: '^.+$'", ""]
+        lines += [
+            f"# These names do not follow the <name>_model convention: {', '.join(odd)}",
+            "rules:",
+            "  model_name_pattern: '^.+$'",
+            "",
+        ]
     lines.append("models:" if models else "models: {}")
     for name in models:
-        lm = live.registry.models[name]
+        lm = live[RegistryFacts].models[name]
         lines.append(f"  {_dump(name)}:")
         if lm.description:
             lines.append(f"    description: {_dump(lm.description)}")
@@ -94,7 +112,7 @@ def render_registry(live: LiveSnapshot, models: list[str], policies: list[Import
             lines.append(f"    tags: {_dump(tags)}")
         if lm.aliases:
             lines.append(f"    aliases: {_dump({a: int(v) for a, v in sorted(lm.aliases.items())})}")
-        versions = live.registry.versions.get(name, [])
+        versions = live[RegistryFacts].versions.get(name, [])
         if not versions:
             lines.append("    versions: []")
             continue
@@ -107,8 +125,10 @@ def render_registry(live: LiveSnapshot, models: list[str], policies: list[Import
         lines += ["", "policies:"]
         for p in policies:
             lines += [f"  {_dump(p.name)}:", f"    id: {p.policy_id}", "    versions:"]
-            rows = sorted((r for (pid, _), r in live.database.policy_versions.items() if pid == p.policy_id),
-                          key=lambda r: r.version)
+            rows = sorted(
+                (r for (pid, _), r in live[PolicyFacts].policy_versions.items() if pid == p.policy_id),
+                key=lambda r: r.version,
+            )
             for r in rows:
                 mv = int(r.model_version) if str(r.model_version).isdigit() else r.model_version
                 row = {"model": r.model_name, "model_version": mv, "config_defaults": r.config_defaults}

@@ -1,158 +1,70 @@
-"""The engine's vocabulary: live snapshots, addresses, actions, changes and plans. No I/O.
+"""The engine's vocabulary: addresses, actions, changes and plans. No I/O.
 
-Live types are slotted frozen dataclasses because a registry read builds tens of thousands of
-them; plan types are frozen pydantic models because plans are saved, reviewed and re-loaded.
+In-memory types are slotted frozen dataclasses (a plan of a 100,000-version registry holds that
+many changes); the JSON shapes users' tools read are built at the edge (`planfile.py`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from planner import __version__
-from planner.diagnostics import Diagnostic
-
-# --- live state, as read by providers -----------------------------------------------------------
+from mlreg.planner.diagnostics import Diagnostic
 
 
-@dataclass(frozen=True, slots=True)
-class LiveModel:
-    name: str
-    description: str
-    tags: dict[str, str]
-    aliases: dict[str, str]  # alias -> version number
-    last_updated: int | None = None
+class _Empty(Mapping):
+    """The shared empty mapping that frozen dataclasses may take as a default (it is hashable)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
 
 
-@dataclass(frozen=True, slots=True)
-class LiveVersion:
-    name: str
-    version: str
-    source: str
-    run_id: str | None
-    description: str
-    tags: dict[str, str]
-    model_id: str | None = None
-    user_id: str | None = None
-    created: int | None = None
-    last_updated: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LiveRun:
-    run_id: str
-    experiment_id: str
-    experiment_name: str
-    run_name: str
-    params: dict[str, str]
-    metrics: dict[str, float]
-    tags: dict[str, str]
-    user_id: str | None = None
-    # Artifact paths at the run's root and names of MLflow 3 logged models from this run; None
-    # when not read (they cost a request per run, so only runs that need checking get them).
-    artifacts: tuple[str, ...] | None = None
-    logged_models: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LivePolicyVersion:
-    id: str
-    policy_id: str
-    version: int
-    model_name: str
-    model_version: str
-    config_defaults: Any
-
-
-@dataclass(frozen=True, slots=True)
-class LiveVariant:
-    id: str
-    policy_version_id: str
-
-
-@dataclass(frozen=True)
-class ReadRequest:
-    """What the plan needs to see live: the providers read exactly this, in bulk."""
-
-    model_names: frozenset[str] = frozenset()
-    run_ids: frozenset[str] = frozenset()
-    run_names: frozenset[tuple[str, str]] = frozenset()  # (experiment, run name)
-    policy_ids: frozenset[str] = frozenset()
-    # models about to be deleted (or lose versions): every policy row pointing at them is read
-    referenced_models: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class RegistrySnapshot:
-    models: dict[str, LiveModel] = field(default_factory=dict)
-    versions: dict[str, list[LiveVersion]] = field(default_factory=dict)  # model -> versions
-    runs: dict[str, LiveRun] = field(default_factory=dict)  # run_id -> run
-    # (experiment, run name) -> matching runs; experiments that do not exist are absent
-    runs_by_name: dict[tuple[str, str], list[LiveRun]] = field(default_factory=dict)
-    missing_experiments: frozenset[str] = frozenset()
-    logged_model_names: dict[str, str] = field(default_factory=dict)  # logged model id -> name
-
-
-@dataclass(frozen=True)
-class DatabaseSnapshot:
-    policy_versions: dict[tuple[str, int], LivePolicyVersion] = field(default_factory=dict)
-    variants: list[LiveVariant] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class LiveSnapshot:
-    registry: RegistrySnapshot
-    database: DatabaseSnapshot
-
+EMPTY: Mapping[str, Any] = _Empty()
 
 # --- addresses -------------------------------------------------------------------------------------
 
-
-class ResourceType(str, Enum):
-    MODEL = "model"
-    MODEL_VERSION = "model_version"
-    POLICY_VERSION = "policy_version"
+_ADDRESS = re.compile(r"^([a-z_]+)\.([^\[\]]+?)(?:\[(.+)\])?$")
 
 
-def model_address(name: str) -> str:
-    return f"model.{name}"
+@dataclass(frozen=True, slots=True)
+class Address:
+    """`TYPE.NAME` or `TYPE.NAME[KEY]` (the binding shape of cli.md)."""
+
+    type: str
+    name: str
+    key: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.type}.{self.name}" if self.key is None else f"{self.type}.{self.name}[{self.key}]"
+
+    @classmethod
+    def parse(cls, text: str) -> Address | None:
+        m = _ADDRESS.match(text)
+        return cls(m.group(1), m.group(2), m.group(3)) if m else None
 
 
-def version_address(model: str, key: str) -> str:
-    return f"model_version.{model}[{key}]"
+def address(type_: str, name: str, key: str | int | None = None) -> str:
+    return f"{type_}.{name}" if key is None else f"{type_}.{name}[{key}]"
 
 
-def policy_address(policy: str, version: int) -> str:
-    return f"policy_version.{policy}[{version}]"
-
-
-_ADDRESS = re.compile(r"^(model|model_version|policy_version)\.([^\[]+?)(?:\[(.+)\])?$")
-
-
-def parse_address(address: str) -> tuple[ResourceType, str, str | None] | None:
-    """`model_version.m[v3]` -> (MODEL_VERSION, "m", "v3"); None if it is not an address."""
-    m = _ADDRESS.match(address)
-    if not m:
-        return None
-    rtype = ResourceType(m.group(1))
-    if (rtype is ResourceType.MODEL) != (m.group(3) is None):
-        return None
-    return rtype, m.group(2), m.group(3)
-
-
-def address_model(address: str) -> str | None:
-    """The registered model an address belongs to (None for policy versions)."""
-    parsed = parse_address(address)
-    if parsed and parsed[0] in (ResourceType.MODEL, ResourceType.MODEL_VERSION):
-        return parsed[1]
-    return None
-
-
-# --- changes and plans -----------------------------------------------------------------------------
+# --- actions and changes ---------------------------------------------------------------------------
 
 
 class Action(str, Enum):
@@ -166,81 +78,140 @@ class Action(str, Enum):
 
     @property
     def symbol(self) -> str:
-        return {"create": "+", "update": "~", "delete": "-", "forget": ".", "no-op": " "}[self.value]
+        return _SYMBOLS[self]
 
 
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+_SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.FORGET: ".", Action.NOOP: " "}
 
 
-class Change(Frozen):
+class ActionReason(str, Enum):
+    """Why a change is planned, for people (Terraform's `action_reason`); apply never reads it."""
+
+    DELETED_OUTSIDE = "create_because_deleted_outside"
+    REVERT_DRIFT = "update_because_changed_outside"
+    NOT_IN_CONFIG = "forget_because_no_resource_config"
+    REMOVED_DESTROY = "delete_because_removed_block"
+
+    @property
+    def text(self) -> str:
+        return _REASON_TEXT[self]
+
+
+_REASON_TEXT = {
+    ActionReason.DELETED_OUTSIDE: "because it was deleted outside mlreg",
+    ActionReason.REVERT_DRIFT: "because it changed outside mlreg: putting back the values last applied",
+    ActionReason.NOT_IN_CONFIG: "because it is not in registry.yaml; nothing live is deleted",
+    ActionReason.REMOVED_DESTROY: "because it is listed under removed with destroy: true",
+}
+
+
+@dataclass(slots=True)
+class Change:
     """One resource's planned change.
 
-    before: the live values of the managed attributes (None for create and for resources that
-        are gone); apply refuses a saved plan when live no longer equals this.
-    after:  the values apply will leave (None for delete and forget); keys listed in
-        after_unknown are only known after apply (e.g. a version number MLflow assigns).
-    identity: what apply needs to find or create the object (model name, version number,
-        matcher, policy row id); never shown as a diff.
-    refs: attribute -> address whose identity fills that attribute in during apply.
-    reason: for people only; apply never reads it.
+    before: the live values of the managed attributes (None for create, and for forget the values
+        last recorded); apply refuses a saved plan when live no longer gives the same.
+    after:  the values apply will leave (None for delete and forget); keys in `after_unknown` are
+        known only after apply (e.g. a version number MLflow assigns).
+    sensitive: attributes whose values are never shown (a webhook secret: after holds a keyed hash).
+    identity: what apply needs to find or create the object (model name, version number, matcher,
+        policy row id, webhook id); never shown as a diff.
+    refs: attribute -> address whose identity (its `version`) fills that attribute during apply.
+    record_only: live already matches but state does not record it yet (adoption): apply records
+        it without writing to any live system.
+    reason / note: for people only (`note`: words from the file, e.g. a removed entry's reason).
     """
 
     address: str
-    type: ResourceType
-    actions: tuple[Action, ...]
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
+    type: str
+    action: Action
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
     after_unknown: tuple[str, ...] = ()
-    reason: str | None = None
+    sensitive: tuple[str, ...] = ()
+    reason: ActionReason | None = None
+    note: str | None = None
     depends_on: tuple[str, ...] = ()
-    identity: dict[str, Any] = Field(default_factory=dict)
-    refs: dict[str, str] = Field(default_factory=dict)
-    # True when live already matches but state has not recorded the resource yet (adoption):
-    # apply records it without writing to MLflow or the database.
+    identity: Mapping[str, Any] = EMPTY
+    refs: Mapping[str, str] = EMPTY
     record_only: bool = False
 
     @property
-    def action(self) -> Action:
-        return self.actions[0]
+    def name(self) -> str:
+        return Address.parse(self.address).name
 
-    def filled_after(self, values: dict[str, Any]) -> dict[str, Any]:
+    def filled_after(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """`after` with the attributes only apply knows filled in: `values` maps the keys of
         `refs` (`model_version`, `aliases.NAME`) to what the referenced resources became."""
         after = dict(self.after or {})
         for attr, value in values.items():
-            if attr.startswith("aliases."):
-                after["aliases"] = {**after.get("aliases", {}), attr[len("aliases."):]: value}
+            head, _, sub = attr.partition(".")
+            if sub:
+                after[head] = {**after.get(head, {}), sub: value}
             elif attr in after:
                 after[attr] = value
         return after
 
 
-class DriftItem(Frozen):
+@dataclass(frozen=True, slots=True)
+class DriftItem:
+    """One attribute that live no longer has as last applied (attribute None: the whole resource
+    is gone, or a note about something unmanaged that appeared)."""
+
     address: str
-    attribute: str | None  # None: the whole resource is gone
+    type: str
+    attribute: str | None
     recorded: Any = None
     live: Any = None
     last_updated: int | None = None
     user: str | None = None
     note: str | None = None
 
+    @property
+    def vanished(self) -> bool:
+        return self.attribute is None and self.note is not None and self.live is None
 
-class Promotion(Frozen):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    def to_json(self) -> dict:
+        return {
+            "address": self.address,
+            "type": self.type,
+            "attribute": self.attribute,
+            "recorded": self.recorded,
+            "live": self.live,
+            "last_updated": self.last_updated,
+            "user": self.user,
+            "note": self.note,
+        }
 
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
     model: str
     version: str | None
     address: str
-    from_stage: str = Field(alias="from")
-    to_stage: str = Field(alias="to")
-    metrics: dict[str, float | None] = Field(default_factory=dict)
+    from_stage: str
+    to_stage: str
+    metrics: Mapping[str, float | None] = EMPTY
     run_id: str | None = None
     registered_by: str | None = None
-    replaces: dict[str, Any] | None = None
+    replaces: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "address": self.address,
+            "from": self.from_stage,
+            "to": self.to_stage,
+            "metrics": dict(self.metrics),
+            "run_id": self.run_id,
+            "registered_by": self.registered_by,
+            "replaces": dict(self.replaces) if self.replaces else None,
+        }
 
 
-class Summary(Frozen):
+@dataclass(frozen=True, slots=True)
+class Summary:
     create: int = 0
     update: int = 0
     delete: int = 0
@@ -250,28 +221,58 @@ class Summary(Frozen):
     def total(self) -> int:
         return self.create + self.update + self.delete + self.forget
 
+    def to_json(self) -> dict:
+        return {"create": self.create, "update": self.update, "delete": self.delete, "forget": self.forget}
 
-class Plan(Frozen):
-    format_version: str = "1"
-    mlreg_version: str = __version__
-    config: dict[str, str]
-    state: dict[str, Any]
-    resource_changes: tuple[Change, ...] = ()
-    resource_drift: tuple[DriftItem, ...] = ()
+    @classmethod
+    def of(cls, changes) -> Summary:
+        counts = dict.fromkeys(("create", "update", "delete", "forget"), 0)
+        noop = Action.NOOP
+        for c in changes:
+            if c.action is not noop:
+                counts[c.action.value] += 1
+        return cls(**counts)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What apply would do, and why. `changes` holds every declared or recorded resource in apply
+    order, no-ops included (they carry the identities apply needs and what adoption records)."""
+
+    config_path: str
+    config_digest: str
+    lineage: str | None
+    serial: int
+    changes: tuple[Change, ...] = ()
+    drift: tuple[DriftItem, ...] = ()
     promotions: tuple[Promotion, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
-    summary: Summary = Field(default_factory=Summary)
-    applyable: bool = True
+    # lineage edges for the picture: (from address, to node), e.g. a policy version -> a model
+    # version address, a model version -> "run:ID" or "source:URI"
+    edges: tuple[tuple[str, str], ...] = ()
+    # what it read, for people: {"mlflow": "...", "database": "...", "state": "..."}
+    backends: Mapping[str, str] = EMPTY
+    targets: tuple[str, ...] = ()
+    summary: Summary = field(default_factory=Summary)
 
     @property
-    def changes(self) -> list[Change]:
-        """Changes that do something (not no-op)."""
-        return [c for c in self.resource_changes if c.action is not Action.NOOP]
+    def actionable(self) -> list[Change]:
+        """Changes that do something live or in state for people to review (not no-ops)."""
+        return [c for c in self.changes if c.action is not Action.NOOP]
+
+    @property
+    def pending(self) -> list[Change]:
+        """What apply executes: actionable changes plus adoptions that only state records."""
+        return [c for c in self.changes if c.action is not Action.NOOP or c.record_only]
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes)
+        return self.summary.total > 0
 
     @property
     def has_errors(self) -> bool:
         return any(d.is_error for d in self.diagnostics)
+
+    @property
+    def applyable(self) -> bool:
+        return not self.has_errors

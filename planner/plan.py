@@ -1,74 +1,97 @@
-"""Build a plan: read what the config needs, diff, check the rules, order, filter by target.
+"""Build a plan, purely: diff, name the second read the rules need, check the rules, order.
 
-The planner is given a state *snapshot* and live *readers*; it never writes anything.
+    draft = plan.draft(loaded, state, live)        # diff (no I/O)
+    more = <read draft.reads_needed()>             # the caller's read phase (workflow.py)
+    p = plan.finish(draft, more, targets)          # rules, order, targets, drift (no I/O)
+
+The planner is given a state snapshot and live facts; it never reads or writes anything.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from planner import rules
-from planner.config import LoadedConfig
-from planner.diff import diff
-from planner.drift import detect
-from planner.model import (
-    Action,
-    Change,
-    LiveSnapshot,
-    Plan,
-    ReadRequest,
-    ResourceType,
-    Summary,
-    address_model,
-    model_address,
-)
-from planner.perf import no_gc_pauses
-from planner.resolve import read_request
-from planner.statedata import StateSnapshot
-
-_TYPE_ORDER = {ResourceType.MODEL: 0, ResourceType.MODEL_VERSION: 1, ResourceType.POLICY_VERSION: 2}
+from mlreg.planner import rules
+from mlreg.planner.config.schema import LoadedConfig
+from mlreg.planner.diagnostics import warning
+from mlreg.planner.diff import diff
+from mlreg.planner.drift import detect
+from mlreg.planner.kinds import KINDS
+from mlreg.planner.kinds.base import DiffContext
+from mlreg.planner.live import LiveSnapshot, Request, merge_requests
+from mlreg.planner.model import EMPTY, Action, Address, Change, Plan, Summary
+from mlreg.planner.perf import no_gc_pauses
+from mlreg.planner.statedata import StateSnapshot
 
 
-def read_live(loaded: LoadedConfig, read_state, registry, database) -> tuple[LiveSnapshot, StateSnapshot]:
-    """One bulk read of both live systems, in parallel, started before state is even read.
-
-    The registry read for what registry.yaml names begins at once, so the server works while
-    this process reads state and opens the database; models known only from state (forgotten
-    ones) are topped up afterwards. `read_state` returns the state snapshot.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    early = read_request(loaded.config, StateSnapshot())
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        reg_f = pool.submit(registry.read, early)
-        state = read_state()
-        full = read_request(loaded.config, state)
-        db_f = pool.submit(database.read, full)
-        reg = reg_f.result()
-        missing = full.model_names - early.model_names
-        if missing:
-            more = registry.read(ReadRequest(model_names=missing))
-            reg = replace(reg, models={**reg.models, **more.models}, versions={**reg.versions, **more.versions})
-        return LiveSnapshot(registry=reg, database=db_f.result()), state
+def read_requests(loaded: LoadedConfig, state: StateSnapshot) -> dict[type, Request]:
+    """Everything a plan of this file against this state needs to read live, one request per type."""
+    return merge_requests(r for kind in KINDS.values() for r in kind.requests(loaded.config, state))
 
 
-def _with_runs(live: LiveSnapshot, runs: dict) -> LiveSnapshot:
-    if not runs:
-        return live
-    return replace(live, registry=replace(live.registry, runs={**live.registry.runs, **runs}))
+@dataclass
+class Draft:
+    loaded: LoadedConfig
+    state: StateSnapshot
+    ctx: DiffContext
+
+    def reads_needed(self) -> list[Request]:
+        return rules.reads_needed(self.ctx)
 
 
-def _targeted(changes: list[Change], targets: Iterable[str]) -> list[Change]:
-    """Targets and everything they depend on; `model.NAME` takes the model's versions too."""
+def draft(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot) -> Draft:
+    with no_gc_pauses():
+        return Draft(loaded, state, diff(loaded.config, live, state))
+
+
+def finish(
+    d: Draft, more: Mapping[type, Any] | None = None, targets: Iterable[str] = (), backends: Mapping[str, str] = EMPTY
+) -> Plan:
+    with no_gc_pauses():
+        ctx = d.ctx
+        if more:
+            ctx.live = ctx.live.with_facts(more)
+        rule_diags, promotions = rules.check(ctx)
+        rule_diags += [warning(note) for note in ctx.live.notes()]
+        rank = {t: k.rank for t, k in KINDS.items()}
+        # Apply order by kind; within a kind the order of the file (deletions and forgets last).
+        changes = sorted(ctx.changes, key=lambda c: rank[c.type])
+        changes = targeted(changes, targets)
+        touched = {c.address for c in changes if c.action is not Action.NOOP or c.record_only}
+        return Plan(
+            config_path=d.loaded.path,
+            config_digest=d.loaded.digest,
+            lineage=d.state.lineage,
+            serial=d.state.serial,
+            changes=tuple(changes),
+            drift=tuple(detect(d.state, ctx.live, only=touched, notes=False)),
+            promotions=tuple(promotions),
+            diagnostics=tuple(ctx.diagnostics) + tuple(rule_diags),
+            edges=tuple(ctx.edges),
+            backends=backends,
+            targets=tuple(sorted(set(targets))),
+            summary=Summary.of(changes),
+        )
+
+
+def build_plan(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot, targets: Iterable[str] = ()) -> Plan:
+    """Draft and finish with what `live` already holds (tests and benchmarks on plain data)."""
+    return finish(draft(loaded, state, live), None, targets)
+
+
+def targeted(changes: list[Change], targets: Iterable[str]) -> list[Change]:
+    """Targets and everything they depend on; `model.NAME` takes the model's versions too (and
+    `prompt.NAME` its versions)."""
     targets = set(targets)
     if not targets:
         return changes
     by_addr = {c.address: c for c in changes}
     wanted = set()
     for c in changes:
-        if c.address in targets or (c.type is ResourceType.MODEL_VERSION
-                                    and model_address(address_model(c.address)) in targets):
+        parent = getattr(KINDS[c.type], "parent", None)
+        if c.address in targets or (parent and f"{parent}.{Address.parse(c.address).name}" in targets):
             wanted.add(c.address)
     stack = list(wanted)
     while stack:
@@ -78,44 +101,3 @@ def _targeted(changes: list[Change], targets: Iterable[str]) -> list[Change]:
                 wanted.add(dep)
                 stack.append(dep)
     return [c for c in changes if c.address in wanted]
-
-
-def summarize(changes: Iterable[Change]) -> Summary:
-    counts = {Action.CREATE: 0, Action.UPDATE: 0, Action.DELETE: 0, Action.FORGET: 0}
-    noop = Action.NOOP
-    for c in changes:
-        if c.actions[0] is not noop:
-            counts[c.actions[0]] += 1
-    return Summary(**{a.value: n for a, n in counts.items()})
-
-
-def build_plan(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot, registry=None,
-               targets: Iterable[str] = ()) -> Plan:
-    """`registry` (optional) reads the extra runs that gates and required logging need."""
-    with no_gc_pauses():
-        return _build_plan(loaded, state, live, registry, targets)
-
-
-def _build_plan(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot, registry, targets) -> Plan:
-    cfg = loaded.config
-    result = diff(cfg, live, state)
-    if registry is not None:
-        live = _with_runs(live, registry.read_runs(rules.runs_needed(result, live)))
-        to_inspect = [live.registry.runs[i] for i in rules.runs_to_inspect(result, live)]
-        live = _with_runs(live, registry.inspect_runs(to_inspect))
-    rule_diags, promotions = rules.check(cfg, result, live)
-    changes = sorted(result.changes, key=lambda c: (_TYPE_ORDER[c.type], c.address))
-    changes = _targeted(changes, targets)
-    diagnostics = tuple(result.diagnostics) + tuple(rule_diags)
-    return Plan(
-        config={"path": loaded.path, "digest": loaded.digest},
-        state={"lineage": state.lineage, "serial": state.serial},
-        resource_changes=tuple(changes),
-        resource_drift=tuple(detect(state, live, only={c.address for c in changes
-                                                      if c.actions[0] is not Action.NOOP or c.record_only},
-                                    unmanaged=False)),
-        promotions=tuple(promotions),
-        diagnostics=diagnostics,
-        summary=summarize(changes),
-        applyable=not any(d.is_error for d in diagnostics),
-    )

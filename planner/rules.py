@@ -1,94 +1,106 @@
-"""The lifecycle rules of seed §3–§6, checked on a diff: pure functions returning diagnostics.
+"""The lifecycle rules, checked on a diff: pure functions returning diagnostics and promotions.
 
-Every check is run and every violation is reported; nothing here raises for a user mistake.
-Runs behind versions are needed for gates and required logging: `runs_needed` says which ones
-the plan must read beyond those its matchers already named.
+Stage moves are judged from the stage last applied (state) to the desired one, or from the live
+stage for a version state does not know: drift put back is never a promotion, and an
+out-of-band promotion never launders a version past the gates. Every check runs and every
+violation is reported; nothing here raises for a user mistake. The runs that gates and required
+logging read are named by `reads_needed` and read before `check` (plan.py).
 """
 
 from __future__ import annotations
 
 import json
 
-from planner import diagnostics as dg
-from planner.config import Config
-from planner.diagnostics import Diagnostic
-from planner.diff import DiffResult, ResolvedVersion
-from planner.model import Action, Change, LiveRun, LiveSnapshot, Promotion, ResourceType
-from planner.rulespec import passes
-from planner.stages import STAGE_TAG, Stage, stage_of
+from mlreg.planner import diagnostics as dg
+from mlreg.planner.config.rules import passes
+from mlreg.planner.config.schema import Config
+from mlreg.planner.diagnostics import Diagnostic
+from mlreg.planner.kinds.base import DiffContext, Resolved
+from mlreg.planner.kinds.policy_version import TYPE as POLICY
+from mlreg.planner.kinds.policy_version import PolicyFacts
+from mlreg.planner.kinds.registry import LiveRun, RegistryFacts, RegistryRequest
+from mlreg.planner.model import Action, ActionReason, Change, Promotion
+from mlreg.planner.stages import STAGE_TAG, Stage, stage_of
+from mlreg.planner.statedata import StateSnapshot
+
+VERSION = "model_version"
+_PRODUCTION = Stage.PRODUCTION.value
+_MOVABLE = (Action.CREATE, Action.UPDATE, Action.NOOP)
 
 
-def _stage_move(change: Change) -> tuple[str, str] | None:
-    """(from, to) stage names when the change sets a different stage; None otherwise."""
-    if change.type is not ResourceType.MODEL_VERSION or not change.after or "stage" not in change.after:
+def stage_move(change: Change, state: StateSnapshot) -> tuple[str, str] | None:
+    """(from, to) when the change moves a version's stage: from the stage last applied, or live
+    when state has none; None when it stays (a revert of drift stays)."""
+    if change.type != VERSION or change.action not in _MOVABLE or not change.after or "stage" not in change.after:
         return None
-    if change.action not in (Action.CREATE, Action.UPDATE):
-        return None
-    before = change.before.get("stage") if change.before else None
-    frm, to = stage_of(before), stage_of(change.after["stage"])
+    to = stage_of(change.after["stage"])
+    if change.action is Action.CREATE:
+        frm = Stage.NONE.value
+    else:
+        recorded = state.resources.get(change.address)
+        if recorded is not None and "stage" in recorded.attributes:
+            frm = stage_of(recorded.attributes["stage"])
+        else:
+            frm = stage_of((change.before or {}).get("stage"))
     return None if frm == to else (frm, to)
 
 
-def _checked_versions(result: DiffResult) -> list[tuple[ResolvedVersion, Change]]:
-    """Versions this plan creates or moves to another stage: the ones whose runs are checked."""
-    if result.checked is None:
-        create, update = Action.CREATE, Action.UPDATE
-        out = []
-        for c in result.changes:
-            a = c.actions[0]
-            if (a is create or (a is update and _stage_move(c))) and c.address in result.versions:
-                out.append((result.versions[c.address], c))
-        result.checked = out
-    return result.checked
+def checked_versions(ctx: DiffContext) -> list[tuple[Resolved, Change, tuple[str, str] | None]]:
+    """Versions this plan registers or moves to another stage: the ones whose runs are checked."""
+    out = []
+    for c in ctx.changes:
+        if c.type != VERSION or (c.action is Action.NOOP and not c.record_only):
+            continue  # a plain no-op equals what was applied: nothing moves
+        move = stage_move(c, ctx.state)
+        if (c.action is Action.CREATE or move) and c.address in ctx.resolved:
+            out.append((ctx.resolved[c.address], c, move))
+    return out
 
 
-def _production_now(live: LiveSnapshot, model: str, exclude: str | None):
-    for v in live.registry.versions.get(model, []):
-        if v.version != exclude and stage_of(v.tags.get(STAGE_TAG)) == Stage.PRODUCTION.value:
+def _production_now(facts: RegistryFacts, model: str, exclude: str | None):
+    for v in facts.versions.get(model, []):
+        if v.version != exclude and stage_of(v.tags.get(STAGE_TAG)) == _PRODUCTION:
             return v
     return None
 
 
-def runs_needed(result: DiffResult, live: LiveSnapshot) -> set[str]:
-    """Run ids of checked versions and of the production versions they replace, not yet read."""
-    ids = set()
-    for rv, change in _checked_versions(result):
-        if rv.run is None and rv.live is not None and rv.live.run_id:
-            ids.add(rv.live.run_id)
-        move = _stage_move(change)
-        if move and move[1] == Stage.PRODUCTION.value:
-            old = _production_now(live, rv.model, rv.number)
+def _run_of(rv: Resolved, facts: RegistryFacts) -> LiveRun | None:
+    if rv.run is not None:
+        return facts.runs.get(rv.run.run_id, rv.run)
+    if rv.live is not None and rv.live.run_id:
+        return facts.runs.get(rv.live.run_id)
+    return None
+
+
+def reads_needed(ctx: DiffContext) -> list[RegistryRequest]:
+    """The second read phase: runs behind checked versions (and the production versions they
+    replace) not read yet, and the artifact listings required logging needs."""
+    facts = ctx.live[RegistryFacts]
+    ids, inspect = set(), set()
+    for rv, _, move in checked_versions(ctx):
+        run_id = rv.run.run_id if rv.run else (rv.live.run_id if rv.live else None)
+        if run_id:
+            ids.add(run_id)
+            run = facts.runs.get(run_id)
+            if run is None or run.artifacts is None:
+                inspect.add(run_id)
+        if move and move[1] == _PRODUCTION:
+            old = _production_now(facts, rv.name, rv.number)
             if old is not None and old.run_id:
                 ids.add(old.run_id)
-    return {i for i in ids if i not in live.registry.runs}
-
-
-def runs_to_inspect(result: DiffResult, live: LiveSnapshot) -> list[str]:
-    """Run ids whose artifacts the required-logging check must list."""
-    out = []
-    for rv, _ in _checked_versions(result):
-        run = _run_of(rv, live)
-        if run is not None and run.artifacts is None:
-            out.append(run.run_id)
-    return sorted(set(out))
-
-
-def _run_of(rv: ResolvedVersion, live: LiveSnapshot) -> LiveRun | None:
-    if rv.run is not None:
-        return live.registry.runs.get(rv.run.run_id, rv.run)
-    if rv.live is not None and rv.live.run_id:
-        return live.registry.runs.get(rv.live.run_id)
-    return None
+    ids -= facts.runs.keys()
+    if not ids and not inspect:
+        return []
+    return [RegistryRequest(run_ids=frozenset(ids), inspect_runs=frozenset(inspect))]
 
 
 def _metrics(run: LiveRun | None, names) -> dict[str, float | None]:
     return {m: (run.metrics.get(m) if run else None) for m in names}
 
 
-def _check_logging(cfg: Config, rv: ResolvedVersion, run: LiveRun) -> Diagnostic | None:
+def _check_logging(cfg: Config, rv: Resolved, run: LiveRun) -> Diagnostic | None:
     req = cfg.rules.required_run_logging
-    missing = []
-    missing += [f"param {p}" for p in req.params if p not in run.params]
+    missing = [f"param {p}" for p in req.params if p not in run.params]
     missing += [f"metric {m}" for m in req.metrics if m not in run.metrics]
     missing += [f"tag {t}" for t in req.tags if t not in run.tags]
     if run.artifacts is not None:
@@ -96,19 +108,25 @@ def _check_logging(cfg: Config, rv: ResolvedVersion, run: LiveRun) -> Diagnostic
         missing += [f"artifact {a}" for a in req.artifacts if a.strip("/") not in have]
     if not missing:
         return None
-    return dg.error(f"Source run {run.run_id} lacks required logging: {', '.join(missing)}",
-                    "rules.required_run_logging (seed §3) lists what every training run must log", rv.address)
+    return dg.error(
+        f"Source run {run.run_id} lacks required logging: {', '.join(missing)}",
+        "rules.required_run_logging lists what every training run must log",
+        rv.address,
+    )
 
 
-def _check_transition(cfg: Config, change: Change, move: tuple[str, str]) -> Diagnostic | None:
+def _check_transition(cfg: Config, change: Change, move: tuple[str, str], state: StateSnapshot) -> Diagnostic | None:
     frm, to = move
     allowed = {k.value: [s.value for s in v] for k, v in cfg.rules.stages.transitions.items()}
     if to in allowed.get(frm, []):
         return None
     moves = ", ".join(allowed.get(frm, [])) or "none"
-    return dg.error(f"Stage transition {frm} -> {to} is not allowed",
-                    f"live stage {frm!r}, desired {to!r}; allowed from {frm}: {moves} "
-                    "(rules.stages.transitions)", change.address)
+    basis = "last applied" if change.address in state.resources and change.action is not Action.CREATE else "live"
+    return dg.error(
+        f"Stage transition {frm} -> {to} is not allowed",
+        f"{basis} stage {frm!r}, desired {to!r}; allowed from {frm}: {moves} (rules.stages.transitions)",
+        change.address,
+    )
 
 
 def _check_gates(cfg: Config, change: Change, to: str, run: LiveRun | None) -> list[Diagnostic]:
@@ -116,129 +134,205 @@ def _check_gates(cfg: Config, change: Change, to: str, run: LiveRun | None) -> l
     if not gates:
         return []
     if run is None:
-        return [dg.error(f"Promotion gate for {to} cannot be checked: the version has no source run",
-                         f"gates: {', '.join(f'{m} {t}' for m, t in gates.items())}", change.address)]
+        return [
+            dg.error(
+                f"Promotion gate for {to} cannot be checked: the version has no source run",
+                f"rules.promotion_gates.{to}: {', '.join(f'{m} {t}' for m, t in gates.items())}",
+                change.address,
+            )
+        ]
     out = []
     for metric, threshold in gates.items():
         value = run.metrics.get(metric)
         if value is None:
-            out.append(dg.error(f"Promotion gate failed: {metric} {threshold} (metric not logged)",
-                                f"run {run.run_id} has no metric {metric!r}", change.address))
+            out.append(
+                dg.error(
+                    f"Promotion gate failed: {metric} {threshold} (metric not logged)",
+                    f"rules.promotion_gates.{to}.{metric}; run {run.run_id} has no metric {metric!r}",
+                    change.address,
+                )
+            )
         elif not passes(value, threshold):
-            out.append(dg.error(f"Promotion gate failed: {metric} {threshold}, actual {value:g}",
-                                f"run {run.run_id}", change.address))
+            out.append(
+                dg.error(
+                    f"Promotion gate failed: {metric} {threshold}, actual {value:g}",
+                    f"rules.promotion_gates.{to}.{metric}; run {run.run_id}",
+                    change.address,
+                )
+            )
     return out
 
 
-def _check_production_count(cfg: Config, result: DiffResult, live: LiveSnapshot) -> list[Diagnostic]:
-    """The stage of every version after apply, per model; too many in production is an error."""
+def _check_production_count(cfg: Config, ctx: DiffContext, checked) -> list[Diagnostic]:
+    """How many versions of each model are in production after apply; too many is an error.
+
+    Live stages, adjusted by the version changes that set a stage (a no-op leaves live as is)."""
     limit = cfg.rules.stages.max_production_per_model
-    moved = {rv.model for rv, change in _checked_versions(result) if _stage_move(change)}
-    production = Stage.PRODUCTION.value
-    desired: dict[str, dict[str, tuple[str, str]]] = {}
-    for rv in result.versions.values():
-        if rv.spec.stage is not None:
-            desired.setdefault(rv.model, {})[rv.number or rv.address] = (rv.spec.stage.value, rv.address)
-    out = []
+    facts = ctx.live[RegistryFacts]
+    moved = {rv.name for rv, _, move in checked if move}
+    prod: dict[str, dict[str, str]] = {}  # model -> {version number or address: label}
     for model in cfg.models:
-        stages = {v.version: (stage_of(v.tags.get(STAGE_TAG)), v.version) for v in live.registry.versions.get(model, ())}
-        stages.update(desired.get(model, {}))
-        prod = [label if label.startswith("model_version.") else f"version {label}"
-                for stage, label in stages.values() if stage == production]
-        if len(prod) > limit:
+        for v in facts.versions.get(model, ()):
+            tag = v.tags.get(STAGE_TAG)
+            if tag is not None and tag.lower() == _PRODUCTION:
+                prod.setdefault(model, {})[v.version] = f"version {v.version}"
+    for c in ctx.changes:
+        if c.type != VERSION or c.action not in (Action.CREATE, Action.UPDATE) or "stage" not in (c.after or {}):
+            continue
+        rv = ctx.resolved.get(c.address)
+        if rv is None:
+            continue
+        ident = rv.number or c.address
+        if stage_of(c.after["stage"]) == _PRODUCTION:
+            prod.setdefault(rv.name, {})[ident] = c.address if rv.number is None else f"version {rv.number}"
+        else:
+            prod.get(rv.name, {}).pop(ident, None)
+    out = []
+    for model, labels in prod.items():
+        if len(labels) > limit:
             # A registry that already breaks the rule is reported, but blocks only plans that move stages.
             make = dg.error if model in moved else dg.warning
-            out.append(make(
-                f"Model {model!r} would have {len(prod)} production versions (at most {limit} allowed): "
-                f"{', '.join(sorted(prod))}",
-                "archive the old production version in the same change (stage: archived)",
-                f"model.{model}"))
+            out.append(
+                make(
+                    f"Model {model!r} would have {len(labels)} production versions (at most {limit} allowed): "
+                    f"{', '.join(sorted(labels.values()))}",
+                    "rules.stages.max_production_per_model: archive the old production version in the same "
+                    "change (stage: archived)",
+                    f"model.{model}",
+                )
+            )
     return out
 
 
-def _check_policies(result: DiffResult) -> list[Diagnostic]:
+def _check_policies(ctx: DiffContext) -> list[Diagnostic]:
+    """Immutability judges the file against what was last applied; a row edited by hand in the
+    database is drift that the plan restores (reason REVERT_DRIFT), not a violation."""
     out = []
-    stage_by_number = {(rv.model, rv.number): rv.spec.stage for rv in result.versions.values() if rv.number}
-    for c in result.changes:
-        if c.type is not ResourceType.POLICY_VERSION or not c.after:
-            continue
-        if c.action is Action.UPDATE:
+    policy_changes = [c for c in ctx.changes if c.type == POLICY and c.after]
+    wanted = {(c.after["model"], c.after.get("model_version")) for c in policy_changes}
+    stage_by_number = (
+        {
+            (c.identity.get("name"), c.after.get("version")): c.after.get("stage")
+            for c in ctx.changes
+            if c.type == VERSION and c.after and (c.identity.get("name"), c.after.get("version")) in wanted
+        }
+        if wanted
+        else {}
+    )
+    for c in policy_changes:
+        recorded = ctx.state.resources.get(c.address)
+        edited = recorded is not None and dict(recorded.attributes) != dict(c.after) and c.action is not Action.CREATE
+        if edited or (c.action is Action.UPDATE and c.reason is not ActionReason.REVERT_DRIFT):
             from deepdiff import DeepDiff  # only here: importing it costs a third of a second
 
-            delta = DeepDiff(c.before, c.after, verbose_level=2).to_json()
-            out.append(dg.error("Policy versions are immutable: add a new version instead",
-                                f"the live row differs from registry.yaml: {json.loads(delta)}", c.address))
+            against = dict(recorded.attributes) if recorded else dict(c.before or {})
+            delta = json.loads(DeepDiff(against, dict(c.after), verbose_level=2).to_json())
+            basis = "the values last applied" if recorded else "the live row"
+            out.append(
+                dg.error(
+                    "Policy versions are immutable: add a new version instead",
+                    f"registry.yaml differs from {basis}: {delta}",
+                    c.address,
+                )
+            )
         stage = stage_by_number.get((c.after["model"], c.after.get("model_version")))
-        if stage is Stage.ARCHIVED:
-            out.append(dg.warning(f"Points at {c.after['model']} version {c.after['model_version']}, "
-                                  "which is archived", "", c.address))
+        if stage == Stage.ARCHIVED.value:
+            out.append(
+                dg.warning(
+                    f"Points at {c.after['model']} version {c.after['model_version']}, which is archived", "", c.address
+                )
+            )
     return out
 
 
-def _check_deletions(cfg: Config, result: DiffResult, live: LiveSnapshot) -> list[Diagnostic]:
+def _check_deletions(ctx: DiffContext) -> list[Diagnostic]:
     """Nothing a policy version or an experiment variant still uses is deleted."""
     out = []
-    deleted = {c.address: c for c in result.changes if c.action is Action.DELETE}
-    doomed_rows = {c.identity.get("id") for c in deleted.values() if c.type is ResourceType.POLICY_VERSION}
-    live_rows = [r for r in live.database.policy_versions.values() if r.id not in doomed_rows]
-    for c in deleted.values():
-        if c.type is ResourceType.POLICY_VERSION:
-            holders = sorted(v.id for v in live.database.variants if v.policy_version_id == c.identity.get("id"))
+    policy_facts = ctx.live[PolicyFacts]
+    deleted = [c for c in ctx.changes if c.action is Action.DELETE]
+    doomed_rows = {c.identity.get("id") for c in deleted if c.type == POLICY}
+    live_rows = [r for r in policy_facts.policy_versions.values() if r.id not in doomed_rows]
+    for c in deleted:
+        if c.type == POLICY:
+            holders = sorted(v.id for v in policy_facts.variants if v.policy_version_id == c.identity.get("id"))
             if holders:
-                out.append(dg.error(f"Policy version is held by experiment variants: {', '.join(holders)}",
-                                    "a policy version that a variant uses is never deleted", c.address))
+                out.append(
+                    dg.error(
+                        f"Policy version is held by experiment variants: {', '.join(holders)}",
+                        "a policy version that a variant uses is never deleted",
+                        c.address,
+                    )
+                )
+            continue
+        if c.type not in ("model", VERSION):
             continue
         name = c.identity["name"]
         version = c.identity.get("version")
         users = [r for r in live_rows if r.model_name == name and (version is None or r.model_version == version)]
         if users:
-            listed = ", ".join(f"policy {r.policy_id} version {r.version} (-> {r.model_name} {r.model_version})"
-                               for r in users)
-            out.append(dg.error(f"Cannot delete: policy versions point at it: {listed}",
-                                "delete those policy versions in the same change, or keep it", c.address))
-    for c in result.changes:
-        if c.type is ResourceType.MODEL and c.before and c.after:
-            gone = sorted(set(c.before.get("aliases", {})) - set(c.after.get("aliases", {})))
-            for alias in gone:
-                out.append(dg.warning(f"Deletes alias {alias!r} (listed under removed with destroy: true)", "",
-                                      c.address))
+            listed = ", ".join(
+                f"policy {r.policy_id} version {r.version} (-> {r.model_name} {r.model_version})" for r in users
+            )
+            out.append(
+                dg.error(
+                    f"Cannot delete: policy versions point at it: {listed}",
+                    "delete those policy versions in the same change, or keep it",
+                    c.address,
+                )
+            )
+    for c in ctx.changes:
+        if c.type in ("model", "prompt") and c.before and c.after:
+            for alias in sorted(set(c.before.get("aliases", {})) - set(c.after.get("aliases", {}))):
+                out.append(
+                    dg.warning(f"Deletes alias {alias!r} (listed under removed with destroy: true)", "", c.address)
+                )
     return out
 
 
-def check(cfg: Config, result: DiffResult, live: LiveSnapshot) -> tuple[list[Diagnostic], list[Promotion]]:
+def check(ctx: DiffContext) -> tuple[list[Diagnostic], list[Promotion]]:
+    cfg, facts = ctx.cfg, ctx.live[RegistryFacts]
     diags: list[Diagnostic] = []
     promotions: list[Promotion] = []
-    for rv, change in _checked_versions(result):
-        run = _run_of(rv, live)
+    checked = checked_versions(ctx)
+    for rv, change, move in checked:
+        run = _run_of(rv, facts)
         if run is not None:
             d = _check_logging(cfg, rv, run)
             if d:
                 diags.append(d)
-        move = _stage_move(change)
         if not move:
             continue
-        t = _check_transition(cfg, change, move)
+        t = _check_transition(cfg, change, move, ctx.state)
         if t:
             diags.append(t)
         diags.extend(_check_gates(cfg, change, move[1], run))
-        if move[1] in (Stage.CANDIDATE.value, Stage.PRODUCTION.value):
-            promotions.append(_promotion(cfg, rv, move, run, result, live))
-    diags.extend(_check_production_count(cfg, result, live))
-    diags.extend(_check_policies(result))
-    diags.extend(_check_deletions(cfg, result, live))
+        if move[1] in (Stage.CANDIDATE.value, _PRODUCTION):
+            promotions.append(_promotion(cfg, rv, move, run, facts))
+    diags.extend(_check_production_count(cfg, ctx, checked))
+    diags.extend(_check_policies(ctx))
+    diags.extend(_check_deletions(ctx))
     return diags, promotions
 
 
-def _promotion(cfg, rv: ResolvedVersion, move, run, result, live) -> Promotion:
+def _promotion(cfg: Config, rv: Resolved, move, run: LiveRun | None, facts: RegistryFacts) -> Promotion:
     names = list(cfg.rules.promotion_gates.get(Stage(move[1]), {})) or sorted(
-        {m for g in cfg.rules.promotion_gates.values() for m in g})
+        {m for g in cfg.rules.promotion_gates.values() for m in g}
+    )
+    model = rv.name
     replaces = None
-    if move[1] == Stage.PRODUCTION.value:
-        old = _production_now(live, rv.model, rv.number)
+    if move[1] == _PRODUCTION:
+        old = _production_now(facts, model, rv.number)
         if old is not None:
-            old_run = live.registry.runs.get(old.run_id) if old.run_id else None
+            old_run = facts.runs.get(old.run_id) if old.run_id else None
             replaces = {"version": old.version, "metrics": _metrics(old_run, names), "run_id": old.run_id}
-    return Promotion(model=rv.model, version=rv.number, address=rv.address, from_stage=move[0], to_stage=move[1],
-                     metrics=_metrics(run, names), run_id=run.run_id if run else None,
-                     registered_by=(rv.live.user_id if rv.live else None) or (run.user_id if run else None),
-                     replaces=replaces)
+    return Promotion(
+        model=model,
+        version=rv.number,
+        address=rv.address,
+        from_stage=move[0],
+        to_stage=move[1],
+        metrics=_metrics(run, names),
+        run_id=run.run_id if run else None,
+        registered_by=(rv.live.user_id if rv.live else None) or (run.user_id if run else None),
+        replaces=replaces,
+    )

@@ -1,4 +1,4 @@
-"""Model-version stages, kept in MLflow as the version tag `stage` (seed §5.3)."""
+"""Model-version stages, kept in MLflow as the version tag `stage` (the MLflow guide, "Setting Stages via Tags")."""
 
 from __future__ import annotations
 
@@ -17,9 +17,13 @@ class Stage(str, Enum):
 
     @property
     def tag_value(self) -> str | None:
-        return None if self is Stage.NONE else self.value
+        return _TAG_VALUES[self]
 
 
 def stage_of(tag_value: str | None) -> str:
     """The stage name for a live tag value: lowercase, "none" when absent."""
     return "none" if tag_value is None else tag_value.lower()
+
+
+# Looked up once per declared version: a plain dict is far cheaper than the enum's `.value`.
+_TAG_VALUES = {s: (None if s is Stage.NONE else s.value) for s in Stage}

@@ -9,7 +9,7 @@ from typing import Any
 STATE_FORMAT = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceState:
     type: str
     identity: dict[str, Any]
@@ -23,14 +23,14 @@ class StateSnapshot:
     resources: dict[str, ResourceState] = field(default_factory=dict)
 
     @classmethod
-    def new(cls) -> "StateSnapshot":
+    def new(cls) -> StateSnapshot:
         """No state stored yet: the lineage is assigned by the first write (`with_lineage`)."""
         return cls(lineage=None, serial=0, resources={})
 
-    def with_lineage(self) -> "StateSnapshot":
+    def with_lineage(self) -> StateSnapshot:
         return self if self.lineage else replace(self, lineage=str(uuid.uuid4()))
 
-    def with_resource(self, address: str, resource: ResourceState | None) -> "StateSnapshot":
+    def with_resource(self, address: str, resource: ResourceState | None) -> StateSnapshot:
         resources = dict(self.resources)
         if resource is None:
             resources.pop(address, None)
@@ -50,7 +50,7 @@ class StateSnapshot:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "StateSnapshot":
+    def from_json(cls, data: dict) -> StateSnapshot:
         if data.get("format_version", STATE_FORMAT) > STATE_FORMAT:
             raise ValueError(
                 f"state format {data['format_version']} is newer than this mlreg understands; upgrade mlreg"

@@ -1,0 +1,1 @@
+"""The live systems behind one small protocol (mlreg.planner.ports): MLflow and the policy database."""

@@ -1,0 +1,1 @@
+"""Where recorded state lives: a local file or PostgreSQL."""

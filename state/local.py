@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-
 from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from planner.statedata import StateSnapshot
-from state.base import LockInfo, StaleSerial, StateEncoder, StateLocked
+from mlreg.planner.errors import StaleSerial
+from mlreg.planner.ports import LockInfo
+from mlreg.planner.statedata import StateSnapshot
+from mlreg.state.base import StateEncoder, locked
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -80,7 +81,7 @@ class LocalState:
         try:
             flock.acquire(timeout=timeout if timeout > 0 else 0.01)
         except Timeout:
-            raise StateLocked(self._holder(), self.describe()) from None
+            raise locked(self._holder(), self.describe()) from None
         info = LockInfo.new(operation)
         try:
             _atomic_write(self.holder_path, json.dumps(info.to_json()))
@@ -116,5 +117,3 @@ class LocalState:
                 record = json.loads(line)
                 merged[record.get("id", str(len(merged)))] = record
         return list(merged.values())
-
-

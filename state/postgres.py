@@ -12,23 +12,27 @@ import json
 import time
 from contextlib import contextmanager
 
-from planner import redact
-from planner.statedata import StateSnapshot
-from providers.base import BackendError
-from state.base import LockInfo, StaleSerial, StateEncoder, StateLocked
+from mlreg.planner import redact
+from mlreg.planner.errors import BackendError, StaleSerial, StateLocked
+from mlreg.planner.ports import LockInfo
+from mlreg.planner.statedata import StateSnapshot
+from mlreg.state.base import StateEncoder, locked
 
 SCHEMA = "mlreg"
 # Versioned migrations: append, never edit. Each runs once, in order, in one transaction.
 MIGRATIONS: list[tuple[int, list[str]]] = [
-    (1, [
-        f"CREATE TABLE IF NOT EXISTS {SCHEMA}.states (workspace text PRIMARY KEY, lineage text NOT NULL, "
-        "serial bigint NOT NULL, data jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())",
-        f"CREATE TABLE IF NOT EXISTS {SCHEMA}.locks (workspace text PRIMARY KEY, lock_id text NOT NULL, "
-        "who text, host text, pid integer, operation text, since text)",
-        f"CREATE TABLE IF NOT EXISTS {SCHEMA}.history (id text PRIMARY KEY, workspace text NOT NULL, "
-        "at timestamptz NOT NULL DEFAULT now(), record jsonb NOT NULL)",
-        f"CREATE INDEX IF NOT EXISTS history_workspace_at ON {SCHEMA}.history (workspace, at)",
-    ]),
+    (
+        1,
+        [
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.states (workspace text PRIMARY KEY, lineage text NOT NULL, "
+            "serial bigint NOT NULL, data jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())",
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.locks (workspace text PRIMARY KEY, lock_id text NOT NULL, "
+            "who text, host text, pid integer, operation text, since text)",
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.history (id text PRIMARY KEY, workspace text NOT NULL, "
+            "at timestamptz NOT NULL DEFAULT now(), record jsonb NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS history_workspace_at ON {SCHEMA}.history (workspace, at)",
+        ],
+    ),
 ]
 
 
@@ -50,7 +54,15 @@ class PostgresState:
         if self._engine is None:
             import sqlalchemy as sa
 
-            self._engine = sa.create_engine(self.url, pool_pre_ping=True)
+            # Bounded: a dead database is reported, not waited on (MLREG_BACKEND_TIMEOUT).
+            from mlreg.providers.patience import CONNECT_TIMEOUT, backend_timeout
+
+            ms = int(backend_timeout() * 1000)
+            self._engine = sa.create_engine(
+                self.url,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": int(CONNECT_TIMEOUT), "options": f"-c statement_timeout={ms}"},
+            )
         return self._engine
 
     def _sql(self, conn, text: str, **params):
@@ -68,8 +80,10 @@ class PostgresState:
             raise
         except Exception as e:
             if type(e).__module__.startswith("sqlalchemy"):
-                raise BackendError(f"state database {redact.url(self.url)}: "
-                                   f"{redact.redact(str(getattr(e, 'orig', e)).strip().splitlines()[0])}") from None
+                raise BackendError(
+                    f"state database {redact.url(self.url)}: "
+                    f"{redact.redact(str(getattr(e, 'orig', e)).strip().splitlines()[0])}"
+                ) from None
             raise
 
     def _migrate(self) -> None:
@@ -80,8 +94,11 @@ class PostgresState:
                 # Serialise concurrent first uses; released at commit.
                 self._sql(conn, "SELECT pg_advisory_xact_lock(hashtext('mlreg:migrate'))")
                 self._sql(conn, f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-                self._sql(conn, f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations "
-                                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+                self._sql(
+                    conn,
+                    f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations "
+                    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+                )
                 done = {r[0] for r in self._sql(conn, f"SELECT version FROM {SCHEMA}.schema_migrations")}
                 for version, statements in MIGRATIONS:
                     if version in done:
@@ -90,8 +107,10 @@ class PostgresState:
                         self._sql(conn, stmt)
                     self._sql(conn, f"INSERT INTO {SCHEMA}.schema_migrations (version) VALUES (:v)", v=version)
         except Exception as e:
-            raise BackendError(f"cannot use state database {redact.url(self.url)}: "
-                               f"{redact.redact(str(getattr(e, 'orig', e)).strip().splitlines()[0])}") from None
+            raise BackendError(
+                f"cannot use state database {redact.url(self.url)}: "
+                f"{redact.redact(str(getattr(e, 'orig', e)).strip().splitlines()[0])}"
+            ) from None
         self._migrated = True
 
     # -- state -------------------------------------------------------------------------------------------
@@ -105,26 +124,37 @@ class PostgresState:
 
     def stored_meta(self) -> tuple[str | None, int | None]:
         with self._tx() as conn:
-            row = self._sql(conn, f"SELECT lineage, serial FROM {SCHEMA}.states WHERE workspace = :w",
-                            w=self.workspace).first()
+            row = self._sql(
+                conn, f"SELECT lineage, serial FROM {SCHEMA}.states WHERE workspace = :w", w=self.workspace
+            ).first()
         return (row[0], int(row[1])) if row else (None, None)
 
     def write(self, snapshot: StateSnapshot) -> None:
         with self._tx() as conn:
-            row = self._sql(conn, f"SELECT lineage, serial FROM {SCHEMA}.states WHERE workspace = :w FOR UPDATE",
-                            w=self.workspace).first()
+            row = self._sql(
+                conn, f"SELECT lineage, serial FROM {SCHEMA}.states WHERE workspace = :w FOR UPDATE", w=self.workspace
+            ).first()
             if row is not None and row[0] == snapshot.lineage and int(row[1]) >= snapshot.serial:
                 raise StaleSerial(f"refusing to write serial {snapshot.serial}: stored state is at serial {row[1]}")
-            self._sql(conn, f"INSERT INTO {SCHEMA}.states (workspace, lineage, serial, data) "
-                            "VALUES (:w, :l, :s, CAST(:d AS jsonb)) ON CONFLICT (workspace) DO UPDATE SET "
-                            "lineage = EXCLUDED.lineage, serial = EXCLUDED.serial, data = EXCLUDED.data, "
-                            "updated_at = now()",
-                      w=self.workspace, l=snapshot.lineage, s=snapshot.serial, d=self._encoder.encode(snapshot))
+            self._sql(
+                conn,
+                f"INSERT INTO {SCHEMA}.states (workspace, lineage, serial, data) "
+                "VALUES (:w, :l, :s, CAST(:d AS jsonb)) ON CONFLICT (workspace) DO UPDATE SET "
+                "lineage = EXCLUDED.lineage, serial = EXCLUDED.serial, data = EXCLUDED.data, "
+                "updated_at = now()",
+                w=self.workspace,
+                l=snapshot.lineage,
+                s=snapshot.serial,
+                d=self._encoder.encode(snapshot),
+            )
 
     # -- lock ----------------------------------------------------------------------------------------------
     def _holder(self, conn) -> LockInfo | None:
-        row = self._sql(conn, f"SELECT lock_id, who, host, pid, operation, since FROM {SCHEMA}.locks "
-                              "WHERE workspace = :w", w=self.workspace).first()
+        row = self._sql(
+            conn,
+            f"SELECT lock_id, who, host, pid, operation, since FROM {SCHEMA}.locks WHERE workspace = :w",
+            w=self.workspace,
+        ).first()
         return LockInfo(id=row[0], who=row[1], host=row[2], pid=row[3], operation=row[4], since=row[5]) if row else None
 
     @contextmanager
@@ -136,41 +166,70 @@ class PostgresState:
             deadline = time.monotonic() + max(timeout, 0)
             while not self._sql(conn, "SELECT pg_try_advisory_lock(hashtext(:k1), hashtext(:k2))", **key).scalar():
                 if time.monotonic() >= deadline:
-                    raise StateLocked(self._holder(conn), self.describe())
+                    raise locked(self._holder(conn), self.describe())
                 time.sleep(0.2)
             info = LockInfo.new(operation)
-            self._sql(conn, f"INSERT INTO {SCHEMA}.locks (workspace, lock_id, who, host, pid, operation, since) "
-                            "VALUES (:w, :i, :who, :h, :p, :o, :s) ON CONFLICT (workspace) DO UPDATE SET "
-                            "lock_id = EXCLUDED.lock_id, who = EXCLUDED.who, host = EXCLUDED.host, "
-                            "pid = EXCLUDED.pid, operation = EXCLUDED.operation, since = EXCLUDED.since",
-                      w=self.workspace, i=info.id, who=info.who, h=info.host, p=info.pid, o=info.operation,
-                      s=info.since)
+            self._sql(
+                conn,
+                f"INSERT INTO {SCHEMA}.locks (workspace, lock_id, who, host, pid, operation, since) "
+                "VALUES (:w, :i, :who, :h, :p, :o, :s) ON CONFLICT (workspace) DO UPDATE SET "
+                "lock_id = EXCLUDED.lock_id, who = EXCLUDED.who, host = EXCLUDED.host, "
+                "pid = EXCLUDED.pid, operation = EXCLUDED.operation, since = EXCLUDED.since",
+                w=self.workspace,
+                i=info.id,
+                who=info.who,
+                h=info.host,
+                p=info.pid,
+                o=info.operation,
+                s=info.since,
+            )
             # Whoever held the lock before us is gone: its unfinished applies were interrupted.
-            self._sql(conn, f"UPDATE {SCHEMA}.history SET record = record || '{{\"outcome\": \"interrupted\"}}' "
-                            "WHERE workspace = :w AND record->>'outcome' = 'running'", w=self.workspace)
+            self._sql(
+                conn,
+                f'UPDATE {SCHEMA}.history SET record = record || \'{{"outcome": "interrupted"}}\' '
+                "WHERE workspace = :w AND record->>'outcome' = 'running'",
+                w=self.workspace,
+            )
             try:
                 yield info
             finally:
-                self._sql(conn, f"DELETE FROM {SCHEMA}.locks WHERE workspace = :w AND lock_id = :i",
-                          w=self.workspace, i=info.id)
+                self._sql(
+                    conn,
+                    f"DELETE FROM {SCHEMA}.locks WHERE workspace = :w AND lock_id = :i",
+                    w=self.workspace,
+                    i=info.id,
+                )
                 self._sql(conn, "SELECT pg_advisory_unlock(hashtext(:k1), hashtext(:k2))", **key)
         finally:
             conn.close()
 
     def force_unlock(self, lock_id: str) -> bool:
         with self._tx() as conn:
-            return self._sql(conn, f"DELETE FROM {SCHEMA}.locks WHERE workspace = :w AND lock_id = :i",
-                             w=self.workspace, i=lock_id).rowcount > 0
+            return (
+                self._sql(
+                    conn,
+                    f"DELETE FROM {SCHEMA}.locks WHERE workspace = :w AND lock_id = :i",
+                    w=self.workspace,
+                    i=lock_id,
+                ).rowcount
+                > 0
+            )
 
     # -- history ---------------------------------------------------------------------------------------------
     def append_history(self, record: dict) -> None:
         with self._tx() as conn:
-            self._sql(conn, f"INSERT INTO {SCHEMA}.history (id, workspace, record) VALUES (:i, :w, CAST(:r AS jsonb)) "
-                            "ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
-                      i=record["id"], w=self.workspace, r=json.dumps(record))
+            self._sql(
+                conn,
+                f"INSERT INTO {SCHEMA}.history (id, workspace, record) VALUES (:i, :w, CAST(:r AS jsonb)) "
+                "ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+                i=record["id"],
+                w=self.workspace,
+                r=json.dumps(record),
+            )
 
     def history(self) -> list[dict]:
         with self._tx() as conn:
-            rows = self._sql(conn, f"SELECT record FROM {SCHEMA}.history WHERE workspace = :w ORDER BY at, id",
-                             w=self.workspace).all()
+            rows = self._sql(
+                conn, f"SELECT record FROM {SCHEMA}.history WHERE workspace = :w ORDER BY at, id", w=self.workspace
+            ).all()
         return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]

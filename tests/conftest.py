@@ -23,8 +23,11 @@ def services(tmp_path_factory):
     try:
         mlflow_db = pg.create_database("mlreg_test_mlflow", drop=True)
         exp_db = pg.create_database("mlreg_test_exp", drop=True)
-        server = start_mlflow(mlflow_db, str(tmp_path_factory.mktemp("artifacts")),
-                              log_path=str(tmp_path_factory.mktemp("logs") / "mlflow-server.log"))
+        server = start_mlflow(
+            mlflow_db,
+            str(tmp_path_factory.mktemp("artifacts")),
+            log_path=str(tmp_path_factory.mktemp("logs") / "mlflow-server.log"),
+        )
     except BaseException:
         pg.stop()
         raise

@@ -25,12 +25,18 @@ class PlannerModel(mlflow.pyfunc.PythonModel):
         return [len(str(x)) for x in model_input]
 
 
-def log_run(experiment: str, run_name: str, kind: str = "artifact", scores: tuple[float, float] = (0.91, 1.0),
-            omit: tuple[str, ...] = ()) -> str:
+def log_run(
+    experiment: str,
+    run_name: str,
+    kind: str = "artifact",
+    scores: tuple[float, float] = (0.91, 1.0),
+    omit: tuple[str, ...] = (),
+) -> str:
     """Log one training run (unless one of that name exists); `omit` drops params/metrics/tags by name."""
     mlflow.set_experiment(experiment)
-    existing = mlflow.search_runs(experiment_names=[experiment], filter_string=f"attributes.run_name = '{run_name}'",
-                                  output_format="list")
+    existing = mlflow.search_runs(
+        experiment_names=[experiment], filter_string=f"attributes.run_name = '{run_name}'", output_format="list"
+    )
     if existing:
         return existing[0].info.run_id
 
@@ -38,13 +44,38 @@ def log_run(experiment: str, run_name: str, kind: str = "artifact", scores: tupl
         return {k: v for k, v in d.items() if k not in omit}
 
     with mlflow.start_run(run_name=run_name) as run:
-        mlflow.log_params(keep({"learning_rate": 1e-4, "batch_size": 16, "epochs": 3,
-                                "dataset_version": run_name[-10:], "model_base": "llama-3-8b",
-                                "fine_tuning_method": "lora"}))
-        mlflow.log_metrics(keep({"train_loss": 0.45, "val_loss": 0.52, "plan_alignment_score": scores[0],
-                                 "constraint_respect_score": scores[1]}))
-        mlflow.set_tags(keep({"policy_id": "planner_policy", "task": "planner", "dataset_version": run_name[-10:],
-                              "stage": "training"}))
+        mlflow.log_params(
+            keep(
+                {
+                    "learning_rate": 1e-4,
+                    "batch_size": 16,
+                    "epochs": 3,
+                    "dataset_version": run_name[-10:],
+                    "model_base": "llama-3-8b",
+                    "fine_tuning_method": "lora",
+                }
+            )
+        )
+        mlflow.log_metrics(
+            keep(
+                {
+                    "train_loss": 0.45,
+                    "val_loss": 0.52,
+                    "plan_alignment_score": scores[0],
+                    "constraint_respect_score": scores[1],
+                }
+            )
+        )
+        mlflow.set_tags(
+            keep(
+                {
+                    "policy_id": "planner_policy",
+                    "task": "planner",
+                    "dataset_version": run_name[-10:],
+                    "stage": "training",
+                }
+            )
+        )
         if kind == "logged":
             mlflow.pyfunc.log_model(name="model", python_model=PlannerModel())
         else:

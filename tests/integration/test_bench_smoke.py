@@ -21,14 +21,23 @@ def test_bench_code_path_small(services, tmp_path):
     b = Bench(services.mlflow.url, services.database_url, services.mlflow, tmp_path / "work", 20, 5, 20, 30)
     res = measure(b, rounds=1, engine_versions=2000)
     assert res["requests"] <= 6  # models + versions chunks, constant in versions per model
-    assert res["floor"] > 0 and res["plan"] > 0 and res["p1"] > 0 and res["p8"] > 0
+    assert res["floor"] > 0 and res["plan"] > 0 and res["apply"] > 0 and res["write_floor"] > 0
     # the floor reader sees the whole registry (earlier tests' models included)
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "floor.py"), services.mlflow.url], check=True,
-                         capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "floor.py"), services.mlflow.url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert int(out[1]) >= 100
     seconds, rss = engine(2000)
     assert seconds > 0 and rss > 0
     # measure() leaves the registry converged with its registry.yaml
-    plan = subprocess.run([sys.executable, "-m", "planner.cli", "plan", "--detailed-exitcode"], cwd=b.work,
-                          env=b.env, capture_output=True, text=True)
+    plan = subprocess.run(
+        [sys.executable, "-m", "mlreg", "plan", "--detailed-exitcode"],
+        cwd=b.work,
+        env=b.env,
+        capture_output=True,
+        text=True,
+    )
     assert plan.returncode == 0, plan.stdout + plan.stderr

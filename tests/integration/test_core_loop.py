@@ -10,8 +10,17 @@ pytestmark = pytest.mark.integration
 
 
 def _doc(ws, model, versions, aliases=None, policies=None, **model_extra):
-    doc = {"models": {model: {"description": "planner", "tags": {"team": "planning"},
-                              **({"aliases": aliases} if aliases else {}), "versions": versions, **model_extra}}}
+    doc = {
+        "models": {
+            model: {
+                "description": "planner",
+                "tags": {"team": "planning"},
+                **({"aliases": aliases} if aliases else {}),
+                "versions": versions,
+                **model_extra,
+            }
+        }
+    }
     if policies:
         doc["policies"] = policies
     return doc
@@ -22,13 +31,30 @@ def test_create_then_converged(ws):
     a = ws.log_run("run-a", "artifact")
     ws.log_run("run-b", "logged")
     pid = ws.policy_id()
-    ws.write(_doc(ws, m, [
-        {"run_id": a, "stage": "candidate", "tags": {"dataset_version": "2025-01-03"}},
-        {"run": {"experiment": ws.experiment, "name": "run-b"}, "stage": "candidate", "description": "second"},
-    ], aliases={"champion": {"run_id": a}}, policies={"planner_policy": {"id": pid, "versions": {
-        1: {"model": m, "model_version": {"run_id": a}, "config_defaults": {"temperature": 0.7}},
-        2: {"model": m, "model_version": {"run": {"experiment": ws.experiment, "name": "run-b"}},
-            "config_defaults": {"temperature": 0.5}}}}}))
+    ws.write(
+        _doc(
+            ws,
+            m,
+            [
+                {"run_id": a, "stage": "candidate", "tags": {"dataset_version": "2025-01-03"}},
+                {"run": {"experiment": ws.experiment, "name": "run-b"}, "stage": "candidate", "description": "second"},
+            ],
+            aliases={"champion": {"run_id": a}},
+            policies={
+                "planner_policy": {
+                    "id": pid,
+                    "versions": {
+                        1: {"model": m, "model_version": {"run_id": a}, "config_defaults": {"temperature": 0.7}},
+                        2: {
+                            "model": m,
+                            "model_version": {"run": {"experiment": ws.experiment, "name": "run-b"}},
+                            "config_defaults": {"temperature": 0.5},
+                        },
+                    },
+                }
+            },
+        )
+    )
     ws.run("validate", check=0)
     plan = ws.run("plan", "--detailed-exitcode", check=2)
     assert "Plan: 5 to add, 0 to change, 0 to delete, 0 to forget." in plan.stdout
@@ -41,7 +67,9 @@ def test_create_then_converged(ws):
     versions = {v.run_id: v for v in c.search_model_versions(f"name = '{m}'")}
     assert len(versions) == 2
     va = versions[a]
-    assert va.tags == {"stage": "candidate", "dataset_version": "2025-01-03"}
+    # mlreg's own tag: the id of the apply that registered it (see `mlreg history`)
+    history = json.loads(ws.run("history", "--format", "json", check=0).stdout)
+    assert va.tags == {"stage": "candidate", "dataset_version": "2025-01-03", "mlreg.apply_id": history[-1]["id"]}
     assert rm.aliases == {"champion": str(va.version)}
     vb = next(v for v in versions.values() if v.run_id != a)
     assert vb.description == "second" and vb.source.startswith("models:/m-")
@@ -54,16 +82,30 @@ def test_create_then_converged(ws):
 def test_updates_tag_removal_and_forget(ws):
     m = ws.model()
     a, b = ws.log_run("run-a"), ws.log_run("run-b")
-    ws.write(_doc(ws, m, [{"run_id": a, "stage": "candidate", "tags": {"owner": "ana", "note": "x"}},
-                          {"run_id": b, "stage": "candidate"}]))
+    ws.write(
+        _doc(
+            ws,
+            m,
+            [
+                {"run_id": a, "stage": "candidate", "tags": {"owner": "ana", "note": "x"}},
+                {"run_id": b, "stage": "candidate"},
+            ],
+        )
+    )
     ws.run("apply", "--auto-approve", check=0)
     c = ws.client
     va = next(v for v in c.search_model_versions(f"name = '{m}'") if v.run_id == a)
     # A pipeline tag that is not declared must survive everything below.
     c.set_model_version_tag(m, va.version, "pipeline", "keep-me")
 
-    ws.write(_doc(ws, m, [{"run_id": a, "stage": "archived", "tags": {"owner": "bo"}, "description": "old"}],
-                  description="planner v2"))
+    ws.write(
+        _doc(
+            ws,
+            m,
+            [{"run_id": a, "stage": "archived", "tags": {"owner": "bo"}, "description": "old"}],
+            description="planner v2",
+        )
+    )
     plan = ws.run("plan", check=0).stdout
     flat = " ".join(plan.split())
     assert '~ stage = "candidate" -> "archived"' in flat
@@ -73,7 +115,7 @@ def test_updates_tag_removal_and_forget(ws):
     assert "1 to forget" in plan
     ws.run("apply", "--auto-approve", check=0)
     va = c.get_model_version(m, va.version)
-    assert va.tags == {"stage": "archived", "owner": "bo", "pipeline": "keep-me"}
+    assert ws.user_tags(va) == {"stage": "archived", "owner": "bo", "pipeline": "keep-me"}
     assert va.description == "old"
     assert c.get_registered_model(m).description == "planner v2"
     # forgotten, not deleted
@@ -108,9 +150,17 @@ def test_version_matcher_errors_are_listed(ws):
 
     with mlflow.start_run(run_name="twin", experiment_id=mlflow.get_experiment_by_name(ws.experiment).experiment_id):
         pass
-    ws.write(_doc(ws, m, [{"run": {"experiment": ws.experiment, "name": "twin"}},
-                          {"run": {"experiment": ws.experiment, "name": "nope"}},
-                          {"version": 7}]))
+    ws.write(
+        _doc(
+            ws,
+            m,
+            [
+                {"run": {"experiment": ws.experiment, "name": "twin"}},
+                {"run": {"experiment": ws.experiment, "name": "nope"}},
+                {"version": 7},
+            ],
+        )
+    )
     out = ws.run("plan")
     assert out.returncode == 1
     assert "2 runs named 'twin'" in out.stdout
@@ -124,12 +174,25 @@ def test_json_plan_has_binding_keys(ws):
     a = ws.log_run("run-a")
     ws.write(_doc(ws, m, [{"run_id": a, "stage": "candidate"}]))
     doc = json.loads(ws.run("plan", "--format", "json", check=0).stdout)
-    assert set(doc) >= {"format_version", "mlreg_version", "config", "state", "resource_changes", "resource_drift",
-                        "promotions", "diagnostics", "summary", "applyable"}
+    assert set(doc) >= {
+        "format_version",
+        "mlreg_version",
+        "config",
+        "state",
+        "resource_changes",
+        "resource_drift",
+        "promotions",
+        "diagnostics",
+        "summary",
+        "applyable",
+    }
+    assert doc["format_version"] == "1.2"
     rc = {c["address"]: c for c in doc["resource_changes"]}
     v = rc[f"model_version.{m}[run:{a}/model]"]
-    assert v["actions"] == ["create"] and v["type"] == "model_version"
-    assert v["after"]["stage"] == "candidate" and v["after_unknown"] == ["version"]
+    assert v["type"] == "model_version" and v["mode"] == "managed" and v["provider_name"] == "mlreg/mlflow"
+    assert v["name"] == m and v["index"] == f"run:{a}/model"
+    assert v["change"]["actions"] == ["create"] and v["change"]["before"] is None
+    assert v["change"]["after"]["stage"] == "candidate" and v["change"]["after_unknown"] == {"version": True}
     assert v["depends_on"] == [f"model.{m}"]
     assert doc["summary"] == {"create": 2, "update": 0, "delete": 0, "forget": 0}
     ws.run("apply", "--auto-approve", check=0)

@@ -36,10 +36,20 @@ def test_policy_versions_load_their_models(ws):
     a = ws.log_run("plain", "artifact")
     b = ws.log_run("logged", "logged")
     pid = ws.policy_id()
-    ws.write({"models": {m: {"versions": [{"run_id": a, "stage": "candidate"}, {"run_id": b, "stage": "candidate"}]}},
-              "policies": {"planner_policy": {"id": pid, "versions": {
-                  1: {"model": m, "model_version": {"run_id": a}},
-                  2: {"model": m, "model_version": {"run_id": b}}}}}})
+    ws.write(
+        {
+            "models": {m: {"versions": [{"run_id": a, "stage": "candidate"}, {"run_id": b, "stage": "candidate"}]}},
+            "policies": {
+                "planner_policy": {
+                    "id": pid,
+                    "versions": {
+                        1: {"model": m, "model_version": {"run_id": a}},
+                        2: {"model": m, "model_version": {"run_id": b}},
+                    },
+                }
+            },
+        }
+    )
     ws.run("apply", "--auto-approve", check=0)
     mlflow.set_tracking_uri(ws.tracking_uri)
     rows = ws.policy_rows(pid)

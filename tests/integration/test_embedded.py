@@ -15,8 +15,18 @@ def test_demo_registry_on_embedded_sqlite(tmp_path):
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, str(ROOT / "examples/demo/train.py"), "planner-2025-01-03:artifact",
-                    "planner-2025-01-10:logged"], cwd=tmp_path, check=True, capture_output=True, env=env)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples/demo/train.py"),
+            "planner-2025-01-03:artifact",
+            "planner-2025-01-10:logged",
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     ws.run("db", "init", check=0, env=env)
     plan = ws.run("plan", "--detailed-exitcode", check=2, env=env)
     assert "Plan: 5 to add, 0 to change, 0 to delete, 0 to forget." in plan.stdout

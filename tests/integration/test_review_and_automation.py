@@ -13,16 +13,25 @@ pytestmark = pytest.mark.integration
 def _one_model(ws, **version):
     m = ws.model()
     a = ws.log_run("run-a")
-    ws.write({"models": {m: {"description": "d", "tags": {"team": "t"},
-                             "versions": [{"run_id": a, "stage": "candidate", "tags": {"owner": "ana"}, **version}]}}})
+    ws.write(
+        {
+            "models": {
+                m: {
+                    "description": "d",
+                    "tags": {"team": "t"},
+                    "versions": [{"run_id": a, "stage": "candidate", "tags": {"owner": "ana"}, **version}],
+                }
+            }
+        }
+    )
     return m, a
 
 
 def test_saved_plan_applies_without_prompt(ws):
-    m, a = _one_model(ws)
+    m, _ = _one_model(ws)
     ws.run("plan", "--out", "pr.plan", check=0)
     doc = json.loads((ws.path / "pr.plan").read_text())
-    assert doc["format_version"] == "1" and doc["summary"]["create"] == 2
+    assert doc["format_version"] == "1.2" and doc["summary"]["create"] == 2
     out = ws.run("apply", "pr.plan", input="")  # no terminal, no --auto-approve: a saved plan needs none
     assert out.returncode == 0, out.stderr
     assert len(ws.client.search_model_versions(f"name = '{m}'")) == 1
@@ -33,8 +42,17 @@ def test_stale_saved_plan_refused_after_out_of_band_change(ws):
     m, a = _one_model(ws)
     ws.run("apply", "--auto-approve", check=0)
     v = ws.client.search_model_versions(f"name = '{m}'")[0]
-    ws.write({"models": {m: {"description": "d", "tags": {"team": "t"},
-                             "versions": [{"run_id": a, "stage": "archived", "tags": {"owner": "bo"}}]}}})
+    ws.write(
+        {
+            "models": {
+                m: {
+                    "description": "d",
+                    "tags": {"team": "t"},
+                    "versions": [{"run_id": a, "stage": "archived", "tags": {"owner": "bo"}}],
+                }
+            }
+        }
+    )
     ws.run("plan", "--out", "pr.plan", check=0)
     # someone edits a resource the plan touches
     ws.client.set_model_version_tag(m, v.version, "owner", "carl")
@@ -77,7 +95,16 @@ def test_drift_detected_reported_and_reverted(ws):
     assert f'model_version.{m}[run:{a}/model]: tags.owner = "ana" -> "mallory"' in out
     assert f'model.{m}: description = "d" -> "changed by hand"' in out
     doc = json.loads(ws.run("drift", "--format", "json", check=0).stdout)
-    items = {(d["address"], d["attribute"]): d for d in doc["resource_drift"]}
+    items = {(d["address"], d["attribute"]): d for d in doc["drift"]}
+    shaped = {d["address"]: d for d in doc["resource_drift"]}  # Terraform's shape: before = recorded, after = live
+    assert shaped[f"model.{m}"]["change"] == {
+        "actions": ["update"],
+        "before": {"description": "d"},
+        "after": {"description": "changed by hand"},
+        "after_unknown": {},
+        "before_sensitive": {},
+        "after_sensitive": {},
+    }
     assert items[(f"model.{m}", "description")]["recorded"] == "d"
     assert items[(f"model.{m}", "description")]["live"] == "changed by hand"
     assert items[(f"model_version.{m}[run:{a}/model]", "tags.owner")]["last_updated"]
@@ -95,7 +122,7 @@ def test_drift_detected_reported_and_reverted(ws):
 def test_drift_notes_unmanaged_versions(ws):
     import mlflow
 
-    m, a = _one_model(ws)
+    m, _ = _one_model(ws)
     ws.run("apply", "--auto-approve", check=0)
     b = ws.log_run("run-b")
     mlflow.set_tracking_uri(ws.tracking_uri)
@@ -125,12 +152,17 @@ def test_import_then_plan_is_empty(ws):
 
     engine = sa.create_engine(ws.database_url)
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO exp.policy_versions VALUES (gen_random_uuid(), :p, 1, :m, '2', "
-                             "'{\"temperature\": 0.3}')"), {"p": pid, "m": m})
+        conn.execute(
+            sa.text(
+                "INSERT INTO exp.policy_versions VALUES (gen_random_uuid(), :p, 1, :m, '2', '{\"temperature\": 0.3}')"
+            ),
+            {"p": pid, "m": m},
+        )
     engine.dispose()
 
     (ws.path / "registry.yaml").write_text(
-        "version: 1\nmlflow:\n  tracking_uri: ${MLFLOW_TRACKING_URI}\ndatabase:\n  url: ${MLREG_DATABASE_URL}\n")
+        "version: 1\nmlflow:\n  tracking_uri: ${MLFLOW_TRACKING_URI}\ndatabase:\n  url: ${MLREG_DATABASE_URL}\n"
+    )
     ws.run("import", "--model", m, "--policy", f"planner_policy={pid}", "--out", "imported.yaml", check=0)
     text = (ws.path / "imported.yaml").read_text()
     assert "mlflow.internal" not in text and "mlflow.pipeline" not in text

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from planner.statedata import StateSnapshot
-from state.base import StaleSerial
-from state.postgres import PostgresState
+from mlreg.planner.errors import StaleSerial
+from mlreg.planner.statedata import StateSnapshot
+from mlreg.state.postgres import PostgresState
 
 pytestmark = pytest.mark.integration
 
@@ -110,11 +110,20 @@ def test_local_state_moves_to_postgres_then_plan_is_empty(ws, services):
 
 def test_local_backend_names_its_holder_too(ws):
     ws.write({"models": {}})
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from state.local import LocalState\n"
-        "with LocalState(sys.argv[1]).lock('apply'):\n"
-        "    print('locked', flush=True); time.sleep(30)"), str(ws.path / ".mlreg" / "state.json")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from mlreg.state.local import LocalState\n"
+                "with LocalState(sys.argv[1]).lock('apply'):\n"
+                "    print('locked', flush=True); time.sleep(30)"
+            ),
+            str(ws.path / ".mlreg" / "state.json"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     try:
         out = ws.run("apply", "--auto-approve")

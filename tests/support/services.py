@@ -67,8 +67,10 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 def _local_cluster(data_root: str | None = None, port: int | None = None) -> Postgres:
     for tool in ("initdb", "pg_ctl"):
         if not shutil.which(tool):
-            raise RuntimeError(f"{tool} not on PATH: install PostgreSQL 15 server binaries "
-                               "(Debian: postgresql-15) or set MLREG_TEST_DATABASE_URL")
+            raise RuntimeError(
+                f"{tool} not on PATH: install PostgreSQL 15 server binaries "
+                "(Debian: postgresql-15) or set MLREG_TEST_DATABASE_URL"
+            )
     root = Path(data_root or tempfile.mkdtemp(prefix="mlreg-pg-"))
     root.mkdir(parents=True, exist_ok=True)
     data = root / "data"
@@ -76,14 +78,20 @@ def _local_cluster(data_root: str | None = None, port: int | None = None) -> Pos
         shutil.chown(root, "postgres", "postgres")
     port = port or free_port()
     if not (data / "PG_VERSION").exists():
-        subprocess.run(_as_postgres(["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                                     "--no-sync"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(["initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]),
+            check=True,
+            capture_output=True,
+        )
     if subprocess.run(_as_postgres(["pg_ctl", "-D", str(data), "status"]), capture_output=True).returncode == 0:
         # a cached cluster left running by an interrupted benchmark: restart it on our port
         subprocess.run(_as_postgres(["pg_ctl", "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run(_as_postgres(["pg_ctl", "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"]),
-                   check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(["pg_ctl", "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"]),
+        check=True,
+        capture_output=True,
+    )
 
     def stop():
         subprocess.run(_as_postgres(["pg_ctl", "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
@@ -126,26 +134,46 @@ class MlflowServer:
         with open(self.log_path, "rb") as f:
             f.seek(offset)
             text = f.read().decode(errors="replace")
-        return [line for line in text.splitlines()
-                if any(f'"{m} /api/' in line or f'"{m} /ajax-api/' in line for m in ("GET", "POST", "PATCH", "DELETE"))]
+        return [
+            line
+            for line in text.splitlines()
+            if any(f'"{m} /api/' in line or f'"{m} /ajax-api/' in line for m in ("GET", "POST", "PATCH", "DELETE"))
+        ]
 
 
-def start_mlflow(backend_uri: str, artifacts_dir: str, port: int | None = None, workers: int = 1,
-                 log_path: str | None = None, gunicorn: bool = False) -> MlflowServer:
+def start_mlflow(
+    backend_uri: str,
+    artifacts_dir: str,
+    port: int | None = None,
+    workers: int = 1,
+    log_path: str | None = None,
+    gunicorn: bool = False,
+) -> MlflowServer:
     """`gunicorn=True` serves with gunicorn (several workers without uvicorn's Nagle delay, with an
     access log so requests can be counted); the default is uvicorn, as `mlflow server` does."""
     port = port or free_port()
     log = Path(log_path or tempfile.mktemp(prefix="mlflow-server-", suffix=".log"))
     mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
-    cmd = [mlflow_bin if Path(mlflow_bin).exists() else "mlflow", "server",
-           "--backend-store-uri", backend_uri, "--artifacts-destination", artifacts_dir, "--serve-artifacts",
-           "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [
+        mlflow_bin if Path(mlflow_bin).exists() else "mlflow",
+        "server",
+        "--backend-store-uri",
+        backend_uri,
+        "--artifacts-destination",
+        artifacts_dir,
+        "--serve-artifacts",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     if gunicorn:
         cmd += ["--gunicorn-opts", f"--workers {workers} --access-logfile - --timeout 300"]
     else:
         cmd += ["--workers", str(workers)]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    proc = subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT, env=env)
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -39,14 +39,21 @@ class Workspace:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "MLFLOW_TRACKING_URI": self.tracking_uri, "MLREG_DATABASE_URL": self.database_url,
-                "NO_COLOR": "1"}
+        return {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "MLREG_DATABASE_URL": self.database_url,
+            "NO_COLOR": "1",
+        }
 
     def write(self, doc: dict | str, name: str = "registry.yaml") -> Path:
         if isinstance(doc, dict):
-            doc = {"version": 1,
-                   "mlflow": {"tracking_uri": "${MLFLOW_TRACKING_URI}"},
-                   "database": {"url": "${MLREG_DATABASE_URL}"}, **doc}
+            doc = {
+                "version": 1,
+                "mlflow": {"tracking_uri": "${MLFLOW_TRACKING_URI}"},
+                "database": {"url": "${MLREG_DATABASE_URL}"},
+                **doc,
+            }
             text = yaml.safe_dump(doc, sort_keys=False)
         else:
             text = doc
@@ -54,18 +61,39 @@ class Workspace:
         p.write_text(text)
         return p
 
-    def run(self, *args: str, input: str | None = None, check: int | None = None, env: dict | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "planner.cli", *args], cwd=self.path, input=input,
-                              capture_output=True, text=True, env=env or self.env, timeout=timeout)
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: int | None = None,
+        env: dict | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlreg", *args],
+            cwd=self.path,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env or self.env,
+            timeout=timeout,
+        )
         if check is not None and proc.returncode != check:
-            raise AssertionError(f"mlreg {' '.join(args)} exited {proc.returncode}, expected {check}\n"
-                                 f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
+            raise AssertionError(
+                f"mlreg {' '.join(args)} exited {proc.returncode}, expected {check}\n"
+                f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+            )
         return proc
 
     def popen(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "planner.cli", *args], cwd=self.path, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "mlreg", *args],
+            cwd=self.path,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def kill_apply_midway(self, model: str, after: int = 3, total: int = 12) -> int:
         """Start `apply --parallelism 1`, SIGKILL it once `after` versions of `model` exist
@@ -92,6 +120,11 @@ class Workspace:
 
         mlflow.set_tracking_uri(self.tracking_uri)
         return _demo_train().log_run(self.experiment, name, kind, scores, tuple(omit))
+
+    @staticmethod
+    def user_tags(version) -> dict:
+        """A version's tags without mlreg's own provenance tag (`mlreg.apply_id`)."""
+        return {k: v for k, v in version.tags.items() if k != "mlreg.apply_id"}
 
     @property
     def client(self):
@@ -127,9 +160,14 @@ class Workspace:
         try:
             with engine.connect() as conn:
                 table = "exp.policy_versions" if engine.dialect.name == "postgresql" else "policy_versions"
-                rows = conn.execute(sa.text(f"SELECT * FROM {table} WHERE policy_id = :p ORDER BY version"),
-                                    {"p": policy_id if engine.dialect.name == "postgresql"
-                                     else policy_id.replace("-", "")}).mappings().all()
+                rows = (
+                    conn.execute(
+                        sa.text(f"SELECT * FROM {table} WHERE policy_id = :p ORDER BY version"),
+                        {"p": policy_id if engine.dialect.name == "postgresql" else policy_id.replace("-", "")},
+                    )
+                    .mappings()
+                    .all()
+                )
                 return [dict(r) for r in rows]
         finally:
             engine.dispose()

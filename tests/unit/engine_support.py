@@ -7,23 +7,17 @@ from pathlib import Path
 
 import yaml
 
-from planner.config import load_config
-from planner.model import (
-    DatabaseSnapshot,
-    LiveModel,
-    LivePolicyVersion,
-    LiveRun,
-    LiveSnapshot,
-    LiveVariant,
-    LiveVersion,
-    RegistrySnapshot,
-)
-from planner.plan import build_plan
-from planner.statedata import StateSnapshot
+from mlreg.planner.config import load_config
+from mlreg.planner.kinds.policy_version import LivePolicyVersion, LiveVariant, PolicyFacts
+from mlreg.planner.kinds.registry import LiveModel, LiveRun, LiveVersion, RegistryFacts
+from mlreg.planner.live import LiveSnapshot
+from mlreg.planner.plan import build_plan
+from mlreg.planner.statedata import StateSnapshot
 
 RUN_DEFAULTS = {
-    "params": {p: "1" for p in ("learning_rate", "batch_size", "epochs", "dataset_version", "model_base",
-                                "fine_tuning_method")},
+    "params": {
+        p: "1" for p in ("learning_rate", "batch_size", "epochs", "dataset_version", "model_base", "fine_tuning_method")
+    },
     "metrics": {"train_loss": 0.4, "val_loss": 0.5, "plan_alignment_score": 0.9, "constraint_respect_score": 1.0},
     "tags": {"policy_id": "p", "task": "planner", "dataset_version": "d"},
 }
@@ -34,34 +28,70 @@ def live_from(data: dict) -> LiveSnapshot:
     runs = {}
     by_name: dict = {}
     for r in data.get("runs", []):
-        run = LiveRun(run_id=r["run_id"], experiment_id="1", experiment_name=r.get("experiment", "exp"),
-                      run_name=r.get("name", r["run_id"]),
-                      params={**RUN_DEFAULTS["params"], **r.get("params", {})},
-                      metrics={**RUN_DEFAULTS["metrics"], **r.get("metrics", {})},
-                      tags={**RUN_DEFAULTS["tags"], **r.get("tags", {})},
-                      artifacts=tuple(r.get("artifacts", ["model"])), logged_models=())
+        run = LiveRun(
+            run_id=r["run_id"],
+            experiment_id="1",
+            experiment_name=r.get("experiment", "exp"),
+            run_name=r.get("name", r["run_id"]),
+            params={**RUN_DEFAULTS["params"], **r.get("params", {})},
+            metrics={**RUN_DEFAULTS["metrics"], **r.get("metrics", {})},
+            tags={**RUN_DEFAULTS["tags"], **r.get("tags", {})},
+            artifacts=tuple(r.get("artifacts", ["model"])),
+            logged_models=(),
+        )
         for k in r.get("drop", []):
             for d in (run.params, run.metrics, run.tags):
                 d.pop(k, None)
         runs[run.run_id] = run
         by_name.setdefault((run.experiment_name, run.run_name), []).append(run)
-    models = {n: LiveModel(name=n, description=m.get("description", ""), tags=m.get("tags", {}),
-                           aliases={a: str(v) for a, v in m.get("aliases", {}).items()})
-              for n, m in data.get("models", {}).items()}
+    models = {
+        n: LiveModel(
+            name=n,
+            description=m.get("description", ""),
+            tags=m.get("tags", {}),
+            aliases={a: str(v) for a, v in m.get("aliases", {}).items()},
+        )
+        for n, m in data.get("models", {}).items()
+    }
     versions = {}
     for n, vs in data.get("versions", {}).items():
-        versions[n] = [LiveVersion(name=n, version=str(v["version"]), source=v.get("source", ""),
-                                   run_id=v.get("run_id"), description=v.get("description", ""),
-                                   tags=v.get("tags", {}), model_id=v.get("model_id")) for v in vs]
-    pvs = {(p["policy_id"], p["version"]): LivePolicyVersion(
-        id=p.get("id", f"row-{p['version']}"), policy_id=p["policy_id"], version=p["version"],
-        model_name=p["model"], model_version=str(p["model_version"]), config_defaults=p.get("config_defaults", {}))
-        for p in data.get("policy_versions", [])}
+        versions[n] = [
+            LiveVersion(
+                name=n,
+                version=str(v["version"]),
+                source=v.get("source", ""),
+                run_id=v.get("run_id"),
+                description=v.get("description", ""),
+                tags=v.get("tags", {}),
+                model_id=v.get("model_id"),
+            )
+            for v in vs
+        ]
+    pvs = {
+        (p["policy_id"], p["version"]): LivePolicyVersion(
+            id=p.get("id", f"row-{p['version']}"),
+            policy_id=p["policy_id"],
+            version=p["version"],
+            model_name=p["model"],
+            model_version=str(p["model_version"]),
+            config_defaults=p.get("config_defaults", {}),
+        )
+        for p in data.get("policy_versions", [])
+    }
     variants = [LiveVariant(id=v["id"], policy_version_id=v["policy_version_id"]) for v in data.get("variants", [])]
     return LiveSnapshot(
-        registry=RegistrySnapshot(models=models, versions=versions, runs=runs, runs_by_name=by_name,
-                                  logged_model_names=data.get("logged_models", {})),
-        database=DatabaseSnapshot(policy_versions=pvs, variants=variants))
+        {
+            RegistryFacts: RegistryFacts(
+                models=models,
+                versions=versions,
+                runs=runs,
+                runs_by_name=by_name,
+                logged_model_names=data.get("logged_models", {}),
+                prompt_names=frozenset(data.get("prompt_names", [])),
+            ),
+            PolicyFacts: PolicyFacts(policy_versions=pvs, variants=variants),
+        }
+    )
 
 
 def state_from(data: dict | None) -> StateSnapshot:

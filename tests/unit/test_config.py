@@ -8,36 +8,79 @@ import textwrap
 
 import pytest
 
-from planner import redact
-from planner.config import load_config
+from mlreg.planner import redact
+from mlreg.planner.config import load_config
 
 BAD = {
     "yaml_syntax": ("models:\n  a_model: {versions: [\n", 3, "YAML syntax error", ""),
-    "duplicate_key": ("models:\n  a_model: {}\n  a_model: {}\n", 3, "Duplicate key 'a_model' (first defined at line 3)",
-                      "models.a_model"),
-    "unknown_key": ("models:\n  a_model:\n    descripton: x\n", 3, "Unknown key 'descripton'",
-                    "models.a_model.descripton"),
+    "duplicate_key": (
+        "models:\n  a_model: {}\n  a_model: {}\n",
+        3,
+        "Duplicate key 'a_model' (first defined at line 3)",
+        "models.a_model",
+    ),
+    "unknown_key": (
+        "models:\n  a_model:\n    descripton: x\n",
+        3,
+        "Unknown key 'descripton'",
+        "models.a_model.descripton",
+    ),
     "wrong_type": ("models:\n  a_model:\n    versions: {}\n", 3, "expected a list", "models.a_model.versions"),
-    "bad_enum": ("models:\n  a_model:\n    versions:\n      - version: 1\n        stage: prod\n", 5,
-                 "expected one of: 'none', 'candidate', 'production' or 'archived'",
-                 "models.a_model.versions[0].stage"),
-    "zero_matchers": ("models:\n  a_model:\n    versions:\n      - stage: candidate\n", 4,
-                      "exactly one of version, run_id, run, source (found: none)", "models.a_model.versions[0]"),
-    "two_matchers": ("models:\n  a_model:\n    versions:\n      - {version: 1, run_id: abc}\n", 4,
-                     "(found: version, run_id)", "models.a_model.versions[0]"),
-    "undeclared_model": ("policies:\n  p:\n    id: 2f0c1c9e-0b7e-4c5e-9a57-2d6d5c1c9a11\n    versions:\n"
-                         "      1: {model: ghost_model, model_version: 1}\n", 5,
-                         "Model 'ghost_model' is not declared under models", "policies.p.versions.1.model"),
-    "bad_regex": ("rules:\n  model_name_pattern: '[a-z'\n", 2, "invalid regular expression",
-                  "rules.model_name_pattern"),
-    "unset_env": ("mlflow:\n  tracking_uri: ${MLREG_TEST_SURELY_UNSET}\n", 2,
-                  "Environment variable MLREG_TEST_SURELY_UNSET is not set", "mlflow.tracking_uri"),
-    "bad_name": ("models:\n  Planner:\n    versions: []\n", 2, "does not match rules.model_name_pattern",
-                 "models.Planner"),
-    "bad_gate": ("rules:\n  promotion_gates:\n    production: {score: 'about 1'}\n", 3, "expected a threshold",
-                 "rules.promotion_gates.production.score"),
-    "stage_in_tags": ("models:\n  a_model:\n    versions:\n      - version: 1\n        tags: {stage: x}\n", 5,
-                      "managed by `stage:`", "models.a_model.versions[0].tags.stage"),
+    "bad_enum": (
+        "models:\n  a_model:\n    versions:\n      - version: 1\n        stage: prod\n",
+        5,
+        "expected one of: 'none', 'candidate', 'production' or 'archived'",
+        "models.a_model.versions[0].stage",
+    ),
+    "zero_matchers": (
+        "models:\n  a_model:\n    versions:\n      - stage: candidate\n",
+        4,
+        "exactly one of version, run_id, run, source (found: none)",
+        "models.a_model.versions[0]",
+    ),
+    "two_matchers": (
+        "models:\n  a_model:\n    versions:\n      - {version: 1, run_id: abc}\n",
+        4,
+        "(found: version, run_id)",
+        "models.a_model.versions[0]",
+    ),
+    "undeclared_model": (
+        "policies:\n  p:\n    id: 2f0c1c9e-0b7e-4c5e-9a57-2d6d5c1c9a11\n    versions:\n"
+        "      1: {model: ghost_model, model_version: 1}\n",
+        5,
+        "Model 'ghost_model' is not declared under models",
+        "policies.p.versions.1.model",
+    ),
+    "bad_regex": (
+        "rules:\n  model_name_pattern: '[a-z'\n",
+        2,
+        "invalid regular expression",
+        "rules.model_name_pattern",
+    ),
+    "unset_env": (
+        "mlflow:\n  tracking_uri: ${MLREG_TEST_SURELY_UNSET}\n",
+        2,
+        "Environment variable MLREG_TEST_SURELY_UNSET is not set",
+        "mlflow.tracking_uri",
+    ),
+    "bad_name": (
+        "models:\n  Planner:\n    versions: []\n",
+        2,
+        "does not match rules.model_name_pattern",
+        "models.Planner",
+    ),
+    "bad_gate": (
+        "rules:\n  promotion_gates:\n    production: {score: 'about 1'}\n",
+        3,
+        "expected a threshold",
+        "rules.promotion_gates.production.score",
+    ),
+    "stage_in_tags": (
+        "models:\n  a_model:\n    versions:\n      - version: 1\n        tags: {stage: x}\n",
+        5,
+        "managed by `stage:`",
+        "models.a_model.versions[0].tags.stage",
+    ),
     "missing_version": ("models: {}\n", 1, "required key is missing", "version"),
 }
 
@@ -71,7 +114,7 @@ def test_all_errors_at_once(tmp_path):
               - stage: prod
           a_model: {}
         """)
-    loaded, diags = load_config(_write(tmp_path, body), env={})
+    _, diags = load_config(_write(tmp_path, body), env={})
     summaries = " | ".join(d.summary for d in diags)
     for s in ("MLREG_TEST_SURELY_UNSET", "Unknown key 'descripton'", "expected one of", "Duplicate key"):
         assert s in summaries
@@ -80,19 +123,23 @@ def test_all_errors_at_once(tmp_path):
 
 def test_cli_validate_exit_1_no_traceback(tmp_path):
     p = _write(tmp_path, BAD["bad_enum"][0] + BAD["unset_env"][0])
-    out = subprocess.run([sys.executable, "-m", "planner.cli", "-f", str(p), "validate"], capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, "-m", "mlreg", "-f", str(p), "validate"], capture_output=True, text=True)
     assert out.returncode == 1
     assert f"{p}:6:" in out.stderr and "stage" in out.stderr
     assert f"{p}:8:" in out.stderr and "MLREG_TEST_SURELY_UNSET" in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
-    debug = subprocess.run([sys.executable, "-m", "planner.cli", "--debug", "-f", str(tmp_path / "nope.yaml"),
-                            "plan"], capture_output=True, text=True)
+    debug = subprocess.run(
+        [sys.executable, "-m", "mlreg", "--debug", "-f", str(tmp_path / "nope.yaml"), "plan"],
+        capture_output=True,
+        text=True,
+    )
     assert debug.returncode == 1 and "Cannot read" in debug.stderr
 
 
 def test_env_expansion_defaults_and_secrets(tmp_path):
-    p = _write(tmp_path, "database:\n  url: ${DB_URL:-sqlite:///x.db}\nmlflow:\n  tracking_uri: http://h/${MLFLOW_TOKEN}\n")
+    p = _write(
+        tmp_path, "database:\n  url: ${DB_URL:-sqlite:///x.db}\nmlflow:\n  tracking_uri: http://h/${MLFLOW_TOKEN}\n"
+    )
     loaded, diags = load_config(p, env={"MLFLOW_TOKEN": "t0psecretvalue"})
     assert not diags
     assert loaded.config.database.url == "sqlite:///x.db"
@@ -102,7 +149,9 @@ def test_env_expansion_defaults_and_secrets(tmp_path):
 
 
 def test_tag_values_coerced_and_version_keys(tmp_path):
-    p = _write(tmp_path, textwrap.dedent("""\
+    p = _write(
+        tmp_path,
+        textwrap.dedent("""\
         models:
           a_model:
             aliases: {champion: 3}
@@ -113,7 +162,8 @@ def test_tag_values_coerced_and_version_keys(tmp_path):
                 artifact_path: clf
               - run: {experiment: e, name: r}
               - source: s3://m/1
-        """))
+        """),
+    )
     loaded, diags = load_config(p, env={})
     assert not diags
     vs = loaded.config.models["a_model"].versions
@@ -122,7 +172,7 @@ def test_tag_values_coerced_and_version_keys(tmp_path):
 
 
 def test_schema_command_prints_json_schema():
-    out = subprocess.run([sys.executable, "-m", "planner.cli", "schema"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "mlreg", "schema"], capture_output=True, text=True)
     assert out.returncode == 0
     import json
 
@@ -131,7 +181,9 @@ def test_schema_command_prints_json_schema():
 
 
 def test_removed_entries_are_checked(tmp_path):
-    p = _write(tmp_path, textwrap.dedent("""\
+    p = _write(
+        tmp_path,
+        textwrap.dedent("""\
         models:
           a_model:
             versions: [{version: 1}]
@@ -139,17 +191,21 @@ def test_removed_entries_are_checked(tmp_path):
           - {address: "model_version.a_model[v1]", destroy: true}
           - {address: "nonsense", destroy: true}
           - {address: "policy_version.p[1]", alias: x}
-        """))
-    loaded, diags = load_config(p, env={})
+        """),
+    )
+    _, diags = load_config(p, env={})
     text = [(d.line, d.summary) for d in diags]
     assert (6, "model_version.a_model[v1] is declared in this file and listed under removed") in text
     assert any(line == 7 and "expected an address" in s for line, s in text)
-    assert any(line == 8 and "`alias` goes with a model address" in s for line, s in text)
+    assert any(line == 8 and "`alias` goes with a model" in s for line, s in text)
 
 
 def test_global_options_after_the_command(tmp_path):
     p = _write(tmp_path, "models: {}\n")
-    out = subprocess.run([sys.executable, "-m", "planner.cli", "validate", "--no-color", "-f", str(p), "--debug"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mlreg", "validate", "--no-color", "-f", str(p), "--debug"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert "is valid" in out.stdout

@@ -16,8 +16,8 @@ def test_case(case_path, tmp_path):
     case = load_case(case_path)
     expect = case["expect"]
     plan = plan_for(tmp_path, case["desired"], case.get("live"), case.get("state"))
-    actions = {c.address: c.action.value for c in plan.changes}
-    by_addr = {c.address: c for c in plan.resource_changes}
+    actions = {c.address: c.action.value for c in plan.actionable}
+    by_addr = {c.address: c for c in plan.changes}
     errors = [d for d in plan.diagnostics if d.is_error]
     warnings = [d for d in plan.diagnostics if not d.is_error]
 
@@ -48,7 +48,7 @@ def test_case(case_path, tmp_path):
     for address in expect.get("record_only", []):
         assert by_addr[address].record_only, address
     if "summary" in expect:
-        assert plan.summary.model_dump() == expect["summary"]
+        assert plan.summary.to_json() == expect["summary"]
     if "promotions" in expect:
         assert [[p.model, p.from_stage, p.to_stage] for p in plan.promotions] == expect["promotions"]
     for model, m in expect.get("promotion_metrics", {}).items():

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import yaml
 
-from planner.fastyaml import fast_load
+from mlreg.planner.config.fastyaml import fast_load
 
 AGREE = [
     "a: 1\nb: [1, 2, 'x']\nc: {d: e}\n",
@@ -19,18 +19,18 @@ AGREE = [
     "q: 'it''s'\n# comment\nr: \"tab\\there\"\n",
 ]
 UNSURE = [
-    "a: yes\n",            # YAML 1.1 bool
-    "a: ~\n",              # null
-    "a: 2025-01-03\n",     # date
-    "a: 010\n",            # octal
-    "a: 12:30\n",          # sexagesimal
-    "a: 1e3\n",            # a string to PyYAML, a number to JSON
-    "a: .5\n",             # normalised by the fast parser
-    "a: &x 1\nb: *x\n",    # anchors
-    "a: 1\na: 2\n",        # duplicate key: the exact path reports it with its line
-    "tags: {5: x}\n",      # an int key where strings are expected
-    "a: !!str 5\n",        # explicit tag
-    "a: [1, 2\n",          # syntax error
+    "a: yes\n",  # YAML 1.1 bool
+    "a: ~\n",  # null
+    "a: 2025-01-03\n",  # date
+    "a: 010\n",  # octal
+    "a: 12:30\n",  # sexagesimal
+    "a: 1e3\n",  # a string to PyYAML, a number to JSON
+    "a: .5\n",  # normalised by the fast parser
+    "a: &x 1\nb: *x\n",  # anchors
+    "a: 1\na: 2\n",  # duplicate key: the exact path reports it with its line
+    "tags: {5: x}\n",  # an int key where strings are expected
+    "a: !!str 5\n",  # explicit tag
+    "a: [1, 2\n",  # syntax error
 ]
 
 

@@ -13,7 +13,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from planner.diagnostics import Diagnostic, Severity
+from mlreg.planner.diagnostics import Diagnostic, Severity
 
 # libyaml's parser when PyYAML has it (≈10x faster on large files); marks are the same.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -113,8 +113,14 @@ def load_yaml(text: str, file: str) -> tuple[Source, list[Diagnostic]]:
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = " ".join(p for p in (e.context, e.problem) if p)
         return source, [
-            Diagnostic(severity=Severity.ERROR, summary=f"YAML syntax error: {problem}",
-                       file=file, line=line, column=col, key_path="")
+            Diagnostic(
+                severity=Severity.ERROR,
+                summary=f"YAML syntax error: {problem}",
+                file=file,
+                line=line,
+                column=col,
+                key_path="",
+            )
         ]
     except yaml.YAMLError as e:  # pragma: no cover - PyYAML raises marked errors for text input
         return source, [Diagnostic(severity=Severity.ERROR, summary=f"YAML error: {e}", file=file)]

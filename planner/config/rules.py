@@ -1,4 +1,4 @@
-"""The `rules:` section: its types and defaults (seed §3, §4.2, §5). Enforced in rules.py."""
+"""The `rules:` section: its types and defaults (the MLflow guide's lifecycle). Enforced in planner/rules.py."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ import operator
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
-from planner.stages import Stage
+from mlreg.planner.config.base import Frozen
+from mlreg.planner.stages import Stage
 
-_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
-        "==": operator.eq, "!=": operator.ne}
+_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne}
 _GATE = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def _gate(v):
@@ -41,8 +37,16 @@ def passes(value: float, threshold: str) -> bool:
 
 
 class RequiredRunLogging(Frozen):
-    params: list[str] = Field(default_factory=lambda: [
-        "learning_rate", "batch_size", "epochs", "dataset_version", "model_base", "fine_tuning_method"])
+    params: list[str] = Field(
+        default_factory=lambda: [
+            "learning_rate",
+            "batch_size",
+            "epochs",
+            "dataset_version",
+            "model_base",
+            "fine_tuning_method",
+        ]
+    )
     metrics: list[str] = Field(default_factory=lambda: ["train_loss", "val_loss"])
     tags: list[str] = Field(default_factory=lambda: ["policy_id", "task", "dataset_version"])
     artifacts: list[str] = Field(default_factory=lambda: ["model"])

@@ -1,0 +1,5 @@
+"""`python -m mlreg`: the command line."""
+
+from mlreg.cli import main
+
+main()

@@ -1,0 +1,142 @@
+"""The command group, its global options, and the one place that turns failures into exit codes.
+
+Exit codes (binding): 0 success / nothing to do; 1 any error; 2 with --detailed-exitcode when
+there are changes or drift.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import warnings
+
+import click
+
+from mlreg import __version__
+from mlreg.planner import redact
+from mlreg.planner.errors import ConfigInvalid, MlregError, UserError
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+class Ctx:
+    def __init__(self, file: str, color: bool, debug: bool):
+        self.file = file
+        self.color = color
+        self.debug = debug
+        self._loaded = None
+
+    def echo(self, text: str = "", err: bool = False, nl: bool = True) -> None:
+        click.echo(redact.redact(text), err=err, nl=nl, color=self.color)
+
+    def loaded(self):
+        """registry.yaml, validated; every error printed at once, then one line and exit 1."""
+        from mlreg.planner.config import load_config
+
+        if self._loaded is None:
+            loaded, diags = load_config(self.file)
+            if diags:
+                n = len(diags)
+                raise ConfigInvalid(
+                    f"{self.file}: {n} error{'s' if n != 1 else ''}; nothing was read or changed", diags
+                )
+            self._loaded = loaded
+        return self._loaded
+
+
+def guard(fn):
+    """Turn every failure into one clear line and exit 1; tracebacks only with --debug."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx: Ctx | None = click.get_current_context().find_object(Ctx)
+        try:
+            return fn(*args, **kwargs)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except BrokenPipeError:  # `mlreg … | head`: the reader left; nothing to report
+            sys.stderr.close()
+            sys.exit(EXIT_OK)
+        except Exception as e:  # the CLI's one place for it
+            if isinstance(e, ConfigInvalid):
+                from mlreg.planner.render.text import Style, diagnostics_text
+
+                click.echo(diagnostics_text(e.diagnostics, Style(ctx.color if ctx else False)), err=True, nl=False)
+            if ctx is not None and ctx.debug:
+                raise
+            text = str(e).strip()
+            msg = text.splitlines()[0] if text else type(e).__name__
+            if not isinstance(e, MlregError):  # a bug or an unexpected library failure
+                msg = f"{type(e).__name__}: {msg} (run with --debug for the traceback)"
+            click.echo(redact.redact(f"Error: {msg}"), err=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper
+
+
+class _Group(click.Group):
+    """Global options are also accepted after the command (`mlreg plan --no-color`, as
+    `terraform plan -no-color`): they are moved in front of it before parsing."""
+
+    _FLAGS = ("--no-color", "--debug")
+    _VALUED = ("-f", "--file")
+
+    def parse_args(self, ctx, args):
+        front, rest, i = [], [], 0
+        while i < len(args):
+            a = args[i]
+            if a == "--":
+                rest += args[i:]
+                break
+            if a in self._FLAGS or a.startswith("--file="):
+                front.append(a)
+            elif a in self._VALUED and i + 1 < len(args):
+                front += [a, args[i + 1]]
+                i += 1
+            else:
+                rest.append(a)
+            i += 1
+        return super().parse_args(ctx, front + rest)
+
+
+def _quiet_libraries() -> None:
+    """MLflow and its migrations log INFO lines and warnings that are not ours to show."""
+    for name in ("mlflow", "alembic", "urllib3", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"(mlflow|pydantic|sqlalchemy|alembic)(\..*)?")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "--file", "file", default="registry.yaml", show_default=True, help="Path of registry.yaml.")
+@click.option("--no-color", is_flag=True, help="Plain output (also when NO_COLOR is set or stdout is not a terminal).")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks and the libraries' own logs.")
+@click.version_option(__version__, prog_name="mlreg")
+@click.pass_context
+def main(click_ctx, file, no_color, debug):
+    """mlreg: registry-as-code for MLflow models, prompts, webhooks and policy versions."""
+    redact.collect_from_env(dict(os.environ))
+    if not debug:
+        _quiet_libraries()
+    color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    click_ctx.obj = Ctx(file, color, debug)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+backend_timeout_option = click.option(
+    "--backend-timeout",
+    "backend_timeout",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Give up on an MLflow or database that stops answering after this long (default 60, "
+    "or MLREG_BACKEND_TIMEOUT).",
+)
+
+
+def refuse(message: str) -> None:
+    raise UserError(message)

@@ -1,0 +1,216 @@
+"""`validate`, `plan`, `apply`, `drift`, `graph`, `schema`, `db init`: parse options, call the
+engine's workflow, format the outcome, pick the exit code. Nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from mlreg.cli import wiring
+from mlreg.cli.app import EXIT_CHANGES, EXIT_ERROR, Ctx, backend_timeout_option, guard, pass_ctx, refuse
+from mlreg.planner.errors import PlanRefused, UserError
+
+SIGNING_KEY = "MLREG_PLAN_SIGNING_KEY"
+FORMATS = click.Choice(["text", "json", "markdown"])
+
+
+@click.command()
+@pass_ctx
+@guard
+def validate(ctx: Ctx):
+    """Check registry.yaml offline (no MLflow, no database)."""
+    cfg = ctx.loaded().config
+    n_versions = sum(len(m.versions) for m in cfg.models.values())
+    n_policies = sum(len(p.versions) for p in cfg.policies.values())
+    extra = "".join(f", {len(getattr(cfg, s))} {s}" for s in ("prompts", "webhooks") if getattr(cfg, s, None))
+    ctx.echo(
+        f"Success! {ctx.file} is valid: {len(cfg.models)} models, {n_versions} versions, "
+        f"{n_policies} policy versions{extra}."
+    )
+
+
+@click.command()
+@pass_ctx
+def schema(ctx: Ctx):
+    """Print the JSON Schema of registry.yaml (for editors)."""
+    from mlreg.planner.config.schema import Config
+
+    doc = Config.model_json_schema()
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "mlreg registry.yaml"
+    ctx.echo(json.dumps(doc, indent=2))
+
+
+def emit_plan(ctx: Ctx, plan, fmt: str) -> None:
+    from mlreg.planner.render import json as render_json
+    from mlreg.planner.render import markdown, text
+
+    if fmt == "json":
+        ctx.echo(render_json.plan_json(plan), nl=False)
+    elif fmt == "markdown":
+        ctx.echo(markdown.plan_markdown(plan), nl=False)
+    else:
+        ctx.echo(text.plan_text(plan, ctx.color), nl=False)
+
+
+@click.command()
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `mlreg apply FILE`.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Plan only these (repeatable).")
+@backend_timeout_option
+@pass_ctx
+@guard
+def plan(ctx: Ctx, out, fmt, detailed_exitcode, targets, backend_timeout):
+    """Compare registry.yaml with live MLflow, the database and state; print the plan. Read-only."""
+    from mlreg.planner.render.json import plan_json
+    from mlreg.planner.workflow import make_plan
+
+    p, _ = make_plan(wiring.session(ctx.loaded(), backend_timeout), targets)
+    emit_plan(ctx, p, fmt)
+    if out:
+        if p.has_errors:
+            refuse("the plan has errors; it was not saved")
+        Path(out).write_text(plan_json(p, os.environ.get(SIGNING_KEY)))
+        signed = " (signed)" if os.environ.get(SIGNING_KEY) else ""
+        ctx.echo(
+            f"\nSaved the plan to {out}{signed}. Apply exactly this plan with: mlreg apply {out}", err=fmt != "text"
+        )
+    if p.has_errors:
+        sys.exit(EXIT_ERROR)
+    if detailed_exitcode and p.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+@click.command()
+@click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--lock-timeout", default=0.0, type=float, show_default=True, metavar="SECONDS")
+@click.option("--target", "targets", multiple=True, metavar="ADDRESS")
+@backend_timeout_option
+@pass_ctx
+@guard
+def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, backend_timeout):
+    """Execute a saved plan (only if registry.yaml, state and live still give exactly that plan),
+    or plan, ask for `yes` and execute."""
+    from mlreg.planner import planfile as planfiles
+    from mlreg.planner.render import text
+    from mlreg.planner.workflow import apply as run_apply
+
+    if planfile is None and not auto_approve and not sys.stdin.isatty():
+        refuse(
+            "apply needs confirmation but stdin is not a terminal; pass --auto-approve "
+            "or apply a saved plan (mlreg plan --out FILE; mlreg apply FILE)"
+        )
+    saved = planfiles.load(Path(planfile).read_text(), planfile, os.environ.get(SIGNING_KEY)) if planfile else None
+    session = wiring.session(ctx.loaded(), backend_timeout)
+
+    def show(p) -> None:
+        if planfile is None or p.has_errors:
+            ctx.echo(
+                text.plan_text(p, ctx.color) if planfile is None else text.diagnostics_text(p.diagnostics),
+                err=planfile is not None,
+                nl=False,
+            )
+
+    def confirm(p) -> bool:
+        if planfile is not None or auto_approve:
+            return True
+        ctx.echo("\nDo you want to perform these actions? Only 'yes' will be accepted.")
+        return click.prompt("  Enter a value", default="", show_default=False).strip() == "yes"
+
+    def progress(event, label, change, detail):
+        line = text.progress_line(event, label, change, detail)
+        if line:
+            ctx.echo(line)
+
+    try:
+        outcome = run_apply(
+            session,
+            targets=targets,
+            saved=saved,
+            show=show,
+            confirm=confirm,
+            parallelism=parallelism,
+            lock_timeout=lock_timeout,
+            progress=progress,
+        )
+    except PlanRefused as e:
+        raise PlanRefused(("the saved plan no longer passes the rules; " if planfile else "") + str(e)) from None
+    result = outcome.result
+    if result is None:
+        return
+    done = sum(result.executed.values())
+    if result.stopped:
+        raise UserError(
+            f"{result.stopped}. Applied and recorded in state: {done} change(s); failed: "
+            f"{len(result.failed)}; not started: {len(result.not_started)}."
+        )
+    if result.failed:
+        raise UserError(
+            f"apply failed for {len(result.failed)} step(s); state records what completed; "
+            "fix the cause and run `mlreg plan` again"
+        )
+    if outcome.plan.has_changes:
+        ctx.echo("\n" + text.apply_summary(result.executed))
+
+
+@click.command()
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there is drift, 0 when none.")
+@backend_timeout_option
+@pass_ctx
+@guard
+def drift(ctx: Ctx, fmt, detailed_exitcode, backend_timeout):
+    """Report what changed live, outside mlreg, since the last apply. Read-only."""
+    from mlreg.planner.render import json as render_json
+    from mlreg.planner.render import markdown, text
+    from mlreg.planner.workflow import drift as detect
+
+    items = detect(wiring.session(ctx.loaded(), backend_timeout))
+    render = {"json": render_json.drift_json, "markdown": markdown.drift_markdown}.get(fmt, text.drift_text)
+    ctx.echo(render(items), nl=False)
+    if detailed_exitcode and items:
+        sys.exit(EXIT_CHANGES)
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
+@pass_ctx
+@guard
+def graph(ctx: Ctx, fmt):
+    """Print the lineage of the desired state (policy version -> model version -> source run)
+    as DOT (like `terraform graph`) or Mermaid. Offline."""
+    from mlreg.planner.kinds import lineage
+    from mlreg.planner.render.graph import Picture
+
+    pic = Picture(lineage(ctx.loaded().config))
+    ctx.echo(pic.dot() if fmt == "dot" else pic.mermaid(), nl=False)
+
+
+@click.group()
+def db():
+    """The experimentation schema (exp.policy_versions, exp.variants)."""
+
+
+@db.command("init")
+@backend_timeout_option
+@pass_ctx
+@guard
+def db_init(ctx: Ctx, backend_timeout):
+    """Create exp.policy_versions / exp.variants if missing."""
+    database = wiring.providers(ctx.loaded(), backend_timeout)["mlreg/postgres"]
+    created = database.init()
+    ctx.echo(
+        f"Created {', '.join(created)} in {database.describe()}."
+        if created
+        else f"Nothing to do: the tables already exist in {database.describe()}."
+    )
+
+
+COMMANDS = (validate, plan, apply, drift, graph, schema, db)

@@ -1,0 +1,29 @@
+"""What every section of registry.yaml shares: frozen models that refuse unknown keys, and tags."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _tag_value(v):
+    """Tag values are strings; YAML turns 2025-01-03 into a date and 3 into an int."""
+    if v.__class__ is str:
+        return v
+    if isinstance(v, bool):
+        raise ValueError("expected a string; quote it (YAML reads yes/no/true/false as booleans)")
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, (_dt.date, _dt.datetime)):
+        return v.isoformat()
+    return v
+
+
+TagValue = Annotated[str, BeforeValidator(_tag_value)]
+Tags = dict[str, TagValue]

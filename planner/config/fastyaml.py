@@ -1,0 +1,264 @@
+"""A fast path for loading large registry files, that answers only when it is sure.
+
+PyYAML builds Python objects node by node: a registry of 100,000 versions (13 MB) takes ~15 s.
+rapidyaml parses in C++ and emits JSON, which the standard library reads in C: ~0.5 s. The two
+disagree on a few plain scalars (YAML 1.1 vs 1.2: `yes`, `~`, `010`, `12:30`, dates, `1e3`,
+normalised floats), so `fast_load` returns exactly what `yaml.safe_load` would, or None, and the
+caller then takes the slow, exact path (which also has the line numbers errors need):
+- any anchor, alias, tag, merge key or second document: None;
+- a duplicate key: None (the slow path reports it with its line);
+- a string PyYAML would read as another type if it were unquoted: every occurrence of it in the
+  source must be quoted, else None;
+- a float whose text is not in the source as written (rapidyaml normalises `.5` to `0.5`) or that
+  PyYAML would not read as a float (`1e3`): None;
+- a mapping key PyYAML would not read as a string: None, except the integer keys of
+  `policies.<name>.versions`, which become ints as PyYAML makes them;
+- anything rapidyaml or json refuse (nesting over 64 levels included): None.
+The checks run inside json's object hook, once per mapping, instead of walking the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from contextlib import contextmanager
+from sys import intern as _intern
+
+from yaml.resolver import Resolver
+
+_RISKY_SYNTAX = re.compile(r"(?:^|[\s\[\{,:])[&*!][^\s,\]\}]|<<\s*:|^(?:---|\.\.\.)(?:\s|$)", re.M)
+_STR = "tag:yaml.org,2002:str"
+# PyYAML's implicit resolvers, indexed by first character as PyYAML itself does.
+_BY_FIRST = {
+    first: [rx for tag, rx in resolvers if tag != _STR] for first, resolvers in Resolver.yaml_implicit_resolvers.items()
+}
+_FLOAT = next(rx for rs in Resolver.yaml_implicit_resolvers.values() for tag, rx in rs if tag.endswith(":float"))
+_INT = next(rx for rs in Resolver.yaml_implicit_resolvers.values() for tag, rx in rs if tag.endswith(":int"))
+_seen: dict[str, bool] = {}
+
+
+@contextmanager
+def _stderr_silenced():
+    """Point fd 2 at /dev/null for a moment (the C++ parser writes there before it raises)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class _Unsure(Exception):
+    pass
+
+
+def _typed_if_plain(s: str) -> bool:
+    """Would PyYAML read this text as something other than a string, if it were unquoted?
+
+    "" only comes out of a quoted scalar (an empty plain one is null in both parsers).
+    """
+    hit = _seen.get(s)
+    if hit is None:
+        rxs = _BY_FIRST.get(s[:1], ()) if s else ()
+        hit = any(rx.match(s) for rx in rxs)
+        if len(_seen) < 100_000:
+            _seen[s] = hit
+    return hit
+
+
+_OPEN = frozenset(" \t\n[{,:")
+_CLOSE = frozenset(" \t\r\n]},:#")
+
+
+def _unquoted_somewhere(text: str, strings: set[str]) -> bool:
+    """Does any of `strings` stand unquoted in the source? (Occurrences inside longer words, such
+    as a date inside a run name, are not scalars of their own.) One pass for all of them."""
+    if not strings:
+        return False
+    pattern = re.compile("|".join(re.escape(x) for x in sorted(strings, key=len, reverse=True)))
+    n = len(text)
+    for m in pattern.finditer(text):
+        start, end = m.span()
+        before = text[start - 1] if start else "\n"
+        after = text[end] if end < n else "\n"
+        if before in ("'", '"'):
+            if after != before:
+                return True
+        elif before in _OPEN and after in _CLOSE:
+            return True
+    return False
+
+
+class _Loader:
+    """One fast load: rapidyaml parses, json's C decoder builds, and every mapping is checked in
+    json's object hook (duplicate keys, keys and strings PyYAML would type differently)."""
+
+    def __init__(self, ryml):
+        self.ryml = ryml
+        self.floats: set[str] = set()
+        self.suspicious: set[str] = set()
+        self.typed_keys = 0
+
+    def typed(self, x: str) -> bool:
+        hit = _seen.get(x)
+        if hit is None:
+            hit = any(rx.match(x) for rx in _BY_FIRST.get(x[:1], ())) if x else False
+            if len(_seen) < 100_000:
+                _seen[x] = hit
+        return hit
+
+    def _scan_list(self, items: list) -> None:
+        for v in items:
+            if v.__class__ is str:
+                if self.typed(v):
+                    self.suspicious.add(v)
+            elif v.__class__ is list:
+                self._scan_list(v)
+
+    def _float(self, lit: str) -> float:
+        if not _FLOAT.match(lit):
+            raise _Unsure
+        self.floats.add(lit)
+        return float(lit)
+
+    def _pairs(self, items):
+        d = dict(items)
+        if len(d) != len(items):
+            raise _Unsure
+        known = _seen.get  # the cache answers for nearly every key and value: no call needed
+        for k, v in items:
+            hit = known(k)
+            if hit is None:
+                hit = self.typed(k)
+            if hit:
+                self.typed_keys += 1
+            if v.__class__ is str:
+                if len(v) < 48:  # short values repeat (stages, teams, dates): keep one copy of each
+                    d[k] = v = _intern(v)
+                hit = known(v)
+                if hit is None:
+                    hit = self.typed(v)
+                if hit:
+                    self.suspicious.add(v)
+            elif v.__class__ is list:
+                self._scan_list(v)
+        return d
+
+    def parse(self, text: str):
+        with _stderr_silenced():  # rapidyaml reports its refusals (e.g. depth) on fd 2 too
+            tree = self.ryml.parse_in_arena(text.encode())
+            emitted = self.ryml.emit_json(tree)
+        del tree  # the C++ tree is as large as the objects about to be built
+        return json.loads(emitted, object_pairs_hook=self._pairs, parse_float=self._float)
+
+
+# Patterns start with a literal newline, which the regex engine finds with memchr: a 13 MB file is
+# scanned in milliseconds. A root line starts at column 0; a model entry at column 2.
+_ROOT_LINE = re.compile(r"\n(?=[^ \t#\n])")
+_ROOT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:(?:[ \t]|$)")
+_ENTRY = re.compile(r"\n  (?=[^ \t#\n-])")
+_SHALLOW = re.compile(r"\n (?=[^ \t#\n])")  # a line indented by one space
+BATCH_BYTES = 128 * 1024
+
+
+def _chunks(text: str) -> tuple[str, str, list[str]] | None:
+    """Split a block-style file into everything but `models:`, the `models:` line, and batches
+    of whole model entries (each entry starts at column 2); None when the file is not shaped so.
+    Parsing in batches keeps the parser's tree small: it takes ~15x the text's size."""
+    roots = [0] + [m.start() + 1 for m in _ROOT_LINE.finditer(text)]
+    lines = [text[at : text.find("\n", at) if "\n" in text[at : at + 200] else at + 200] for at in roots]
+    keyed = [i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")]
+    if not all(_ROOT_KEY.match(lines[i]) for i in keyed):
+        return None
+    models_at = [i for i in keyed if lines[i].split("#", 1)[0].strip() == "models:"]
+    if len(models_at) != 1:
+        return None
+    i = models_at[0]
+    start = roots[i]
+    body_start = text.find("\n", start) + 1
+    after = [roots[j] for j in keyed if j > i]
+    end = after[0] if after else len(text)
+    if body_start <= 0 or body_start >= end:
+        return None
+    # Searched in place (from the newline before the first entry line): no copy of the body.
+    first = _ENTRY.search(text, body_start - 1, end)
+    if first is None or _SHALLOW.search(text, body_start - 1, end):
+        return None
+    lead = text[body_start : first.start()]
+    if lead.strip(" \t\n") and not lead.lstrip().startswith("#"):
+        return None
+    batches, at = [], first.start() + 1
+    while at < end:
+        nxt = _ENTRY.search(text, min(at + BATCH_BYTES, end), end)
+        stop = nxt.start() + 1 if nxt else end
+        batches.append(text[at:stop])
+        at = stop
+    return text[:start] + text[end:], text[start:body_start], batches
+
+
+def fast_load(text: str, convert_model=None):
+    """`convert_model(name, raw)` (optional) turns each model entry into its validated object as
+    soon as its batch is parsed, so the raw data of all models never exists at once; it raises
+    to say "unsure" (the exact path then reports the problem with its line)."""
+    try:
+        import ryml
+    except ImportError:  # optional: without it every load takes the exact path
+        return None
+    if (any(c in text for c in "&*!<") or "---" in text or "..." in text) and _RISKY_SYNTAX.search(text):
+        return None
+    loader = _Loader(ryml)
+    try:
+        split = _chunks(text) if len(text) > BATCH_BYTES else None
+        if split is None:
+            data = loader.parse(text)
+            if isinstance(data, dict) and convert_model is not None and isinstance(data.get("models"), dict):
+                data["models"] = {k: convert_model(k, v) for k, v in data["models"].items()}
+        else:
+            rest, models_line, batches = split
+            data = loader.parse(rest) or {}
+            if not isinstance(data, dict) or "models" in data or loader.parse(models_line) != {"models": None}:
+                return None
+            models: dict = {}
+            for batch in batches:
+                typed_before = loader.typed_keys
+                part = loader.parse(batch)
+                if not isinstance(part, dict) or loader.typed_keys != typed_before or models.keys() & part.keys():
+                    return None
+                for k, v in part.items():
+                    models[k] = convert_model(k, v) if convert_model is not None else v
+                del part
+            data["models"] = models
+    except Exception:
+        return None
+    if not isinstance(data, dict) or any(lit not in text for lit in loader.floats):
+        return None
+    if loader.typed_keys != _int_version_keys(data):
+        return None  # a typed key somewhere else than policies.<name>.versions
+    if _unquoted_somewhere(text, loader.suspicious):
+        return None
+    return data
+
+
+def _int_version_keys(data: dict) -> int:
+    """Turn the keys of `policies.<name>.versions` into ints as PyYAML does; returns how many."""
+    policies = data.get("policies")
+    if not isinstance(policies, dict):
+        return 0
+    n = 0
+    for p in policies.values():
+        versions = p.get("versions") if isinstance(p, dict) else None
+        if not isinstance(versions, dict):
+            continue
+        keys = [k for k in versions if _INT.match(k) and k.lstrip("-+").isdigit() and not k.startswith("0")]
+        if keys:
+            p["versions"] = {(int(k) if k in keys else k): v for k, v in versions.items()}
+            n += len(keys)
+    return n

@@ -1,0 +1,125 @@
+"""The engine's contracts with the outside: providers (live systems) and state backends.
+
+The engine is typed against these small interfaces (Terraform's statemgr Reader/Writer/Locker);
+`mlreg.providers` and `mlreg.state` implement them, tests pass in-memory fakes.
+
+Provider contract (Pulumi-style):
+- `read` answers the request types the provider serves, in bulk (a page is one request, never one
+  request per version), and raises on a request type it does not know.
+- `apply` makes live match one change (one phase of it) and returns the resource's identity (e.g.
+  the version number MLflow assigned). It is idempotent for the change it is given: if the object
+  already exists in the desired shape (a crash after MLflow created it, an answer lost on the
+  way), it adopts it instead of creating a second one. If it raises, the change may be partly
+  done (some tags set); the next plan sees the live values and finishes it, never duplicating.
+- `apply_batch` does the same for all changes of a batch kind at once (one transaction).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from mlreg.planner.live import Request
+from mlreg.planner.model import Change
+from mlreg.planner.statedata import StateSnapshot
+
+
+class Provider(Protocol):
+    name: str
+
+    def describe(self) -> str:
+        """What it talks to, for people (passwords masked)."""
+
+    def read(self, requests: Sequence[Request]) -> dict[type, Any]:
+        """Facts for each request, keyed by the request's facts type."""
+
+    def names(self, type_: str) -> list[str]:
+        """Every live name of a kind it serves (for `mlreg import`)."""
+
+    def begin_apply(self, apply_id: str) -> None:
+        """An apply is about to write: creates carry this id, so an answer lost on the way can
+        be found again by re-reading."""
+
+    def apply(self, change: Change, phase: str, resolved: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Make live match one phase of `change`; `resolved` fills `change.refs`."""
+
+    def apply_batch(
+        self, changes: Sequence[Change], resolved: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Mapping[str, Any]]:
+        """Apply all changes of a batch kind in one transaction; returns address -> identity."""
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    id: str
+    who: str
+    host: str
+    pid: int
+    operation: str
+    since: str
+
+    @classmethod
+    def new(cls, operation: str) -> LockInfo:
+        return cls(
+            id=str(uuid.uuid4()),
+            who=_user(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            operation=operation,
+            since=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (
+            f"held by {self.who}@{self.host} (pid {self.pid}) for `{self.operation}` since {self.since}; "
+            f"lock id {self.id}"
+        )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return os.environ.get("USER", "unknown")
+
+
+class StateReader(Protocol):
+    def read(self) -> StateSnapshot: ...
+
+    def describe(self) -> str: ...
+
+
+class StateWriter(Protocol):
+    def write(self, snapshot: StateSnapshot) -> None:
+        """Atomically replace state; refuse (StaleSerial) a serial lower than the stored one."""
+
+    def stored_meta(self) -> tuple[str | None, int | None]:
+        """(lineage, serial) of the stored state, or (None, None) when nothing is stored yet."""
+
+
+class Locker(Protocol):
+    def lock(self, operation: str, timeout: float = 0.0) -> AbstractContextManager[LockInfo]:
+        """Hold the writer lock for a whole command; raise StateLocked naming the holder."""
+
+    def force_unlock(self, lock_id: str) -> bool: ...
+
+
+class HistoryLog(Protocol):
+    def append_history(self, record: dict) -> None:
+        """Add a record, or replace the one with the same id (an apply starts `running`)."""
+
+    def history(self) -> list[dict]: ...
+
+
+class StateBackend(StateReader, StateWriter, Locker, HistoryLog, Protocol):
+    """All four, as the local file and the PostgreSQL backend provide them."""

@@ -1,0 +1,238 @@
+"""Text for terminals and CI logs: plans, drift, diagnostics, apply progress.
+
+Every string leaves through `redact`, so no secret reaches a terminal, a PR comment or a file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC
+from typing import Any
+
+from mlreg.planner.diagnostics import Diagnostic
+from mlreg.planner.kinds import KINDS
+from mlreg.planner.model import Action, ActionReason, Change, DriftItem, Plan, Promotion
+from mlreg.planner.redact import redact
+
+NO_CHANGES = "No changes. The registry matches registry.yaml."
+SENSITIVE = "(sensitive value)"
+_VERB = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated in-place",
+    Action.DELETE: "deleted",
+    Action.FORGET: "forgotten",
+}
+_LEGEND = {Action.CREATE: "create", Action.UPDATE: "update in-place", Action.DELETE: "delete", Action.FORGET: "forget"}
+_COLOR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.FORGET: "cyan"}
+# Map-valued attributes shown one line per key; other dicts (config_defaults) stay JSON.
+_PER_KEY = ("tags", "aliases")
+
+
+class Style:
+    def __init__(self, color: bool):
+        self.color = color
+
+    def __call__(self, text: str, fg: str | None = None, bold: bool = False) -> str:
+        if not self.color:
+            return text
+        import click
+
+        return click.style(text, fg=fg, bold=bold)
+
+
+def value(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return json.dumps(v)
+    return json.dumps(v, sort_keys=True)
+
+
+def flat(d: Mapping | None) -> dict[str, Any]:
+    out = {}
+    for k, v in (d or {}).items():
+        if k in _PER_KEY and isinstance(v, Mapping):
+            for sub, subv in v.items():
+                out[f"{k}.{sub}"] = subv
+        else:
+            out[k] = v
+    return out
+
+
+def _shown(change: Change, key: str, v: Any) -> str:
+    return SENSITIVE if key in KINDS[change.type].sensitive else value(v)
+
+
+def _attribute_lines(change: Change, style: Style) -> list[str]:
+    before, after = flat(change.before), flat(change.after)
+    unknown = set(change.after_unknown)
+    keys = list(dict.fromkeys([*after, *before]))
+    width = max((len(k) for k in keys), default=0)
+    lines = []
+    for k in keys:
+        name = k.ljust(width)
+        new = "(known after apply)" if k in unknown else _shown(change, k, after.get(k))
+        if change.action is Action.CREATE:
+            lines.append(f"      {style('+', 'green')} {name} = {new}")
+        elif change.action in (Action.FORGET, Action.DELETE):
+            mark = style("-", "red") if change.action is Action.DELETE else " "
+            lines.append(f"      {mark} {name} = {_shown(change, k, before.get(k))}")
+        elif k not in after:
+            lines.append(f"      {style('-', 'red')} {name} = {_shown(change, k, before[k])}")
+        elif k not in before and k not in unknown:
+            lines.append(f"      {style('+', 'green')} {name} = {new}")
+        elif k in unknown or before.get(k) != after.get(k):
+            if k in KINDS[change.type].sensitive:
+                lines.append(f"      {style('~', 'yellow')} {name} = {SENSITIVE}")
+            else:
+                lines.append(f"      {style('~', 'yellow')} {name} = {value(before.get(k))} -> {new}")
+        elif k in ("version", "model", "model_version"):
+            lines.append(f"        {name} = {new}")
+    return lines
+
+
+def _change_block(change: Change, style: Style) -> list[str]:
+    a = change.action
+    lines = [style(f"  # {change.address} will be {_VERB[a]}", bold=True)]
+    if change.reason:
+        lines.append(f"  # ({change.reason.text}{f' ({change.note})' if change.note else ''})")
+    lines.append(f"  {style(a.symbol, _COLOR[a])} {change.address} {{")
+    lines += _attribute_lines(change, style)
+    lines.append("    }")
+    return lines
+
+
+def fmt_metric(v) -> str:
+    return "missing" if v is None else f"{v:g}"
+
+
+def _promotion_lines(promotions: Iterable[Promotion]) -> list[str]:
+    lines = []
+    for p in promotions:
+        version = p.version or "(known after apply)"
+        who = f", registered by {p.registered_by}" if p.registered_by else ""
+        lines.append(f"  {p.model} version {version}: {p.from_stage} -> {p.to_stage} (run {p.run_id}{who})")
+        for metric, v in p.metrics.items():
+            old = ""
+            if p.replaces:
+                old = f"   (replaces version {p.replaces['version']}: {fmt_metric(p.replaces['metrics'].get(metric))})"
+            lines.append(f"      {metric} = {fmt_metric(v)}{old}")
+    return lines
+
+
+def diagnostics_text(diags: Iterable[Diagnostic], style: Style | None = None) -> str:
+    style = style or Style(False)
+    out = []
+    for d in diags:
+        label = style("Error:", "red", bold=True) if d.is_error else style("Warning:", "yellow", bold=True)
+        out.append(f"{label} {d.summary}")
+        where = d.where()
+        if where:
+            out.append(f"  at {where}")
+        if d.detail:
+            out.append(f"  {d.detail}")
+        out.append("")
+    return redact("\n".join(out))
+
+
+def drift_line(d: DriftItem, sensitive=()) -> str:
+    if d.attribute is None:
+        return f"  {d.address}: {d.note}"
+    who = ""
+    if d.last_updated or d.user:
+        from datetime import datetime
+
+        when = (
+            datetime.fromtimestamp(d.last_updated / 1000, UTC).isoformat(timespec="seconds") if d.last_updated else "?"
+        )
+        who = f"  (last updated {when}{' by ' + d.user if d.user else ''})"
+    return f"  {d.address}: {d.attribute} = {value(d.recorded)} -> {value(d.live)}{who}"
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary
+    return f"Plan: {s.create} to add, {s.update} to change, {s.delete} to delete, {s.forget} to forget."
+
+
+def backends_line(backends: Mapping[str, str]) -> str:
+    """`Reading MLflow at http://…, database postgresql://u:***@h/db; state in local file ….`"""
+    live = [v for k, v in backends.items() if v and k != "state"]
+    state = f"; state in {backends['state']}" if backends.get("state") else ""
+    return f"Reading {', '.join(live)}{state}." if live or state else ""
+
+
+def plan_text(plan: Plan, color: bool = False, header: bool = True) -> str:
+    style = Style(color)
+    out: list[str] = []
+    if header and plan.backends:
+        out += [backends_line(plan.backends), ""]
+    drift = [d for d in plan.drift if d.attribute is not None or d.vanished]
+    changes = plan.actionable
+    if drift:
+        reverted = {c.address for c in changes if c.reason is ActionReason.REVERT_DRIFT}
+        out += [style("Objects have changed outside of mlreg", bold=True), ""]
+        for d in drift:
+            out.append(drift_line(d) + ("   (this plan puts it back)" if d.address in reverted else ""))
+        out.append("")
+    if changes:
+        used = [a for a in _LEGEND if any(c.action is a for c in changes)]
+        out.append("mlreg will perform the following actions. Resource actions are indicated with:")
+        out += [f"  {style(a.symbol, _COLOR[a])} {_LEGEND[a]}" for a in used] + [""]
+        if any(c.action is Action.DELETE for c in changes):
+            out += [
+                style("!! WARNING: this plan DELETES live objects. Read every `-` block below. !!", "red", True),
+                "",
+            ]
+        for c in changes:
+            out += _change_block(c, style) + [""]
+    if plan.promotions:
+        out += [style("Promotions:", bold=True), *_promotion_lines(plan.promotions), ""]
+    if plan.diagnostics:
+        out.append(diagnostics_text(plan.diagnostics, style))
+    if changes:
+        out.append(style(summary_line(plan), bold=True))
+    elif not plan.has_errors:
+        out.append(NO_CHANGES)
+    if plan.has_errors:
+        out.append(style("The plan has errors and cannot be applied.", "red"))
+    return redact("\n".join(out).rstrip() + "\n")
+
+
+def drift_text(items: list[DriftItem]) -> str:
+    if not items:
+        return "No drift. Live objects match what mlreg last applied.\n"
+    lines = ["Objects have changed outside of mlreg:", ""] + [drift_line(d) for d in items]
+    return redact("\n".join(lines) + "\n")
+
+
+_PROGRESS = {
+    Action.CREATE: ("Creating...", "Creation complete"),
+    Action.UPDATE: ("Modifying...", "Modifications complete"),
+    Action.DELETE: ("Destroying...", "Destruction complete"),
+    Action.FORGET: ("", "Forgotten"),
+}
+
+
+def progress_line(event: str, label: str, change: Change | None, detail: str) -> str | None:
+    if event == "forget":
+        return redact(f"{label}: Forgotten (removed from state; nothing live was deleted)")
+    if event == "fail":
+        return redact(f"{label}: FAILED: {detail}")
+    if event == "skip":
+        return redact(f"{label}: not applied ({detail})")
+    if change is None:
+        return None
+    start, done = _PROGRESS[change.action]
+    if label.endswith(")") and " (" in label:
+        start, done = "Setting aliases...", "Aliases set"
+    if event == "start":
+        return redact(f"{label}: {start}")
+    return redact(f"{label}: {done} after {detail}")
+
+
+def apply_summary(executed: Mapping[str, int]) -> str:
+    return (
+        f"Apply complete! Resources: {executed.get('create', 0)} added, {executed.get('update', 0)} changed, "
+        f"{executed.get('delete', 0)} deleted, {executed.get('forget', 0)} forgotten."
+    )

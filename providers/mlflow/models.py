@@ -1,0 +1,197 @@
+"""Writes for registered models and their versions.
+
+Registering a version is the one write that is not idempotent (two calls make two versions), so
+it is never retried blindly: the create carries the apply's id as the tag `mlreg.apply_id`; when
+its answer is lost (connection dropped, timeout, 5xx), the versions of the model are read again
+and the one this apply made is adopted. Only when none is there is the create sent once more;
+if a late first attempt lands after all, the extra copies carrying this apply's id (made moments
+ago, referenced by nothing) are deleted so exactly one remains.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mlreg.planner.errors import AmbiguousWrite, BackendError
+from mlreg.planner.kinds.registry import APPLY_TOKEN_TAG, LiveVersion
+from mlreg.planner.model import Action, Change
+from mlreg.planner.stages import STAGE_TAG
+from mlreg.providers.mlflow.api import ALREADY_EXISTS, MlflowApiError
+from mlreg.providers.mlflow.reader import Reader
+
+_TRANSIENT = ("duplicate key", "unique constraint", "database is locked")
+RECOVERY_WAITS = (0.0, 0.5, 1.5)  # re-reads after an ambiguous create: the first attempt may still land
+
+
+def retrying(fn: Callable, *args) -> Any:
+    """Retry what concurrent writers provoke on idempotent writes: several creating the same new
+    tag key at once get a duplicate-key refusal; SQLite stores report a locked database."""
+    for attempt in range(5):
+        try:
+            return fn(*args)
+        except MlflowApiError as e:
+            if attempt == 4 or not any(t in str(e).lower() for t in _TRANSIENT):
+                raise
+            time.sleep(0.05 * 2**attempt)
+    return None
+
+
+def sync_tags(before: Mapping[str, str], after: Mapping[str, str], set_tag, delete_tag) -> None:
+    for k, v in after.items():
+        if before.get(k) != v:
+            retrying(set_tag, k, v)
+    for k in before.keys() - after.keys():
+        delete_tag(k)
+
+
+def version_tags(attrs: Mapping) -> dict[str, str]:
+    """The version tags `attrs` (a change's before or after) stand for: its managed tag keys plus
+    the `stage` tag when the stage is managed and not none."""
+    tags = dict(attrs.get("tags") or {})
+    if attrs.get("stage") is not None:
+        tags[STAGE_TAG] = attrs["stage"]
+    return tags
+
+
+class ModelWrites:
+    def __init__(self, api, reader: Reader, token: Callable[[], str]):
+        self.api = api
+        self.reader = reader
+        self.token = token
+
+    # -- registered models ---------------------------------------------------------------------------
+    def model(self, change: Change, phase: str, resolved: Mapping[str, Any]) -> dict[str, Any]:
+        name = change.identity["name"]
+        if change.action is Action.DELETE:
+            self.api.delete_model(name)
+            return {"name": name}
+        before, after = dict(change.before or {}), dict(change.after or {})
+        if phase == "aliases":
+            self.aliases(name, before.get("aliases") or {}, change.filled_after(resolved).get("aliases") or {})
+            return {"name": name}
+        if change.before is None:
+            if self.create_model(name, after.get("tags") or {}, after.get("description")):
+                return {"name": name}
+            before = {}  # it existed already (a crashed or unanswered create): converge it below
+        if "description" in after and before.get("description") != after["description"]:
+            self.api.update_model(name, after["description"])
+        sync_tags(
+            before.get("tags") or {},
+            after.get("tags") or {},
+            lambda k, v: self.api.set_model_tag(name, k, v),
+            lambda k: self.api.delete_model_tag(name, k),
+        )
+        return {"name": name}
+
+    def create_model(self, name: str, tags: dict, description: str | None, extra_tags: dict | None = None) -> bool:
+        """Create the registered model; False when it already exists (adopt it). A create whose
+        answer is lost is checked by reading the name back, and sent again only if absent."""
+        for attempt in range(2):
+            try:
+                self.api.create_model(name, {**(extra_tags or {}), **tags}, description)
+                return True
+            except MlflowApiError as e:
+                if e.error_code == ALREADY_EXISTS:
+                    return False
+                raise
+            except AmbiguousWrite:
+                if any(m.name == name for m in self.api.search_models(self.reader.name_filters([name])[0])):
+                    return False
+                if attempt:
+                    raise
+        return False
+
+    def aliases(self, name: str, old: Mapping[str, str], new: Mapping[str, str]) -> None:
+        for alias, number in new.items():
+            if old.get(alias) != number:
+                retrying(self.api.set_alias, name, alias, number)
+        for alias in old.keys() - new.keys():
+            self.api.delete_alias(name, alias)
+
+    # -- versions ------------------------------------------------------------------------------------
+    def version(self, change: Change, phase: str, resolved: Mapping[str, Any]) -> dict[str, Any]:
+        name = change.identity["name"]
+        if change.action is Action.DELETE:
+            self.api.delete_version(name, change.identity["version"])
+            return dict(change.identity)
+        after = dict(change.after or {})
+        if change.before is None:
+            mv = self._create_version(change, after)
+            return {"name": name, "version": mv.version, "key": change.identity["key"]}
+        before = dict(change.before)
+        version = change.identity["version"]
+        if "description" in after and (before.get("description") or "") != after["description"]:
+            self.api.update_version(name, version, after["description"])
+        sync_tags(
+            version_tags(before),
+            version_tags(after),
+            lambda k, v: self.api.set_version_tag(name, version, k, v),
+            lambda k: self.api.delete_version_tag(name, version, k),
+        )
+        return {"name": name, "version": str(version), "key": change.identity["key"]}
+
+    def _create_version(self, change: Change, after: dict) -> LiveVersion:
+        """Register the way `mlflow.register_model` does (so `models:/NAME/N` loads), once."""
+        name = change.identity["name"]
+        matcher = change.identity["matcher"]
+        run_id = change.identity.get("run_id")
+        model_id = None
+        if run_id:
+            source, model_id = self._source_for_run(run_id, matcher.get("artifact_path", "model").strip("/"))
+        else:
+            source = matcher["source"]
+        token = self.token()
+        tags = {**version_tags(after), APPLY_TOKEN_TAG: token}
+        for attempt in range(2):
+            try:
+                mv = self.api.create_version(name, source, run_id, tags, after.get("description"), model_id)
+            except AmbiguousWrite:
+                found = self.recover(name, source, token)
+                if found is not None:
+                    return found
+                if attempt:
+                    raise
+                continue  # verified absent: send it once more, with the same token
+            if attempt:  # the first attempt may have landed late: keep exactly one
+                return self.recover(name, source, token, waits=(0.0,)) or mv
+            return mv
+        raise AssertionError("unreachable")
+
+    def recover(self, name: str, source: str, token: str, waits=RECOVERY_WAITS) -> LiveVersion | None:
+        """The version this apply registered from `source`, after an answer was lost; extra
+        copies carrying the same token are deleted (the lowest number is kept)."""
+        for wait in waits:
+            time.sleep(wait)
+            mine = sorted(
+                (
+                    v
+                    for v in self.reader.versions_of(name)
+                    if v.tags.get(APPLY_TOKEN_TAG) == token and v.source == source
+                ),
+                key=lambda v: int(v.version),
+            )
+            if mine:
+                for extra in mine[1:]:
+                    self.api.delete_version(name, extra.version)
+                return mine[0]
+        return None
+
+    def _source_for_run(self, run_id: str, path: str) -> tuple[str, str | None]:
+        run = self.api.get_run(run_id)
+        # Only the run's own artifacts count: listing `path` directly also shows the files of a
+        # logged model of that name, which MLflow registers as `models:/ID` instead.
+        root = set(self.api.list_artifacts(run_id, path.rsplit("/", 1)[0] if "/" in path else None))
+        artifact_source = f"{run.artifact_uri.rstrip('/')}/{path}", None
+        if path in root and "MLmodel" in {p.rsplit("/", 1)[-1] for p in self.api.list_artifacts(run_id, path)}:
+            return artifact_source
+        logged = [m for m in self.api.search_logged_models([run.experiment_id]) if m[2] == run_id and m[1] == path]
+        if path in root and not logged:  # files without an MLmodel: registered as they are
+            return artifact_source
+        if not logged:
+            raise BackendError(f"runs:/{run_id}/{path}: the run has no artifact or logged model at {path!r}")
+        best = logged[-1][0]
+        if len(logged) > 1:
+            best = max((m[0] for m in logged), key=lambda mid: run.model_steps.get(mid, -1))
+        return f"models:/{best}", best
