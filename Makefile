@@ -15,6 +15,8 @@ install: $(VENV)/.installed
 
 # The main job on the embedded defaults (MLflow sqlite:///mlflow.db, SQLite policy table, local
 # state), in a fresh .demo/ folder: log two training runs, then plan, apply, plan again.
+# The demo's (disabled) webhook points at this machine, which MLflow allows only when told so.
+demo: export MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS = true
 demo: install
 	rm -rf .demo && mkdir .demo && cp registry.yaml .demo/
 	cd .demo && ../$(PY) ../examples/demo/train.py planner-2025-01-03:artifact planner-2025-01-10:logged

@@ -100,9 +100,26 @@ class Bench:
 
     def apply(self, parallelism: int, tag: str) -> float:
         self.write(tag)
-        return timed(self.mlreg + ["apply", "--auto-approve", "--parallelism", str(parallelism)], self.env, self.work)[
-            0
+        cmd = self.mlreg + ["apply", "--auto-approve", "--parallelism", str(parallelism)]
+        return timed(cmd, self.env, self.work)[0]
+
+    def write_floor(self, threads: int, tag: str) -> float:
+        cmd = [
+            sys.executable,
+            str(ROOT / "bench" / "write_floor.py"),
+            self.url,
+            "--count",
+            str(self.tag_changes),
+            "--threads",
+            str(threads),
+            "--versions",
+            str(self.versions),
+            "--value",
+            tag,
         ]
+        t, out = timed(cmd, self.env, self.work)
+        assert int(out.split()[1]) == self.tag_changes, out
+        return t
 
 
 def engine(versions: int) -> tuple[float, float]:
@@ -119,8 +136,10 @@ def measure(b: Bench, rounds: int, engine_versions: int) -> dict:
     for r in range(rounds):
         floors.append(b.floor())
         plans.append(b.plan())
-        applies.append(b.apply(8, f"apply-{r}-{time.time_ns()}"))
+        tag = f"apply-{r}-{time.time_ns()}"
+        applies.append(b.apply(8, tag))
         write_floors.append(b.write_floor(8, f"floor-{r}-{time.time_ns()}"))
+        b.apply(8, tag)  # untimed: put back what the floor changed, so the next plan is converged
         engines.append(engine(engine_versions))
         print(
             f"  round {r + 1}: floor {floors[-1]:.2f}s plan {plans[-1]:.2f}s apply {applies[-1]:.1f}s "

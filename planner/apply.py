@@ -142,15 +142,20 @@ class _StateWriter:
 
     Steps only touch a dict under a lock (constant time); the writer thread takes one copy per
     write, so recording n steps over a state of m resources costs O(n + writes x m), not O(n x m).
+    Writes are at least `interval` seconds apart (a burst of completed steps is one write): writing
+    a 10,000-resource state after every one of 1,000 tag changes would take the interpreter away
+    from the threads doing the work. A crash loses at most the last interval's records, which the
+    next plan adopts by their matchers; `close()` always writes the final state.
     """
 
-    def __init__(self, backend: StateWriter, state: StateSnapshot):
+    def __init__(self, backend: StateWriter, state: StateSnapshot, interval: float = 0.25):
         self.backend = backend
         state = state.with_lineage()
         self._lineage = state.lineage
         self._resources = dict(state.resources)
         self._serial = state.serial
         self.written_serial = state.serial
+        self._interval = interval
         self._cond = threading.Condition()
         self._closed = False
         self.error: Exception | None = None
@@ -179,12 +184,17 @@ class _StateWriter:
                 if self._serial == self.written_serial and self._closed:
                     return
             snap = self.state
+            started = time.monotonic()
             try:
                 self.backend.write(snap)
                 self.written_serial = snap.serial
             except Exception as e:
                 self.error = e
                 return
+            with self._cond:  # let a burst of steps complete before the next write
+                self._cond.wait_for(
+                    lambda: self._closed, timeout=max(0.0, self._interval - (time.monotonic() - started))
+                )
 
     def close(self) -> StateSnapshot:
         with self._cond:

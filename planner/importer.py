@@ -15,6 +15,7 @@ import yaml
 
 from mlreg.planner.config.rules import Rules
 from mlreg.planner.kinds.policy_version import PolicyFacts
+from mlreg.planner.kinds.prompt import PromptFacts
 from mlreg.planner.kinds.registry import APPLY_TOKEN_TAG, LiveVersion, RegistryFacts, artifact_path_of
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.stages import STAGE_TAG, Stage
@@ -83,7 +84,41 @@ def _dump(value) -> str:
     return text.removesuffix("\n...\n").strip()
 
 
-def render_registry(live: LiveSnapshot, models: list[str], policies: list[ImportedPolicy], backends: str) -> str:
+def _prompt_lines(live: LiveSnapshot, prompts: list[str]) -> list[str]:
+    """Prompt versions by template (the number where two versions share one), with their aliases."""
+    facts = live[PromptFacts]
+    lines = ["", "prompts:"]
+    for name in prompts:
+        lp = facts.prompts[name]
+        lines.append(f"  {_dump(name)}:")
+        if lp.tags:
+            lines.append(f"    tags: {_dump(dict(sorted(lp.tags.items())))}")
+        versions = sorted(facts.versions.get(name, []), key=lambda v: int(v.version))
+        lines.append("    versions:" if versions else "    versions: []")
+        repeated = {t for t in (v.template for v in versions) if [w.template for w in versions].count(t) > 1}
+        by_number: dict[str, list[str]] = {}
+        for alias, number in sorted(lp.aliases.items()):
+            by_number.setdefault(number, []).append(alias)
+        for v in versions:
+            entry: dict = {}
+            if v.template is None or v.template in repeated:
+                entry["version"] = int(v.version)
+            else:
+                entry["template"] = v.template
+                if v.description:
+                    entry["commit_message"] = v.description
+            tags = _managed_tags(v.tags)
+            if tags:
+                entry["tags"] = tags
+            if v.version in by_number:
+                entry["aliases"] = by_number[v.version]
+            lines.append(f"      - {_dump(entry)}   # version {v.version}")
+    return lines
+
+
+def render_registry(
+    live: LiveSnapshot, models: list[str], policies: list[ImportedPolicy], backends: str, prompts: list[str] = ()
+) -> str:
     lines = [
         "# Written by `mlreg import` from what is live; review it, then commit it.",
         "# `mlreg plan` right after the import prints no changes.",
@@ -133,4 +168,6 @@ def render_registry(live: LiveSnapshot, models: list[str], policies: list[Import
                 mv = int(r.model_version) if str(r.model_version).isdigit() else r.model_version
                 row = {"model": r.model_name, "model_version": mv, "config_defaults": r.config_defaults}
                 lines.append(f"      {r.version}: {_dump(row)}")
+    if prompts:
+        lines += _prompt_lines(live, prompts)
     return "\n".join(lines) + "\n"

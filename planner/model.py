@@ -107,7 +107,9 @@ _REASON_TEXT = {
 
 @dataclass(slots=True)
 class Change:
-    """One resource's planned change.
+    """One resource's planned change. Treated as immutable: the diff builds it, nothing changes
+    it after (not `frozen=True` only because a plan of 100,000 versions builds that many, and a
+    frozen dataclass takes four times as long to construct).
 
     before: the live values of the managed attributes (None for create, and for forget the values
         last recorded); apply refuses a saved plan when live no longer gives the same.
@@ -117,6 +119,8 @@ class Change:
     identity: what apply needs to find or create the object (model name, version number, matcher,
         policy row id, webhook id); never shown as a diff.
     refs: attribute -> address whose identity (its `version`) fills that attribute during apply.
+    secrets: values apply needs but nothing may keep (a webhook secret): never shown, never
+        written to a plan file, state or history; `after` holds only a salted hash of them.
     record_only: live already matches but state does not record it yet (adoption): apply records
         it without writing to any live system.
     reason / note: for people only (`note`: words from the file, e.g. a removed entry's reason).
@@ -135,6 +139,7 @@ class Change:
     identity: Mapping[str, Any] = EMPTY
     refs: Mapping[str, str] = EMPTY
     record_only: bool = False
+    secrets: Mapping[str, str] = EMPTY
 
     @property
     def name(self) -> str:

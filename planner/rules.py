@@ -171,8 +171,15 @@ def _check_production_count(cfg: Config, ctx: DiffContext, checked) -> list[Diag
     facts = ctx.live[RegistryFacts]
     moved = {rv.name for rv, _, move in checked if move}
     prod: dict[str, dict[str, str]] = {}  # model -> {version number or address: label}
+    deleted = {
+        (c.identity.get("name"), c.identity.get("version"))
+        for c in ctx.changes
+        if c.type == VERSION and c.action is Action.DELETE
+    }
     for model in cfg.models:
         for v in facts.versions.get(model, ()):
+            if (model, v.version) in deleted:
+                continue
             tag = v.tags.get(STAGE_TAG)
             if tag is not None and tag.lower() == _PRODUCTION:
                 prod.setdefault(model, {})[v.version] = f"version {v.version}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -64,27 +65,67 @@ def _merged(a: Mapping[type, Any], b: Mapping[type, Any]) -> dict[type, Any]:
     return out
 
 
-def read_live(session: Session, state: StateSnapshot | None = None) -> tuple[LiveSnapshot, StateSnapshot]:
+class Prefetch:
+    """A read started before the file was even validated (see config/glance.py), on a daemon
+    thread: if the file turns out invalid, the process does not wait for it."""
+
+    def __init__(self, provider: Provider, request: Request):
+        self.provider, self.request = provider, request
+        self._done = threading.Event()
+        self._result: dict[type, Any] = {}
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self.provider.read([self.request])
+        except BaseException as e:
+            self._error = e
+        finally:
+            self._done.set()
+
+    def result(self) -> dict[type, Any]:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def read_live(
+    session: Session, state: StateSnapshot | None = None, prefetch: Prefetch | None = None
+) -> tuple[LiveSnapshot, StateSnapshot]:
     """The first read phase, started before state is read: everything the file names is read at
     once (the servers work while this process reads state); what only state names (forgotten
-    resources) is topped up after."""
+    resources) is topped up after. A prefetch started before validation counts as read."""
     early = planning.read_requests(session.loaded, StateSnapshot())
+    ahead: dict[type, Any] = {}
+    if prefetch is not None and prefetch.provider is session.providers.get(prefetch.request.provider):
+        t = type(prefetch.request)
+        early = {**early, t: early[t].minus(prefetch.request)} if t in early else early
+    else:
+        prefetch = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(read, session, early.values())
         if state is None:
             state = session.state.read()
         full = planning.read_requests(session.loaded, state)
-        facts = first.result()
-    missing = [r.minus(early[t]) if t in early else r for t, r in full.items()]
+        if prefetch is not None:
+            ahead = prefetch.result()
+        facts = _merged(ahead, first.result())
+    done = {
+        t: r.merge(prefetch.request) if prefetch is not None and t is type(prefetch.request) else r
+        for t, r in early.items()
+    }
+    missing = [r.minus(done[t]) if t in done else r for t, r in full.items()]
     if any(missing):
         facts = _merged(facts, read(session, missing))
     return LiveSnapshot(facts), state
 
 
 def make_plan(
-    session: Session, targets: Iterable[str] = (), state: StateSnapshot | None = None
+    session: Session, targets: Iterable[str] = (), state: StateSnapshot | None = None, prefetch: Prefetch | None = None
 ) -> tuple[Plan, StateSnapshot]:
-    live, state = read_live(session, state)
+    live, state = read_live(session, state, prefetch)
     draft = planning.draft(session.loaded, state, live)
     more = read(session, draft.reads_needed())
     return planning.finish(draft, more, targets, session.backends), state
@@ -188,16 +229,20 @@ class ImportSnapshot:
     live: LiveSnapshot
     models: list[str]
     policies: list[Any]  # importer.ImportedPolicy
+    prompts: list[str]
 
 
-def import_snapshot(session: Session, model_globs: Sequence[str], policy_globs: Sequence[str]) -> ImportSnapshot:
+def import_snapshot(
+    session: Session, model_globs: Sequence[str], policy_globs: Sequence[str], prompt_globs: Sequence[str] = ()
+) -> ImportSnapshot:
     """Read what `mlreg import` writes: models matching the globs (and those the chosen policies
-    point at) with their versions and runs, and the chosen policies' rows."""
+    point at) with their versions and runs, the chosen policies' rows, and the chosen prompts."""
     from fnmatch import fnmatchcase
 
     from mlreg.planner.importer import ImportedPolicy
     from mlreg.planner.kinds.policy_version import PROVIDER as DB
     from mlreg.planner.kinds.policy_version import PolicyFacts, PolicyRequest
+    from mlreg.planner.kinds.prompt import PromptRequest
     from mlreg.planner.kinds.registry import PROVIDER as MLFLOW
     from mlreg.planner.kinds.registry import RegistryFacts, RegistryRequest
 
@@ -210,16 +255,29 @@ def import_snapshot(session: Session, model_globs: Sequence[str], policy_globs: 
             for pid in ids:
                 if fnmatchcase(pid, pattern) and pid not in {p.policy_id for p in policies}:
                     policies.append(ImportedPolicy(label or f"policy_{pid[:8]}", pid))
-    if not names and not policies:
-        raise UserError("nothing matched: give --model NAME_OR_GLOB and/or --policy UUID_OR_GLOB")
+    prompts = sorted(
+        n for n in session.provider(MLFLOW).names("prompt") if any(fnmatchcase(n, g) for g in prompt_globs)
+    )
+    if not names and not policies and not prompts:
+        raise UserError(
+            "nothing matched: give --model NAME_OR_GLOB, --policy UUID_OR_GLOB and/or --prompt NAME_OR_GLOB"
+        )
     facts = read(session, [PolicyRequest(policy_ids=frozenset(p.policy_id for p in policies))]) if policies else {}
     rows = facts.get(PolicyFacts, PolicyFacts()).policy_versions
     names = sorted(set(names) | {r.model_name for r in rows.values()})
-    facts.update(read(session, [RegistryRequest(model_names=frozenset(names), runs_of_models=frozenset(names))]))
+    facts.update(
+        read(
+            session,
+            [
+                RegistryRequest(model_names=frozenset(names), runs_of_models=frozenset(names)),
+                PromptRequest(names=frozenset(prompts)),
+            ],
+        )
+    )
     missing = [n for n in names if n not in facts[RegistryFacts].models]
     if missing:
         raise UserError(f"policy versions point at models that do not exist: {', '.join(missing)}")
-    return ImportSnapshot(LiveSnapshot(facts), names, policies)
+    return ImportSnapshot(LiveSnapshot(facts), names, policies, prompts)
 
 
 def adopt(session: Session, live: LiveSnapshot, lock_timeout: float = 0.0) -> ApplyResult:

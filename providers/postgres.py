@@ -11,6 +11,7 @@ backend timeout, then `BackendUnavailable` stops the command.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -34,7 +35,10 @@ from mlreg.providers.patience import CONNECT_TIMEOUT, Patience
 SCHEMA = "exp"
 
 
+@functools.cache
 def _tables():
+    """The two tables, built on first use: importing SQLAlchemy costs ~0.2 s, which a plan pays in
+    its read thread while MLflow answers, not before its first request."""
     import sqlalchemy as sa
     from sqlalchemy.dialects.postgresql import JSONB
 
@@ -75,7 +79,14 @@ class DatabaseProvider:
         self.target = f"database {redact.url(url)}"
         self.patience = Patience(self.target, backend_timeout, "; check the database, then run `mlreg plan` again")
         self._engine = None
-        self._md, self.policy_versions, self.variants = _tables()
+
+    @property
+    def policy_versions(self):
+        return _tables()[1]
+
+    @property
+    def variants(self):
+        return _tables()[2]
 
     def describe(self) -> str:
         return self.target

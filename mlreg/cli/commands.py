@@ -70,7 +70,8 @@ def plan(ctx: Ctx, out, fmt, detailed_exitcode, targets, backend_timeout):
     from mlreg.planner.render.json import plan_json
     from mlreg.planner.workflow import make_plan
 
-    p, _ = make_plan(wiring.session(ctx.loaded(), backend_timeout), targets)
+    early = wiring.prefetch(ctx.file, backend_timeout)  # the server works while the file is validated
+    p, _ = make_plan(wiring.session(ctx.loaded(), backend_timeout, early), targets, prefetch=early)
     emit_plan(ctx, p, fmt)
     if out:
         if p.has_errors:

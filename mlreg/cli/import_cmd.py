@@ -45,12 +45,13 @@ def _parse(text: str, file: str, base_dir: str):
     metavar="[NAME=]UUID_OR_GLOB",
     help="Policy ids to import (repeatable); NAME= names the policy in the file.",
 )
+@click.option("--prompt", "prompt_globs", multiple=True, metavar="NAME_OR_GLOB", help="Prompts to import (repeatable).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
 @click.option("--lock-timeout", default=0.0, type=float, metavar="SECONDS")
 @backend_timeout_option
 @pass_ctx
 @guard
-def import_(ctx: Ctx, model_globs, policy_globs, out, lock_timeout, backend_timeout):
+def import_(ctx: Ctx, model_globs, policy_globs, prompt_globs, out, lock_timeout, backend_timeout):
     """Write a registry.yaml from what is live, and adopt it into state."""
     from mlreg.planner.importer import render_registry
     from mlreg.planner.workflow import adopt, import_snapshot
@@ -58,8 +59,8 @@ def import_(ctx: Ctx, model_globs, policy_globs, out, lock_timeout, backend_time
     backends = _backends_text(ctx)
     base_dir = str(Path(out).resolve().parent) if out else str(Path(ctx.file).resolve().parent)
     boot = _parse("version: 1\n" + backends, out or ctx.file, base_dir)
-    snap = import_snapshot(wiring.session(boot, backend_timeout), model_globs, policy_globs)
-    text = render_registry(snap.live, snap.models, snap.policies, backends)
+    snap = import_snapshot(wiring.session(boot, backend_timeout), model_globs, policy_globs, prompt_globs)
+    text = render_registry(snap.live, snap.models, snap.policies, backends, snap.prompts)
     loaded = _parse(text, out or ctx.file, base_dir)
     session = wiring.session(loaded, backend_timeout)
     result = adopt(session, snap.live, lock_timeout)  # the snapshot just read is what the file describes

@@ -3,10 +3,11 @@ wired into an engine session. Nothing else constructs them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from mlreg.planner.config.schema import LoadedConfig
-from mlreg.planner.workflow import Session
+from mlreg.planner.workflow import Prefetch, Session
 
 
 def state_backend(loaded: LoadedConfig):
@@ -21,20 +22,38 @@ def state_backend(loaded: LoadedConfig):
     return PostgresState(cfg.state.url or cfg.database.url, cfg.state.workspace)
 
 
-def providers(loaded: LoadedConfig, backend_timeout: float | None = None) -> dict:
+def providers(loaded: LoadedConfig, backend_timeout: float | None = None, mlflow=None) -> dict:
+    """`mlflow`: a provider already reading (a prefetch), used when it talks to the same server."""
     from mlreg.providers.mlflow import MlflowProvider
     from mlreg.providers.postgres import DatabaseProvider
 
     cfg = loaded.config
-    found = [
-        MlflowProvider(cfg.mlflow.tracking_uri, backend_timeout),
-        DatabaseProvider(cfg.database.url, backend_timeout),
-    ]
+    if mlflow is None or mlflow.tracking_uri != cfg.mlflow.tracking_uri:
+        mlflow = MlflowProvider(cfg.mlflow.tracking_uri, backend_timeout)
+    found = [mlflow, DatabaseProvider(cfg.database.url, backend_timeout)]
     return {p.name: p for p in found}
 
 
-def session(loaded: LoadedConfig, backend_timeout: float | None = None) -> Session:
-    provs = providers(loaded, backend_timeout)
+def prefetch(file: str, backend_timeout: float | None = None) -> Prefetch | None:
+    """Start reading the models a large registry file names before it is validated (a hint: the
+    plan reads whatever it missed, and drops it if the file says another server)."""
+    from mlreg.planner.config.glance import glance
+    from mlreg.planner.kinds.registry import RegistryRequest
+
+    try:
+        text = Path(file).read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+    seen = glance(text, dict(os.environ))
+    if seen is None or not seen.tracking_uri.startswith(("http://", "https://")):
+        return None
+    from mlreg.providers.mlflow import MlflowProvider
+
+    return Prefetch(MlflowProvider(seen.tracking_uri, backend_timeout), RegistryRequest(model_names=seen.model_names))
+
+
+def session(loaded: LoadedConfig, backend_timeout: float | None = None, early: Prefetch | None = None) -> Session:
+    provs = providers(loaded, backend_timeout, early.provider if early is not None else None)
     state = state_backend(loaded)
     backends = {
         "mlflow": provs["mlreg/mlflow"].describe(),

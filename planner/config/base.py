@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 
 class Frozen(BaseModel):
@@ -27,3 +28,19 @@ def _tag_value(v):
 
 TagValue = Annotated[str, BeforeValidator(_tag_value)]
 Tags = dict[str, TagValue]
+
+
+_ALIAS = re.compile(r"^[\w\-]{1,255}$")
+_VERSION_LIKE = re.compile(r"^[vV]\d+$")
+
+
+def _alias_name(v: str) -> str:
+    """MLflow's rules for alias names, checked offline."""
+    if not _ALIAS.match(v):
+        raise ValueError("an alias is 1-255 letters, digits, '_' or '-'")
+    if v.lower() == "latest" or _VERSION_LIKE.match(v):
+        raise ValueError(f"the alias {v!r} is reserved by MLflow ('latest' and v<number>)")
+    return v
+
+
+AliasName = Annotated[str, AfterValidator(_alias_name)]

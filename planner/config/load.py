@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 
 from pydantic import BaseModel, ValidationError
@@ -17,19 +19,36 @@ from pydantic import BaseModel, ValidationError
 from mlreg.planner.config import guard
 from mlreg.planner.config.checks import CheckContext, check_models, check_policies, check_removed
 from mlreg.planner.config.envexpand import ONLY_VAR, expand
+from mlreg.planner.config.prompts import check_prompts
 from mlreg.planner.config.schema import Config, LoadedConfig
 from mlreg.planner.config.settings import RAW_DEFAULTS
 from mlreg.planner.config.source import Source, load_yaml
+from mlreg.planner.config.webhooks import check_webhooks
 from mlreg.planner.diagnostics import Diagnostic, Severity
 from mlreg.planner.perf import no_gc_pauses, release_freed_memory
 
-# Section checks run in this order (models first: the others refer to declared versions).
-SECTION_CHECKS = [check_models, check_policies]
-# Where `${VAR}` is expanded: whole sections, and named keys of each entry of a section.
+# Where `${VAR}` is expanded: whole backend sections, and named keys of entries of other sections.
 EXPANDED_SECTIONS = ("mlflow", "database", "state")
-EXPANDED_ENTRY_KEYS: dict[str, tuple[str, ...]] = {}
-# Entry keys that hold a secret: only an environment reference is accepted, never echoed.
-SECRET_ENTRY_KEYS: dict[str, tuple[str, ...]] = {}
+
+
+@dataclass(frozen=True)
+class Section:
+    """What loading needs to know of a section beyond its type: its cross-reference check, where
+    `${VAR}` is expanded in its entries, and which entry keys hold secrets."""
+
+    name: str
+    check: Callable[[CheckContext], None]
+    expanded: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+
+
+# In this order: models first (the others refer to declared versions).
+SECTIONS = [
+    Section("models", check_models),
+    Section("policies", check_policies),
+    Section("prompts", check_prompts),
+    Section("webhooks", check_webhooks, expanded=("url", "secret"), secrets=("secret",)),
+]
 
 _MESSAGES = {
     "missing": "required key is missing",
@@ -125,8 +144,9 @@ def _expanded(data: dict, source: Source, env: dict[str, str], diags: list) -> d
     for section in EXPANDED_SECTIONS:
         if isinstance(data.get(section), dict):
             data[section] = expand(data[section], (section,), env, source, diags)
-    for section, keys in EXPANDED_ENTRY_KEYS.items():
-        entries = data.get(section)
+    for sec in SECTIONS:
+        section, keys = sec.name, sec.expanded
+        entries = data.get(section) if keys else None
         if not isinstance(entries, dict):
             continue
         out = {}
@@ -136,7 +156,7 @@ def _expanded(data: dict, source: Source, env: dict[str, str], diags: list) -> d
                 for key in keys:
                     if key not in entry:
                         continue
-                    secret = key in SECRET_ENTRY_KEYS.get(section, ())
+                    secret = key in sec.secrets
                     if secret and not (isinstance(entry[key], str) and ONLY_VAR.match(entry[key])):
                         diags.append(
                             source.diag(
@@ -175,8 +195,8 @@ def _reference_checks(data: dict, source: Source, cfg: Config | None) -> list[Di
     ctx = CheckContext(
         data=data, source=source, cfg=cfg, rules=_rules(data, cfg), track_declared=bool(data.get("removed"))
     )
-    for check in SECTION_CHECKS:
-        check(ctx)
+    for sec in SECTIONS:
+        sec.check(ctx)
     check_removed(ctx, {k.type: k.keyed for k in KINDS.values()})
     return ctx.diags
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from mlreg.planner.config.base import Frozen, Tags
+from mlreg.planner.config.base import AliasName, Frozen, Tags
 from mlreg.planner.stages import Stage
 
 
@@ -81,5 +81,5 @@ class VersionSpec(VersionRef):
 class ModelSpec(Frozen):
     description: str | None = None
     tags: Tags = Field(default_factory=dict)
-    aliases: dict[str, RefOrNumber] = Field(default_factory=dict)
+    aliases: dict[AliasName, RefOrNumber] = Field(default_factory=dict)
     versions: list[VersionSpec] = Field(default_factory=list)

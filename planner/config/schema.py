@@ -14,8 +14,10 @@ from pydantic import Field, field_validator, model_validator
 from mlreg.planner.config.base import Frozen
 from mlreg.planner.config.models import ModelSpec
 from mlreg.planner.config.policies import PolicySpec
+from mlreg.planner.config.prompts import PromptSpec
 from mlreg.planner.config.rules import Rules
 from mlreg.planner.config.settings import DatabaseSettings, MlflowSettings, StateSettings
+from mlreg.planner.config.webhooks import WebhookSpec
 from mlreg.planner.model import Address
 
 
@@ -55,6 +57,8 @@ class Config(Frozen):
     rules: Rules = Field(default_factory=Rules)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     policies: dict[str, PolicySpec] = Field(default_factory=dict)
+    prompts: dict[str, PromptSpec] = Field(default_factory=dict)
+    webhooks: dict[str, WebhookSpec] = Field(default_factory=dict)
     removed: list[RemovedSpec] = Field(default_factory=list)
 
     def destroyed(self) -> dict[str, RemovedSpec]:

@@ -10,14 +10,20 @@ from collections.abc import Iterable
 from graphlib import TopologicalSorter
 
 from mlreg.planner.config.schema import Config
-from mlreg.planner.kinds import model, model_version, policy_version
+from mlreg.planner.kinds import model, model_version, policy_version, prompt, webhook
 from mlreg.planner.kinds.base import Kind
 from mlreg.planner.model import Address
 
 # In apply order (rank): a model before its versions, versions before the rows pointing at them.
-KINDS: dict[str, Kind] = {
-    k.type: k for k in sorted((model.KIND, model_version.KIND, policy_version.KIND), key=lambda k: k.rank)
-}
+_ALL = (
+    model.KIND,
+    model_version.KIND,
+    policy_version.KIND,
+    prompt.PROMPT_KIND,
+    prompt.VERSION_KIND,
+    webhook.KIND,
+)
+KINDS: dict[str, Kind] = {k.type: k for k in sorted(_ALL, key=lambda k: k.rank)}
 
 
 def kind_of(address: str) -> Kind:

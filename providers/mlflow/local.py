@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mlreg.planner import redact
 from mlreg.planner.kinds.registry import LiveModel, LiveRun, LiveVersion
+from mlreg.planner.kinds.webhook import LiveWebhook
 from mlreg.providers.mlflow.api import MlflowApiError, RunInfo
 
 PAGE = 1000
@@ -39,6 +40,18 @@ def _mapped(fn):
             ) from None
 
     return wrapper
+
+
+def _webhook(w) -> LiveWebhook:
+    return LiveWebhook(
+        id=w.webhook_id,
+        name=w.name,
+        url=w.url,
+        events=tuple(str(e) for e in w.events),
+        description=w.description or "",
+        status=str(w.status).lower(),
+        last_updated=w.last_updated_timestamp,
+    )
 
 
 def _paged(call, **kw) -> list:
@@ -202,6 +215,40 @@ class LocalApi:
     @_mapped
     def delete_version(self, name, version):
         self._absent_ok(self.client._get_registry_client().delete_model_version, name, str(version))
+
+    # -- webhooks ------------------------------------------------------------------------------------
+    @_mapped
+    def list_webhooks(self):
+        return [_webhook(w) for w in _paged(self.store.list_webhooks, max_results=1000)]
+
+    @_mapped
+    def create_webhook(self, name, url, events, description, status, secret):
+        from mlflow.entities.webhook import WebhookEvent, WebhookStatus
+
+        w = self.store.create_webhook(
+            name=name,
+            url=url,
+            events=[WebhookEvent(*e.split(".")) for e in events],
+            description=description,
+            secret=secret or None,
+            status=WebhookStatus(status.upper()),
+        )
+        return _webhook(w)
+
+    @_mapped
+    def update_webhook(self, webhook_id, fields):
+        from mlflow.entities.webhook import WebhookEvent, WebhookStatus
+
+        kw = dict(fields)
+        if "events" in kw:
+            kw["events"] = [WebhookEvent(*e.split(".")) for e in kw["events"]]
+        if "status" in kw:
+            kw["status"] = WebhookStatus(kw["status"].upper())
+        self.store.update_webhook(webhook_id, **kw)
+
+    @_mapped
+    def delete_webhook(self, webhook_id):
+        self._absent_ok(self.store.delete_webhook, webhook_id)
 
     @staticmethod
     def _absent_ok(fn, *args):

@@ -142,33 +142,52 @@ class ModelWrites:
             source, model_id = self._source_for_run(run_id, matcher.get("artifact_path", "model").strip("/"))
         else:
             source = matcher["source"]
+        return self.create_once(
+            name, source, run_id, version_tags(after), after.get("description"), model_id, lambda v: v.source == source
+        )
+
+    def create_once(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None,
+        tags: dict,
+        description: str | None,
+        model_id: str | None,
+        same: Callable[[LiveVersion], bool],
+        prompt: bool = False,
+    ) -> LiveVersion:
+        """Create a version carrying this apply's token; when the answer is lost, find what the
+        server made (`same` says which of this apply's versions it is) instead of creating again."""
         token = self.token()
-        tags = {**version_tags(after), APPLY_TOKEN_TAG: token}
+        tags = {**tags, APPLY_TOKEN_TAG: token}
         for attempt in range(2):
             try:
-                mv = self.api.create_version(name, source, run_id, tags, after.get("description"), model_id)
+                mv = self.api.create_version(name, source, run_id, tags, description, model_id)
             except AmbiguousWrite:
-                found = self.recover(name, source, token)
+                found = self.recover(name, token, same, prompt)
                 if found is not None:
                     return found
                 if attempt:
                     raise
                 continue  # verified absent: send it once more, with the same token
             if attempt:  # the first attempt may have landed late: keep exactly one
-                return self.recover(name, source, token, waits=(0.0,)) or mv
+                return self.recover(name, token, same, prompt, waits=(0.0,)) or mv
             return mv
         raise AssertionError("unreachable")
 
-    def recover(self, name: str, source: str, token: str, waits=RECOVERY_WAITS) -> LiveVersion | None:
-        """The version this apply registered from `source`, after an answer was lost; extra
-        copies carrying the same token are deleted (the lowest number is kept)."""
+    def recover(
+        self, name: str, token: str, same: Callable[[LiveVersion], bool], prompt: bool = False, waits=RECOVERY_WAITS
+    ) -> LiveVersion | None:
+        """The version this apply registered, after an answer was lost; extra copies carrying the
+        same token are deleted (the lowest number is kept)."""
         for wait in waits:
             time.sleep(wait)
             mine = sorted(
                 (
                     v
-                    for v in self.reader.versions_of(name)
-                    if v.tags.get(APPLY_TOKEN_TAG) == token and v.source == source
+                    for v in self.reader.versions_of(name, prompts=prompt)
+                    if v.tags.get(APPLY_TOKEN_TAG) == token and same(v)
                 ),
                 key=lambda v: int(v.version),
             )

@@ -7,11 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from mlreg.planner.kinds.prompt import PromptRequest
 from mlreg.planner.kinds.registry import PROVIDER, RegistryRequest
+from mlreg.planner.kinds.webhook import WebhookRequest
 from mlreg.planner.live import Request
 from mlreg.planner.model import Change
 from mlreg.providers.mlflow.models import ModelWrites
+from mlreg.providers.mlflow.prompts import Prompts
 from mlreg.providers.mlflow.reader import Reader
+from mlreg.providers.mlflow.webhooks import Webhooks
 from mlreg.providers.patience import Patience
 
 
@@ -36,12 +40,24 @@ class MlflowProvider:
         self.reader = Reader(self.api)
         self._apply_id = "unset"
         models = ModelWrites(self.api, self.reader, lambda: self._apply_id)
-        self._readers: dict[type, Callable[[Any], Any]] = {RegistryRequest: self.reader.read}
+        prompts = Prompts(self.api, self.reader, models)
+        webhooks = Webhooks(self.api)
+        self._readers: dict[type, Callable[[Any], Any]] = {
+            RegistryRequest: self.reader.read,
+            PromptRequest: prompts.read,
+            WebhookRequest: webhooks.read,
+        }
         self._writers: dict[str, Callable[[Change, str, Mapping[str, Any]], dict]] = {
             "model": models.model,
             "model_version": models.version,
+            "prompt": prompts.prompt,
+            "prompt_version": prompts.version,
+            "webhook": webhooks.apply,
         }
-        self._names: dict[str, Callable[[], list[str]]] = {"model": self.reader.list_model_names}
+        self._names: dict[str, Callable[[], list[str]]] = {
+            "model": self.reader.list_model_names,
+            "prompt": prompts.names,
+        }
 
     def describe(self) -> str:
         return self.api.target

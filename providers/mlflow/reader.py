@@ -125,8 +125,15 @@ class Reader:
     def list_model_names(self) -> list[str]:
         return [m.name for m in self.api.search_models(None) if not is_prompt(m.tags)]
 
-    def versions_of(self, name: str) -> list[LiveVersion]:
-        return [v for v in self.api.search_versions(self.name_filters([name])[0]) if v.name == name]
+    def versions_of(self, name: str, prompts: bool = False) -> list[LiveVersion]:
+        """One model's versions (`prompts`: also when it is a prompt: MLflow's search leaves
+        prompt versions out unless asked for them)."""
+        flt = self.name_filters([name])[0]
+        if prompts:
+            found = self.api.search_versions(f"tags.`{PROMPT_TAG}` = 'true'" + (f" AND {flt}" if flt else ""))
+        else:
+            found = self.api.search_versions(flt)
+        return [v for v in found if v.name == name]
 
     def _declared_runs(self, request: RegistryRequest):
         runs: dict[str, LiveRun] = {}

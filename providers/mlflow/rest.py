@@ -20,6 +20,7 @@ import time
 from mlreg.planner import redact
 from mlreg.planner.errors import AmbiguousWrite
 from mlreg.planner.kinds.registry import LiveModel, LiveRun, LiveVersion
+from mlreg.planner.kinds.webhook import LiveWebhook
 from mlreg.providers.mlflow.api import MlflowApiError, RunInfo
 from mlreg.providers.patience import CONNECT_TIMEOUT, Patience
 
@@ -59,6 +60,24 @@ def model_of(d: dict) -> LiveModel:
         description=d.get("description", ""),
         tags=_kv(d.get("tags")),
         aliases={a["alias"]: str(a["version"]) for a in d.get("aliases", ())},
+        last_updated=_int(d.get("last_updated_timestamp")),
+    )
+
+
+def _event(name: str) -> dict:
+    entity, action = name.split(".")
+    return {"entity": entity.upper(), "action": action.upper()}
+
+
+def webhook_of(d: dict) -> LiveWebhook:
+    events = tuple(f"{e['entity'].lower()}.{e['action'].lower()}" for e in d.get("events", ()))
+    return LiveWebhook(
+        id=d["webhook_id"],
+        name=d.get("name", ""),
+        url=d.get("url", ""),
+        events=events,
+        description=d.get("description", ""),
+        status=d.get("status", "ACTIVE").lower(),
         last_updated=_int(d.get("last_updated_timestamp")),
     )
 
@@ -249,6 +268,29 @@ class RestApi:
 
     def delete_version(self, name, version):
         self._absent_ok("DELETE", "/model-versions/delete", {"name": name, "version": str(version)})
+
+    # -- webhooks ------------------------------------------------------------------------------------
+    def list_webhooks(self) -> list[LiveWebhook]:
+        return [webhook_of(w) for w in self._pages("GET", "/webhooks", "webhooks", {"max_results": 1000})]
+
+    def create_webhook(self, name, url, events, description, status, secret) -> LiveWebhook:
+        body = {"name": name, "url": url, "events": [_event(e) for e in events], "status": status.upper()}
+        if description is not None:
+            body["description"] = description
+        if secret:
+            body["secret"] = secret
+        return webhook_of(self.call("POST", "/webhooks", body, idempotent=False)["webhook"])
+
+    def update_webhook(self, webhook_id, fields):
+        body = dict(fields)
+        if "events" in body:
+            body["events"] = [_event(e) for e in body["events"]]
+        if "status" in body:
+            body["status"] = body["status"].upper()
+        self.call("PATCH", f"/webhooks/{webhook_id}", body)
+
+    def delete_webhook(self, webhook_id):
+        self._absent_ok("DELETE", f"/webhooks/{webhook_id}", {})
 
     def _absent_ok(self, method: str, path: str, body: dict) -> None:
         """Deletes are idempotent: already gone counts as done."""

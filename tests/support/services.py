@@ -7,6 +7,7 @@ run as the `postgres` user when we are root (initdb refuses root).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -171,7 +172,15 @@ def start_mlflow(
         cmd += ["--gunicorn-opts", f"--workers {workers} --access-logfile - --timeout 300"]
     else:
         cmd += ["--workers", str(workers)]
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {
+        **os.environ,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        # webhooks delivered to a receiver on loopback, signed with secrets the server keeps encrypted
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+    }
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"

@@ -23,10 +23,21 @@ def _demo_train():
 
 
 class Workspace:
-    def __init__(self, path: Path, tracking_uri: str, database_url: str):
+    def __init__(
+        self,
+        path: Path,
+        tracking_uri: str,
+        database_url: str,
+        direct_uri: str | None = None,
+        direct_database_url: str | None = None,
+    ):
+        """`tracking_uri` / `database_url`: what the CLI under test uses (maybe a fault proxy);
+        `direct_*`: what the test itself uses to set things up and check the truth."""
         self.path = path
         self.tracking_uri = tracking_uri
         self.database_url = database_url
+        self.direct_uri = direct_uri or tracking_uri
+        self.direct_database_url = direct_database_url or database_url
         self.tag = uuid.uuid4().hex[:8]
         self.experiment = f"exp_{self.tag}"
 
@@ -118,7 +129,7 @@ class Workspace:
     def log_run(self, name: str, kind: str = "artifact", scores=(0.91, 1.0), omit=()) -> str:
         import mlflow
 
-        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_tracking_uri(self.direct_uri)
         return _demo_train().log_run(self.experiment, name, kind, scores, tuple(omit))
 
     @staticmethod
@@ -130,7 +141,7 @@ class Workspace:
     def client(self):
         from mlflow import MlflowClient
 
-        return MlflowClient(self.tracking_uri)
+        return MlflowClient(self.direct_uri)
 
     def state(self) -> dict:
         p = self.path / ".mlreg" / "state.json"
@@ -140,23 +151,26 @@ class Workspace:
         p = self.path / ".mlreg" / "history.jsonl"
         return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []
 
-    def assert_converged(self) -> None:
+    def assert_converged(self, env: dict | None = None) -> None:
         """Terraform's provider-test rule: after apply, plan is empty and apply writes nothing."""
-        plan = self.run("plan", "--detailed-exitcode")
+        plan = self.run("plan", "--detailed-exitcode", env=env)
         assert plan.returncode == 0, f"plan not empty after apply:\n{plan.stdout}\n{plan.stderr}"
         assert "No changes." in plan.stdout
-        before = self.serial()
-        self.run("apply", "--auto-approve", check=0)
-        assert self.serial() == before, "a second apply wrote state"
+        before = self.serial(env)
+        self.run("apply", "--auto-approve", check=0, env=env)
+        assert self.serial(env) == before, "a second apply wrote state"
 
-    def serial(self) -> int:
+    def assert_converged_with(self, env: dict) -> None:
+        self.assert_converged(env)
+
+    def serial(self, env: dict | None = None) -> int:
         """The recorded state's serial, from whichever backend registry.yaml names."""
-        return json.loads(self.run("state", "pull", check=0).stdout)["serial"]
+        return json.loads(self.run("state", "pull", check=0, env=env).stdout)["serial"]
 
     def policy_rows(self, policy_id: str) -> list[dict]:
         import sqlalchemy as sa
 
-        engine = sa.create_engine(self.database_url)
+        engine = sa.create_engine(self.direct_database_url)
         try:
             with engine.connect() as conn:
                 table = "exp.policy_versions" if engine.dialect.name == "postgresql" else "policy_versions"

@@ -9,7 +9,9 @@ import yaml
 
 from mlreg.planner.config import load_config
 from mlreg.planner.kinds.policy_version import LivePolicyVersion, LiveVariant, PolicyFacts
+from mlreg.planner.kinds.prompt import LivePrompt, LivePromptVersion, PromptFacts
 from mlreg.planner.kinds.registry import LiveModel, LiveRun, LiveVersion, RegistryFacts
+from mlreg.planner.kinds.webhook import LiveWebhook, WebhookFacts
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.plan import build_plan
 from mlreg.planner.statedata import StateSnapshot
@@ -90,8 +92,36 @@ def live_from(data: dict) -> LiveSnapshot:
                 prompt_names=frozenset(data.get("prompt_names", [])),
             ),
             PolicyFacts: PolicyFacts(policy_versions=pvs, variants=variants),
+            PromptFacts: _prompts(data),
+            WebhookFacts: WebhookFacts(_webhooks(data.get("webhooks", []))),
         }
     )
+
+
+def _prompts(data: dict) -> PromptFacts:
+    prompts = {
+        n: LivePrompt(n, p.get("tags", {}), {a: str(v) for a, v in p.get("aliases", {}).items()})
+        for n, p in data.get("prompts", {}).items()
+    }
+    versions = {
+        n: [
+            LivePromptVersion(n, str(v["version"]), v.get("template"), v.get("tags", {}), v.get("commit_message", ""))
+            for v in vs
+        ]
+        for n, vs in data.get("prompt_versions", {}).items()
+    }
+    return PromptFacts(prompts, versions, frozenset(data.get("registered_models", [])))
+
+
+def _webhooks(items: list[dict]) -> dict[str, list[LiveWebhook]]:
+    out: dict[str, list[LiveWebhook]] = {}
+    for w in items:
+        out.setdefault(w["name"], []).append(
+            LiveWebhook(
+                w["id"], w["name"], w["url"], tuple(w["events"]), w.get("description", ""), w.get("status", "active")
+            )
+        )
+    return out
 
 
 def state_from(data: dict | None) -> StateSnapshot:
@@ -100,11 +130,18 @@ def state_from(data: dict | None) -> StateSnapshot:
     return StateSnapshot.from_json({"lineage": "l", "serial": 1, "resources": data})
 
 
-def plan_for(tmp_path: Path, desired: str, live: dict | None = None, state: dict | None = None, targets=()):
+def plan_for(
+    tmp_path: Path,
+    desired: str,
+    live: dict | None = None,
+    state: dict | None = None,
+    targets=(),
+    env: dict | None = None,
+):
     text = "version: 1\n" + textwrap.dedent(desired)
     path = tmp_path / "registry.yaml"
     path.write_text(text)
-    loaded, diags = load_config(path, env={})
+    loaded, diags = load_config(path, env=env or {})
     assert not diags, [d.summary for d in diags]
     return build_plan(loaded, state_from(state), live_from(live), targets=targets)
 

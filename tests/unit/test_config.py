@@ -209,3 +209,106 @@ def test_global_options_after_the_command(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "is valid" in out.stdout
+
+
+def test_pre_commit_hook_runs_validate_offline(tmp_path):
+    import yaml
+
+    from tests.support.workspace import ROOT
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "mlreg-validate" and hook["pass_filenames"] is False
+    (tmp_path / "registry.yaml").write_text("version: 1\nmodels: {}\n")
+    out = subprocess.run(
+        [sys.executable, "-m", *hook["entry"].split()],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )  # offline: no MLflow or database settings needed
+    assert out.returncode == 0 and "is valid" in out.stdout
+
+
+PROMPTS_AND_WEBHOOKS = {
+    "alias_on_two_versions": (
+        "prompts:\n  p:\n    versions:\n"
+        "      - {template: a, aliases: [prod]}\n      - {template: b, aliases: [prod]}\n",
+        5,
+        "Alias 'prod' is listed on two versions (also versions[0])",
+        "prompts.p.versions[1].aliases",
+    ),
+    "template_and_version": (
+        "prompts:\n  p:\n    versions: [{template: a, version: 2}]\n",
+        3,
+        "exactly one of template, version (found: template, version)",
+        "prompts.p.versions[0]",
+    ),
+    "commit_message_on_adopted": (
+        "prompts:\n  p:\n    versions: [{version: 2, commit_message: x}]\n",
+        3,
+        "commit_message is set when a version is registered",
+        "prompts.p.versions[0]",
+    ),
+    "reserved_alias": (
+        "prompts:\n  p:\n    versions: [{template: a, aliases: [latest]}]\n",
+        3,
+        "reserved by MLflow",
+        "prompts.p.versions[0].aliases[0]",
+    ),
+    "both_model_and_prompt": (
+        "models:\n  a_model: {}\nprompts:\n  a_model:\n    versions: []\n",
+        4,
+        "declared both as a model and as a prompt",
+        "prompts.a_model",
+    ),
+    "unknown_event": (
+        "webhooks:\n  w:\n    url: https://h.example.com\n    events: [model.created]\n",
+        4,
+        "unknown event 'model.created'",
+        "webhooks.w.events",
+    ),
+    "bad_url": (
+        "webhooks:\n  w:\n    url: ftp://h\n    events: [model_version.created]\n",
+        3,
+        "expected an http:// or https:// URL",
+        "webhooks.w.url",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROMPTS_AND_WEBHOOKS))
+def test_prompt_and_webhook_errors_point_at_the_line(tmp_path, name):
+    body, line, summary, key_path = PROMPTS_AND_WEBHOOKS[name]
+    p = _write(tmp_path, body)
+    loaded, diags = load_config(p, env={})
+    assert loaded is None
+    match = [d for d in diags if summary in d.summary]
+    assert match, [d.summary for d in diags]
+    assert match[0].line == line + 1 and match[0].key_path == key_path
+
+
+def test_literal_webhook_secret_is_refused_without_echoing_it(tmp_path):
+    p = _write(
+        tmp_path,
+        "webhooks:\n  w:\n    url: https://h.example.com\n    events: [model_version.created]\n"
+        "    secret: hunter2-literal-secret\n",
+    )
+    loaded, diags = load_config(p, env={})
+    assert loaded is None
+    (d,) = diags
+    assert "A secret must be an environment reference" in d.summary and d.line == 6
+    assert "hunter2" not in d.summary + d.detail
+    out = subprocess.run([sys.executable, "-m", "mlreg", "-f", str(p), "validate"], capture_output=True, text=True)
+    assert out.returncode == 1 and "hunter2" not in out.stdout + out.stderr
+
+
+def test_webhook_secret_from_the_environment_is_masked_everywhere(tmp_path):
+    p = _write(
+        tmp_path,
+        "webhooks:\n  w:\n    url: https://h.example.com\n    events: [model_version.created]\n"
+        "    secret: ${HOOK_CREDENTIAL}\n",
+    )
+    loaded, diags = load_config(p, env={"HOOK_CREDENTIAL": "s3cr3t-value-xyz"})
+    assert not diags and loaded.config.webhooks["w"].secret == "s3cr3t-value-xyz"
+    # its name says nothing secret, but it is a webhook secret: masked anyway
+    assert redact.redact("leaked s3cr3t-value-xyz here") == "leaked *** here"

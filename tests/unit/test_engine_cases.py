@@ -15,7 +15,7 @@ CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 def test_case(case_path, tmp_path):
     case = load_case(case_path)
     expect = case["expect"]
-    plan = plan_for(tmp_path, case["desired"], case.get("live"), case.get("state"))
+    plan = plan_for(tmp_path, case["desired"], case.get("live"), case.get("state"), env=case.get("env"))
     actions = {c.address: c.action.value for c in plan.actionable}
     by_addr = {c.address: c for c in plan.changes}
     errors = [d for d in plan.diagnostics if d.is_error]
@@ -55,3 +55,7 @@ def test_case(case_path, tmp_path):
         p = next(p for p in plan.promotions if p.model == model)
         assert p.metrics["plan_alignment_score"] == m["new"]
         assert p.replaces["metrics"]["plan_alignment_score"] == m["old"]
+    for address, reason in expect.get("reason", {}).items():
+        assert (by_addr[address].reason.value if by_addr[address].reason else None) == reason
+    for address, refs in expect.get("refs", {}).items():
+        assert dict(by_addr[address].refs) == refs
