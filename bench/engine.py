@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import populate as pop
-from mlreg.planner.config import load_config
+from mlreg.planner.config.load import load_config
 from mlreg.planner.kinds.registry import LiveModel, LiveVersion, RegistryFacts
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.plan import build_plan

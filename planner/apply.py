@@ -21,8 +21,8 @@ from graphlib import TopologicalSorter
 from typing import Any
 
 from mlreg.planner.errors import BackendUnavailable
-from mlreg.planner.kinds import KINDS
 from mlreg.planner.kinds.base import MAIN, Kind, Phase
+from mlreg.planner.kinds.catalog import KINDS
 from mlreg.planner.model import Action, Change, Plan
 from mlreg.planner.ports import Provider, StateWriter
 from mlreg.planner.statedata import ResourceState, StateSnapshot

@@ -8,8 +8,8 @@ declares. Only managed attributes take part; anything else on a live object is n
 from __future__ import annotations
 
 from mlreg.planner.config.schema import Config
-from mlreg.planner.kinds import KINDS, diff_order
 from mlreg.planner.kinds.base import DiffContext
+from mlreg.planner.kinds.catalog import KINDS, diff_order
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.model import Action, ActionReason, Address, Change
 from mlreg.planner.statedata import StateSnapshot

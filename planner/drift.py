@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mlreg.planner.kinds import KINDS
+from mlreg.planner.kinds.catalog import KINDS
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.model import DriftItem
 from mlreg.planner.statedata import StateSnapshot

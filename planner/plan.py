@@ -18,8 +18,8 @@ from mlreg.planner.config.schema import LoadedConfig
 from mlreg.planner.diagnostics import warning
 from mlreg.planner.diff import diff
 from mlreg.planner.drift import detect
-from mlreg.planner.kinds import KINDS
 from mlreg.planner.kinds.base import DiffContext
+from mlreg.planner.kinds.catalog import KINDS
 from mlreg.planner.live import LiveSnapshot, Request, merge_requests
 from mlreg.planner.model import EMPTY, Action, Address, Change, Plan, Summary
 from mlreg.planner.perf import no_gc_pauses

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mlreg import __version__
 from mlreg.planner.errors import StalePlan, UserError
-from mlreg.planner.kinds import KINDS
+from mlreg.planner.kinds.catalog import KINDS
 from mlreg.planner.model import Address, Change, DriftItem, Plan
 
 FORMAT_VERSION = "1.2"

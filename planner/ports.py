@@ -56,6 +56,15 @@ class Provider(Protocol):
         """Apply all changes of a batch kind in one transaction; returns address -> identity."""
 
 
+class Prefetched(Protocol):
+    """A read started early (before the file was validated) by a provider of the session."""
+
+    request: Request
+
+    def result(self) -> dict[type, Any]:
+        """Its facts by type, once done (raises what the read raised)."""
+
+
 @dataclass(frozen=True)
 class LockInfo:
     id: str

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,8 @@ from mlreg.planner.drift import detect
 from mlreg.planner.errors import BackendError, PlanRefused, UserError
 from mlreg.planner.live import LiveSnapshot, Request, merge_facts
 from mlreg.planner.model import EMPTY, DriftItem, Plan
-from mlreg.planner.ports import LockInfo, Provider, StateBackend
+from mlreg.planner.ports import LockInfo, Prefetched, Provider, StateBackend
+from mlreg.planner.redact import redact
 from mlreg.planner.statedata import StateSnapshot
 
 
@@ -65,45 +65,18 @@ def _merged(a: Mapping[type, Any], b: Mapping[type, Any]) -> dict[type, Any]:
     return out
 
 
-class Prefetch:
-    """A read started before the file was even validated (see config/glance.py), on a daemon
-    thread: if the file turns out invalid, the process does not wait for it."""
-
-    def __init__(self, provider: Provider, request: Request):
-        self.provider, self.request = provider, request
-        self._done = threading.Event()
-        self._result: dict[type, Any] = {}
-        self._error: BaseException | None = None
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        try:
-            self._result = self.provider.read([self.request])
-        except BaseException as e:
-            self._error = e
-        finally:
-            self._done.set()
-
-    def result(self) -> dict[type, Any]:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
 def read_live(
-    session: Session, state: StateSnapshot | None = None, prefetch: Prefetch | None = None
+    session: Session, state: StateSnapshot | None = None, prefetch: Prefetched | None = None
 ) -> tuple[LiveSnapshot, StateSnapshot]:
     """The first read phase, started before state is read: everything the file names is read at
     once (the servers work while this process reads state); what only state names (forgotten
-    resources) is topped up after. A prefetch started before validation counts as read."""
+    resources) is topped up after. A read started before the file was validated (`prefetch`, from
+    the same provider) counts as read."""
     early = planning.read_requests(session.loaded, StateSnapshot())
     ahead: dict[type, Any] = {}
-    if prefetch is not None and prefetch.provider is session.providers.get(prefetch.request.provider):
+    if prefetch is not None:
         t = type(prefetch.request)
         early = {**early, t: early[t].minus(prefetch.request)} if t in early else early
-    else:
-        prefetch = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(read, session, early.values())
         if state is None:
@@ -123,7 +96,10 @@ def read_live(
 
 
 def make_plan(
-    session: Session, targets: Iterable[str] = (), state: StateSnapshot | None = None, prefetch: Prefetch | None = None
+    session: Session,
+    targets: Iterable[str] = (),
+    state: StateSnapshot | None = None,
+    prefetch: Prefetched | None = None,
 ) -> tuple[Plan, StateSnapshot]:
     live, state = read_live(session, state, prefetch)
     draft = planning.draft(session.loaded, state, live)
@@ -167,9 +143,9 @@ def history_record(plan: Plan, digest: str, lock: LockInfo, outcome: str, result
         "summary": plan.summary.to_json(),
         "executed": dict(result.executed) if result else {},
         "changed": sorted(result.done) if result else [],
-        "failed": dict(result.failed) if result else {},
+        "failed": {k: redact(v) for k, v in result.failed.items()} if result else {},
         "not_started": list(result.not_started) if result else [],
-        "stopped": result.stopped if result else None,
+        "stopped": redact(result.stopped) if result and result.stopped else None,
         "serial": result.state.serial if result else None,
     }
 

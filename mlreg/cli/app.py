@@ -33,7 +33,7 @@ class Ctx:
 
     def loaded(self):
         """registry.yaml, validated; every error printed at once, then one line and exit 1."""
-        from mlreg.planner.config import load_config
+        from mlreg.planner.config.load import load_config
 
         if self._loaded is None:
             loaded, diags = load_config(self.file)

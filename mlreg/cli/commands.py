@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from mlreg.cli import wiring
+from mlreg.cli import early as early_read
 from mlreg.cli.app import EXIT_CHANGES, EXIT_ERROR, Ctx, backend_timeout_option, guard, pass_ctx, refuse
 from mlreg.planner.errors import PlanRefused, UserError
 
@@ -70,8 +70,11 @@ def plan(ctx: Ctx, out, fmt, detailed_exitcode, targets, backend_timeout):
     from mlreg.planner.render.json import plan_json
     from mlreg.planner.workflow import make_plan
 
-    early = wiring.prefetch(ctx.file, backend_timeout)  # the server works while the file is validated
-    p, _ = make_plan(wiring.session(ctx.loaded(), backend_timeout, early), targets, prefetch=early)
+    early = early_read.start(ctx.file, backend_timeout)  # the server works while the file is validated
+    from mlreg.cli import wiring
+
+    loaded = ctx.loaded()
+    p, _ = make_plan(wiring.session(loaded, backend_timeout, early), targets, prefetch=wiring.usable(loaded, early))
     emit_plan(ctx, p, fmt)
     if out:
         if p.has_errors:
@@ -109,6 +112,8 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, 
             "or apply a saved plan (mlreg plan --out FILE; mlreg apply FILE)"
         )
     saved = planfiles.load(Path(planfile).read_text(), planfile, os.environ.get(SIGNING_KEY)) if planfile else None
+    from mlreg.cli import wiring
+
     session = wiring.session(ctx.loaded(), backend_timeout)
 
     def show(p) -> None:
@@ -169,6 +174,7 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, 
 @guard
 def drift(ctx: Ctx, fmt, detailed_exitcode, backend_timeout):
     """Report what changed live, outside mlreg, since the last apply. Read-only."""
+    from mlreg.cli import wiring
     from mlreg.planner.render import json as render_json
     from mlreg.planner.render import markdown, text
     from mlreg.planner.workflow import drift as detect
@@ -187,7 +193,7 @@ def drift(ctx: Ctx, fmt, detailed_exitcode, backend_timeout):
 def graph(ctx: Ctx, fmt):
     """Print the lineage of the desired state (policy version -> model version -> source run)
     as DOT (like `terraform graph`) or Mermaid. Offline."""
-    from mlreg.planner.kinds import lineage
+    from mlreg.planner.kinds.catalog import lineage
     from mlreg.planner.render.graph import Picture
 
     pic = Picture(lineage(ctx.loaded().config))
@@ -205,6 +211,8 @@ def db():
 @guard
 def db_init(ctx: Ctx, backend_timeout):
     """Create exp.policy_versions / exp.variants if missing."""
+    from mlreg.cli import wiring
+
     database = wiring.providers(ctx.loaded(), backend_timeout)["mlreg/postgres"]
     created = database.init()
     ctx.echo(

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from mlreg.cli import wiring
 from mlreg.cli.app import Ctx, backend_timeout_option, guard, pass_ctx
 from mlreg.planner.errors import ConfigInvalid
 
@@ -28,7 +27,7 @@ def _backends_text(ctx: Ctx) -> str:
 
 
 def _parse(text: str, file: str, base_dir: str):
-    from mlreg.planner.config import parse_config
+    from mlreg.planner.config.load import parse_config
 
     loaded, diags = parse_config(text.encode(), file, base_dir)
     if diags:
@@ -53,6 +52,7 @@ def _parse(text: str, file: str, base_dir: str):
 @guard
 def import_(ctx: Ctx, model_globs, policy_globs, prompt_globs, out, lock_timeout, backend_timeout):
     """Write a registry.yaml from what is live, and adopt it into state."""
+    from mlreg.cli import wiring
     from mlreg.planner.importer import render_registry
     from mlreg.planner.workflow import adopt, import_snapshot
 

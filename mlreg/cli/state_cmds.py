@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 
-from mlreg.cli import wiring
 from mlreg.cli.app import Ctx, guard, pass_ctx, refuse
 
 
 def _backend(ctx: Ctx):
+    from mlreg.cli import wiring
+
     return wiring.state_backend(ctx.loaded())
 
 

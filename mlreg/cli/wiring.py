@@ -3,11 +3,11 @@ wired into an engine session. Nothing else constructs them."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from mlreg.cli.early import EarlyRead
 from mlreg.planner.config.schema import LoadedConfig
-from mlreg.planner.workflow import Prefetch, Session
+from mlreg.planner.workflow import Session
 
 
 def state_backend(loaded: LoadedConfig):
@@ -22,38 +22,27 @@ def state_backend(loaded: LoadedConfig):
     return PostgresState(cfg.state.url or cfg.database.url, cfg.state.workspace)
 
 
-def providers(loaded: LoadedConfig, backend_timeout: float | None = None, mlflow=None) -> dict:
-    """`mlflow`: a provider already reading (a prefetch), used when it talks to the same server."""
-    from mlreg.providers.mlflow import MlflowProvider
+def providers(loaded: LoadedConfig, backend_timeout: float | None = None, early: EarlyRead | None = None) -> dict:
+    """`early`: a read already under way; its connection is reused when it talks to the same server."""
+    from mlreg.providers.mlflow.provider import MlflowProvider
     from mlreg.providers.postgres import DatabaseProvider
 
-    cfg = loaded.config
-    if mlflow is None or mlflow.tracking_uri != cfg.mlflow.tracking_uri:
-        mlflow = MlflowProvider(cfg.mlflow.tracking_uri, backend_timeout)
-    found = [mlflow, DatabaseProvider(cfg.database.url, backend_timeout)]
+    uri = loaded.config.mlflow.tracking_uri
+    api = early.api if usable(loaded, early) else None
+    found = [
+        MlflowProvider(uri, backend_timeout, api=api),
+        DatabaseProvider(loaded.config.database.url, backend_timeout),
+    ]
     return {p.name: p for p in found}
 
 
-def prefetch(file: str, backend_timeout: float | None = None) -> Prefetch | None:
-    """Start reading the models a large registry file names before it is validated (a hint: the
-    plan reads whatever it missed, and drops it if the file says another server)."""
-    from mlreg.planner.config.glance import glance
-    from mlreg.planner.kinds.registry import RegistryRequest
-
-    try:
-        text = Path(file).read_text()
-    except (OSError, UnicodeDecodeError):
-        return None
-    seen = glance(text, dict(os.environ))
-    if seen is None or not seen.tracking_uri.startswith(("http://", "https://")):
-        return None
-    from mlreg.providers.mlflow import MlflowProvider
-
-    return Prefetch(MlflowProvider(seen.tracking_uri, backend_timeout), RegistryRequest(model_names=seen.model_names))
+def usable(loaded: LoadedConfig, early: EarlyRead | None) -> EarlyRead | None:
+    """The early read, if the validated file names the server it reads."""
+    return early if early is not None and early.tracking_uri == loaded.config.mlflow.tracking_uri else None
 
 
-def session(loaded: LoadedConfig, backend_timeout: float | None = None, early: Prefetch | None = None) -> Session:
-    provs = providers(loaded, backend_timeout, early.provider if early is not None else None)
+def session(loaded: LoadedConfig, backend_timeout: float | None = None, early: EarlyRead | None = None) -> Session:
+    provs = providers(loaded, backend_timeout, early)
     state = state_backend(loaded)
     backends = {
         "mlflow": provs["mlreg/mlflow"].describe(),

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import yaml
 
+from mlreg.planner.config.defaults import DEFAULT_TRACKING_URI
 from mlreg.planner.config.envexpand import VAR
 from mlreg.planner.config.fastyaml import _ENTRY, _ROOT_LINE
-from mlreg.planner.config.settings import DEFAULT_TRACKING_URI
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 MIN_BYTES = 64 * 1024  # below this, validating takes less than a request

@@ -18,10 +18,10 @@ from pydantic import BaseModel, ValidationError
 
 from mlreg.planner.config import guard
 from mlreg.planner.config.checks import CheckContext, check_models, check_policies, check_removed
+from mlreg.planner.config.defaults import RAW_DEFAULTS
 from mlreg.planner.config.envexpand import ONLY_VAR, expand
 from mlreg.planner.config.prompts import check_prompts
 from mlreg.planner.config.schema import Config, LoadedConfig
-from mlreg.planner.config.settings import RAW_DEFAULTS
 from mlreg.planner.config.source import Source, load_yaml
 from mlreg.planner.config.webhooks import check_webhooks
 from mlreg.planner.diagnostics import Diagnostic, Severity
@@ -190,7 +190,7 @@ def _validate(source: Source, env: dict[str, str]) -> tuple[Config | None, list[
 
 def _reference_checks(data: dict, source: Source, cfg: Config | None) -> list[Diagnostic]:
     from mlreg.planner.config.checks import _rules
-    from mlreg.planner.kinds import KINDS
+    from mlreg.planner.kinds.catalog import KINDS
 
     ctx = CheckContext(
         data=data, source=source, cfg=cfg, rules=_rules(data, cfg), track_declared=bool(data.get("removed"))

@@ -11,11 +11,6 @@ from typing import Literal
 
 from mlreg.planner.config.base import Frozen
 
-DEFAULT_TRACKING_URI = "${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"
-DEFAULT_DATABASE_URL = "${MLREG_DATABASE_URL:-sqlite:///mlreg.db}"
-# Raw defaults, expanded like values written in the file.
-RAW_DEFAULTS = {"mlflow": {"tracking_uri": DEFAULT_TRACKING_URI}, "database": {"url": DEFAULT_DATABASE_URL}}
-
 
 class MlflowSettings(Frozen):
     tracking_uri: str = "sqlite:///mlflow.db"

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlreg.planner import diagnostics as dg
-from mlreg.planner.config.schema import Config, RemovedSpec
 from mlreg.planner.diagnostics import Diagnostic
 from mlreg.planner.live import LiveSnapshot, Request
 from mlreg.planner.model import EMPTY, Action, ActionReason, Change, DriftItem, address
 from mlreg.planner.statedata import ResourceState, StateSnapshot
+
+if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.schema import Config, RemovedSpec
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,21 @@ class Kind:
         return f"{self.type.replace('_', ' ')} no longer exists"
 
     # -- helpers for kinds -----------------------------------------------------------------------
+    def number_to_delete(self, ctx: DiffContext, addr: str, name: str, key: str | None) -> str | None:
+        """The version number a `removed` entry of a versioned kind means: the one state recorded,
+        or N from a `vN` key; otherwise an error (which live version is meant is unknown)."""
+        recorded = ctx.state.resources.get(addr)
+        if recorded is not None:
+            return str(recorded.identity.get("version"))
+        if key and key.startswith("v") and key[1:].isdigit():
+            return key[1:]
+        ctx.error(
+            f"{addr} is not in state, so which live version it means is unknown",
+            f"name the version by number: {self.type}.{name}[vN]",
+            addr,
+        )
+        return None
+
     @staticmethod
     def recreate_reason(recorded: ResourceState | None) -> dict[str, Any]:
         return {"reason": ActionReason.DELETED_OUTSIDE} if recorded else {}

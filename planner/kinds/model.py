@@ -7,10 +7,8 @@ once the versions they point at exist.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.config.models import ModelSpec, VersionRef
-from mlreg.planner.config.schema import Config, RemovedSpec
 from mlreg.planner.kinds.base import DiffContext, Kind, Phase, decide
 from mlreg.planner.kinds.model_version import version_address
 from mlreg.planner.kinds.registry import PROVIDER, RegistryFacts, RegistryRequest
@@ -18,6 +16,10 @@ from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.model import Action, Address, Change, address
 from mlreg.planner.stages import Stage
 from mlreg.planner.statedata import ResourceState, StateSnapshot
+
+if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.models import ModelSpec, VersionRef
+    from mlreg.planner.config.schema import Config, RemovedSpec
 
 TYPE = "model"
 

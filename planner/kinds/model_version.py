@@ -7,10 +7,8 @@ number, so a version that does not exist yet has `version` known only after appl
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.config.models import VersionSpec
-from mlreg.planner.config.schema import Config, RemovedSpec
 from mlreg.planner.kinds.base import DiffContext, Kind, Resolved, decide
 from mlreg.planner.kinds.registry import (
     PROVIDER,
@@ -24,6 +22,10 @@ from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.model import Action, Address, Change, DriftItem, address
 from mlreg.planner.stages import _TAG_VALUES, STAGE_TAG
 from mlreg.planner.statedata import ResourceState, StateSnapshot
+
+if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.models import VersionSpec
+    from mlreg.planner.config.schema import Config, RemovedSpec
 
 TYPE = "model_version"
 
@@ -200,18 +202,8 @@ class ModelVersionKind(Kind):
         )
 
     def destroy(self, ctx: DiffContext, addr: str, name: str, key: str | None, entry: RemovedSpec):
-        recorded = ctx.state.resources.get(addr)
-        number = (
-            str(recorded.identity.get("version"))
-            if recorded
-            else (key[1:] if key.startswith("v") and key[1:].isdigit() else None)
-        )
+        number = self.number_to_delete(ctx, addr, name, key)
         if number is None:
-            ctx.error(
-                f"{addr} is not in state, so which live version it means is unknown",
-                f"name the version by number: {TYPE}.{name}[vN]",
-                addr,
-            )
             return None
         lv = next((v for v in ctx.live[RegistryFacts].versions.get(name, []) if v.version == number), None)
         if lv is None:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from mlreg.planner.config.schema import Config, RemovedSpec
 from mlreg.planner.kinds.base import DiffContext, Kind, decide
 from mlreg.planner.kinds.model_version import version_address
 from mlreg.planner.kinds.registry import RegistryFacts
 from mlreg.planner.live import LiveSnapshot, Request
 from mlreg.planner.model import Action, Change, address
 from mlreg.planner.statedata import ResourceState, StateSnapshot
+
+if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.schema import Config, RemovedSpec
 
 TYPE = "policy_version"
 PROVIDER = "mlreg/postgres"

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.config.prompts import PromptSpec, PromptVersionSpec
-from mlreg.planner.config.schema import Config, RemovedSpec
 from mlreg.planner.kinds.base import DiffContext, Kind, Phase, Resolved, decide
 from mlreg.planner.kinds.registry import APPLY_TOKEN_TAG, PROVIDER
 from mlreg.planner.live import LiveSnapshot, Request
 from mlreg.planner.model import Action, Address, Change, address
 from mlreg.planner.statedata import ResourceState, StateSnapshot
+
+if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.prompts import PromptSpec, PromptVersionSpec
+    from mlreg.planner.config.schema import Config, RemovedSpec
 
 PROMPT, VERSION = "prompt", "prompt_version"
 IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -176,18 +178,8 @@ class PromptVersionKind(Kind):
         return None
 
     def destroy(self, ctx: DiffContext, addr: str, name: str, key: str | None, entry: RemovedSpec):
-        recorded = ctx.state.resources.get(addr)
-        number = (
-            str(recorded.identity.get("version"))
-            if recorded
-            else (key[1:] if key.startswith("v") and key[1:].isdigit() else None)
-        )
+        number = self.number_to_delete(ctx, addr, name, key)
         if number is None:
-            ctx.error(
-                f"{addr} is not in state, so which live version it means is unknown",
-                f"name the version by number: {VERSION}.{name}[vN]",
-                addr,
-            )
             return None
         lv = next((v for v in ctx.live[PromptFacts].versions.get(name, []) if v.version == number), None)
         if lv is None:

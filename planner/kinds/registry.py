@@ -9,9 +9,12 @@ among these facts (see kinds/prompt.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from mlreg.planner.config.models import VersionRef
 from mlreg.planner.live import Request
+
+if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.models import VersionRef
 
 PROVIDER = "mlreg/mlflow"
 # The tag a create carries so that an answer lost on the way can be found again (see apply).

@@ -12,15 +12,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.config.schema import Config, RemovedSpec
-from mlreg.planner.config.webhooks import WebhookSpec
 from mlreg.planner.kinds.base import DiffContext, Kind, decide
 from mlreg.planner.kinds.registry import PROVIDER
 from mlreg.planner.live import LiveSnapshot, Request
 from mlreg.planner.model import Action, Address, Change, address
 from mlreg.planner.statedata import ResourceState, StateSnapshot
+
+if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.schema import Config, RemovedSpec
+    from mlreg.planner.config.webhooks import WebhookSpec
 
 TYPE = "webhook"
 _ITERATIONS = 200_000

@@ -42,7 +42,7 @@ def _what_changes(c: Change, sensitive) -> str:
 
 
 def plan_markdown(plan: Plan) -> str:
-    from mlreg.planner.kinds import KINDS
+    from mlreg.planner.kinds.catalog import KINDS
 
     changes = plan.actionable
     if plan.has_errors:

@@ -11,7 +11,7 @@ from datetime import UTC
 from typing import Any
 
 from mlreg.planner.diagnostics import Diagnostic
-from mlreg.planner.kinds import KINDS
+from mlreg.planner.kinds.catalog import KINDS
 from mlreg.planner.model import Action, ActionReason, Change, DriftItem, Plan, Promotion
 from mlreg.planner.redact import redact
 

@@ -1,5 +1,1 @@
-"""The MLflow provider: registry reads in bulk, writes per attribute, through REST or in-process."""
-
-from mlreg.providers.mlflow.provider import MlflowProvider
-
-__all__ = ["MlflowProvider"]
+"""The MLflow provider (provider.py): bulk reads, writes per attribute, through REST or in-process."""

@@ -42,6 +42,22 @@ def _mapped(fn):
     return wrapper
 
 
+def _version(mv) -> LiveVersion:
+    """MLflow's ModelVersion as the engine's live type."""
+    return LiveVersion(
+        name=mv.name,
+        version=str(mv.version),
+        source=mv.source or "",
+        run_id=mv.run_id or None,
+        description=mv.description or "",
+        tags=dict(mv.tags or {}),
+        model_id=getattr(mv, "model_id", None),
+        user_id=mv.user_id or None,
+        created=mv.creation_timestamp,
+        last_updated=mv.last_updated_timestamp,
+    )
+
+
 def _webhook(w) -> LiveWebhook:
     return LiveWebhook(
         id=w.webhook_id,
@@ -103,18 +119,7 @@ class LocalApi:
     @_mapped
     def search_versions(self, flt):
         return [
-            LiveVersion(
-                name=mv.name,
-                version=str(mv.version),
-                source=mv.source or "",
-                run_id=mv.run_id or None,
-                description=mv.description or "",
-                tags=dict(mv.tags or {}),
-                model_id=getattr(mv, "model_id", None),
-                user_id=mv.user_id or None,
-                created=mv.creation_timestamp,
-                last_updated=mv.last_updated_timestamp,
-            )
+            _version(mv)
             for mv in _paged(
                 self.client.search_model_versions, filter_string=flt, max_results=200_000, order_by=VERSION_ORDER
             )
@@ -191,14 +196,7 @@ class LocalApi:
         mv = self.client._get_registry_client().create_model_version(
             name=name, source=source, run_id=run_id, tags=tags or None, description=description, model_id=model_id
         )
-        return LiveVersion(
-            name=mv.name,
-            version=str(mv.version),
-            source=mv.source or "",
-            run_id=mv.run_id or None,
-            description=mv.description or "",
-            tags=dict(mv.tags or {}),
-        )
+        return _version(mv)
 
     @_mapped
     def update_version(self, name, version, description):

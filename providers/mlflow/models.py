@@ -62,7 +62,11 @@ class ModelWrites:
         self.token = token
 
     # -- registered models ---------------------------------------------------------------------------
-    def model(self, change: Change, phase: str, resolved: Mapping[str, Any]) -> dict[str, Any]:
+    def model(
+        self, change: Change, phase: str, resolved: Mapping[str, Any], extra_tags: dict | None = None
+    ) -> dict[str, Any]:
+        """A registered model (and, with `extra_tags` marking it, a prompt: MLflow keeps both so).
+        A description in `identity` is set at creation only (a prompt's first commit message)."""
         name = change.identity["name"]
         if change.action is Action.DELETE:
             self.api.delete_model(name)
@@ -72,7 +76,8 @@ class ModelWrites:
             self.aliases(name, before.get("aliases") or {}, change.filled_after(resolved).get("aliases") or {})
             return {"name": name}
         if change.before is None:
-            if self.create_model(name, after.get("tags") or {}, after.get("description")):
+            description = after.get("description", change.identity.get("description"))
+            if self.create_model(name, after.get("tags") or {}, description, extra_tags):
                 return {"name": name}
             before = {}  # it existed already (a crashed or unanswered create): converge it below
         if "description" in after and before.get("description") != after["description"]:

@@ -80,25 +80,8 @@ class Prompts:
 
     # -- writes ------------------------------------------------------------------------------------
     def prompt(self, change: Change, phase: str, resolved: Mapping[str, Any]) -> dict[str, Any]:
-        name = change.identity["name"]
-        if change.action is Action.DELETE:
-            self.api.delete_model(name)
-            return {"name": name}
-        before, after = dict(change.before or {}), dict(change.after or {})
-        if phase == "aliases":
-            self.models.aliases(name, before.get("aliases") or {}, change.filled_after(resolved).get("aliases") or {})
-            return {"name": name}
-        if change.before is None and self.models.create_model(
-            name, after.get("tags") or {}, change.identity.get("description"), {IS_PROMPT_TAG: "true"}
-        ):
-            return {"name": name}
-        sync_tags(
-            before.get("tags") or {},
-            after.get("tags") or {},
-            lambda k, v: self.api.set_model_tag(name, k, v),
-            lambda k: self.api.delete_model_tag(name, k),
-        )
-        return {"name": name}
+        """A prompt is a registered model tagged as one: the model writes, with that tag at creation."""
+        return self.models.model(change, phase, resolved, extra_tags={IS_PROMPT_TAG: "true"})
 
     def version(self, change: Change, phase: str, resolved: Mapping[str, Any]) -> dict[str, Any]:
         name = change.identity["name"]

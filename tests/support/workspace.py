@@ -50,8 +50,10 @@ class Workspace:
 
     @property
     def env(self) -> dict[str, str]:
+        # mlflow.set_experiment in this process exports MLFLOW_EXPERIMENT_ID: not for the children
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_EXPERIMENT_")}
         return {
-            **os.environ,
+            **inherited,
             "MLFLOW_TRACKING_URI": self.tracking_uri,
             "MLREG_DATABASE_URL": self.database_url,
             "NO_COLOR": "1",

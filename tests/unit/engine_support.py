@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from mlreg.planner.config import load_config
+from mlreg.planner.config.load import load_config
 from mlreg.planner.kinds.policy_version import LivePolicyVersion, LiveVariant, PolicyFacts
 from mlreg.planner.kinds.prompt import LivePrompt, LivePromptVersion, PromptFacts
 from mlreg.planner.kinds.registry import LiveModel, LiveRun, LiveVersion, RegistryFacts

@@ -8,7 +8,7 @@ import itertools
 from contextlib import contextmanager
 from dataclasses import replace
 
-from mlreg.planner.config import parse_config
+from mlreg.planner.config.load import parse_config
 from mlreg.planner.errors import BackendUnavailable, StaleSerial, StateLocked
 from mlreg.planner.kinds.policy_version import LivePolicyVersion, PolicyFacts, PolicyRequest
 from mlreg.planner.kinds.registry import LiveModel, LiveRun, LiveVersion, RegistryFacts, RegistryRequest

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from mlreg.planner import redact
-from mlreg.planner.config import load_config
+from mlreg.planner.config.load import load_config
 
 BAD = {
     "yaml_syntax": ("models:\n  a_model: {versions: [\n", 3, "YAML syntax error", ""),

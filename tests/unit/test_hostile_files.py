@@ -10,8 +10,8 @@ import tracemalloc
 
 import pytest
 
-from mlreg.planner.config import load_config
 from mlreg.planner.config.fastyaml import fast_load
+from mlreg.planner.config.load import load_config
 
 
 def _bomb(levels: int = 9, width: int = 9) -> str:

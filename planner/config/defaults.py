@@ -1,0 +1,7 @@
+"""The backend defaults, as written: environment references that every MLflow tool honours
+(kept apart from the settings' types so the early read can use them without importing pydantic)."""
+
+DEFAULT_TRACKING_URI = "${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"
+DEFAULT_DATABASE_URL = "${MLREG_DATABASE_URL:-sqlite:///mlreg.db}"
+# Raw defaults, expanded like values written in the file.
+RAW_DEFAULTS = {"mlflow": {"tracking_uri": DEFAULT_TRACKING_URI}, "database": {"url": DEFAULT_DATABASE_URL}}
