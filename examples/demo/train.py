@@ -1,4 +1,4 @@
-"""Log example training runs the way seed §3 says every run must: params, metrics, tags, a model.
+"""Log example training runs the way the MLflow guide says every run must: params, metrics, tags, a model.
 
 Two flavours of `model`, the two ways teams log models today, so mlreg is shown registering both
 in a way `mlflow.pyfunc.load_model("models:/NAME/N")` can load:
