@@ -35,25 +35,28 @@ def pages(base, path, key, params, counter):
             return out
 
 
+def read_pages(base: str, counter: list) -> tuple[list, list]:
+    """Models and versions in pages of 1,000, the two searches on two threads."""
+    with ThreadPoolExecutor(2) as pool:
+        m = pool.submit(pages, base, "/registered-models/search", "registered_models", {"max_results": 1000}, counter)
+        v = pool.submit(
+            pages,
+            base,
+            "/model-versions/search",
+            "model_versions",
+            {"max_results": 1000, "order_by": ["name ASC", "version_number ASC"]},
+            counter,
+        )
+        return m.result(), v.result()
+
+
 def main():
     base = sys.argv[1].rstrip("/")
     strategy = sys.argv[sys.argv.index("--strategy") + 1] if "--strategy" in sys.argv else "pages"
     threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 2
     counter = []
     if strategy == "pages":
-        with ThreadPoolExecutor(2) as pool:
-            m = pool.submit(
-                pages, base, "/registered-models/search", "registered_models", {"max_results": 1000}, counter
-            )
-            v = pool.submit(
-                pages,
-                base,
-                "/model-versions/search",
-                "model_versions",
-                {"max_results": 1000, "order_by": ["name ASC", "version_number ASC"]},
-                counter,
-            )
-            models, versions = m.result(), v.result()
+        models, versions = read_pages(base, counter)
     else:
         models = pages(base, "/registered-models/search", "registered_models", {"max_results": 1000}, counter)
         names = sorted(x["name"] for x in models)

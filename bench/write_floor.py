@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 
 from bench import populate as pop
-from bench.floor import pages
+from bench.floor import read_pages
 
 API = "/api/2.0/mlflow"
 local = threading.local()
@@ -43,18 +43,7 @@ def main() -> None:
     args = ap.parse_args()
     base = args.url.rstrip("/")
     counter: list = []
-    with ThreadPoolExecutor(2) as pool:
-        m = pool.submit(pages, base, "/registered-models/search", "registered_models", {"max_results": 1000}, counter)
-        v = pool.submit(
-            pages,
-            base,
-            "/model-versions/search",
-            "model_versions",
-            {"max_results": 1000, "order_by": ["name ASC", "version_number ASC"]},
-            counter,
-        )
-        m.result()
-        versions = v.result()
+    _, versions = read_pages(base, counter)
     # the same versions the benchmark's registry.yaml changes: model i, version j, in file order
     targets = [(pop.model_name(n // args.versions), str(n % args.versions + 1)) for n in range(args.count)]
     import time

@@ -126,16 +126,34 @@ class ModelWrites:
             mv = self._create_version(change, after)
             return {"name": name, "version": mv.version, "key": change.identity["key"]}
         before = dict(change.before)
-        version = change.identity["version"]
-        if "description" in after and (before.get("description") or "") != after["description"]:
-            self.api.update_version(name, version, after["description"])
-        sync_tags(
+        self.converge_version(
+            name,
+            change.identity["version"],
+            before.get("description"),
+            after.get("description"),
             version_tags(before),
             version_tags(after),
+        )
+        return {"name": name, "version": str(change.identity["version"]), "key": change.identity["key"]}
+
+    def converge_version(
+        self,
+        name: str,
+        version: str,
+        old_description: str | None,
+        description: str | None,
+        old_tags: Mapping[str, str],
+        tags: Mapping[str, str],
+    ) -> None:
+        """Bring an existing version's description (None: not managed) and managed tags to the file's."""
+        if description is not None and (old_description or "") != description:
+            self.api.update_version(name, version, description)
+        sync_tags(
+            old_tags,
+            tags,
             lambda k, v: self.api.set_version_tag(name, version, k, v),
             lambda k: self.api.delete_version_tag(name, version, k),
         )
-        return {"name": name, "version": str(version), "key": change.identity["key"]}
 
     def _create_version(self, change: Change, after: dict) -> LiveVersion:
         """Register the way `mlflow.register_model` does (so `models:/NAME/N` loads), once."""

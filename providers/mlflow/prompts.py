@@ -26,7 +26,7 @@ from mlreg.planner.kinds.prompt import (
 )
 from mlreg.planner.kinds.registry import APPLY_TOKEN_TAG
 from mlreg.planner.model import Action, Change
-from mlreg.providers.mlflow.models import ModelWrites, sync_tags
+from mlreg.providers.mlflow.models import ModelWrites
 
 PROMPT_FILTER = f"tags.`{IS_PROMPT_TAG}` = 'true'"
 SOURCE = "dummy-source"  # what MLflow's client sends for prompt versions (the server accepts no other)
@@ -105,12 +105,13 @@ class Prompts:
             return {"name": name, "version": mv.version, "key": change.identity["key"]}
         before = dict(change.before)
         version = change.identity["version"]
-        if "commit_message" in after and (before.get("commit_message") or "") != after["commit_message"]:
-            self.api.update_version(name, version, after["commit_message"])
-        sync_tags(
+        # the commit message is the version's description in MLflow
+        self.models.converge_version(
+            name,
+            version,
+            before.get("commit_message"),
+            after.get("commit_message"),
             before.get("tags") or {},
             after.get("tags") or {},
-            lambda k, v: self.api.set_version_tag(name, version, k, v),
-            lambda k: self.api.delete_version_tag(name, version, k),
         )
         return {"name": name, "version": str(version), "key": change.identity["key"]}
