@@ -61,7 +61,3 @@ def error(summary: str, detail: str = "", address: str | None = None) -> Diagnos
 
 def warning(summary: str, detail: str = "", address: str | None = None) -> Diagnostic:
     return Diagnostic(Severity.WARNING, summary, detail, address)
-
-
-def has_errors(diags) -> bool:
-    return any(d.is_error for d in diags)

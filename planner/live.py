@@ -73,17 +73,11 @@ class LiveSnapshot:
         found = self._facts.get(facts_type)
         return found if found is not None else facts_type()
 
-    def __contains__(self, facts_type: type) -> bool:
-        return facts_type in self._facts
-
     def with_facts(self, more: Mapping[type, Any]) -> LiveSnapshot:
         facts = dict(self._facts)
         for t, f in more.items():
             facts[t] = merge_facts(facts[t], f) if t in facts else f
         return LiveSnapshot(facts)
-
-    def types(self) -> list[type]:
-        return list(self._facts)
 
     def notes(self) -> list[str]:
         """What the readers want people to know (e.g. an embedded store that does not exist yet)."""

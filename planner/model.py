@@ -141,10 +141,6 @@ class Change:
     record_only: bool = False
     secrets: Mapping[str, str] = EMPTY
 
-    @property
-    def name(self) -> str:
-        return Address.parse(self.address).name
-
     def filled_after(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """`after` with the attributes only apply knows filled in: `values` maps the keys of
         `refs` (`model_version`, `aliases.NAME`) to what the referenced resources became."""

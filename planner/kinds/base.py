@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mlreg.planner import diagnostics as dg
 from mlreg.planner.diagnostics import Diagnostic
 from mlreg.planner.live import LiveSnapshot, Request
-from mlreg.planner.model import EMPTY, Action, ActionReason, Change, DriftItem, address
+from mlreg.planner.model import EMPTY, Action, ActionReason, Change, DriftItem
 from mlreg.planner.statedata import ResourceState, StateSnapshot
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
@@ -114,9 +114,6 @@ class Kind:
     sensitive: ClassVar[tuple[str, ...]] = ()  # attributes never shown (values in state are hashes)
     needs: ClassVar[tuple[str, ...]] = ()  # kinds whose resolutions its diff reads (diffed first)
     parent: ClassVar[str | None] = None  # `--target PARENT.NAME` takes this kind's NAME resources too
-
-    def address(self, name: str, key: str | int | None = None) -> str:
-        return address(self.type, name, key if self.keyed else None)
 
     # -- read ----------------------------------------------------------------------------------
     def requests(self, cfg: Config, state: StateSnapshot) -> Iterable[Request]:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from mlreg.planner.kinds import model, model_version, policy_version, prompt, webhook
 from mlreg.planner.kinds.base import Kind
-from mlreg.planner.model import Address
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
     from mlreg.planner.config.schema import Config
@@ -27,14 +26,6 @@ _ALL = (
     webhook.KIND,
 )
 KINDS: dict[str, Kind] = {k.type: k for k in sorted(_ALL, key=lambda k: k.rank)}
-
-
-def kind_of(address: str) -> Kind:
-    """The kind of an address; KeyError (a bug, or a state file from a newer mlreg) otherwise."""
-    parsed = Address.parse(address)
-    if parsed is None or parsed.type not in KINDS:
-        raise KeyError(f"unknown resource address {address!r}")
-    return KINDS[parsed.type]
 
 
 def diff_order() -> list[Kind]:

@@ -161,9 +161,3 @@ class VersionIndex:
         if run is None:
             return []
         return self.by_run.get((run.run_id, ref.artifact_path.strip("/")), [])
-
-
-def match_versions(
-    ref: VersionRef, run: LiveRun | None, versions: list[LiveVersion], logged_model_names: dict[str, str]
-) -> list[LiveVersion]:
-    return VersionIndex(versions, logged_model_names).match(ref, run)
