@@ -52,7 +52,7 @@ class CheckContext:
         self.diags.append(self.source.diag(path, summary, detail))
 
 
-def _rules(data: dict, cfg: Config | None) -> Rules | None:
+def rules_of(data: dict, cfg: Config | None) -> Rules | None:
     if cfg is not None:
         return cfg.rules
     raw = data.get("rules") or {}

@@ -17,7 +17,7 @@ from pathlib import Path as FsPath
 from pydantic import BaseModel, ValidationError
 
 from mlreg.planner.config import guard
-from mlreg.planner.config.checks import CheckContext, check_models, check_policies, check_removed
+from mlreg.planner.config.checks import CheckContext, check_models, check_policies, check_removed, rules_of
 from mlreg.planner.config.defaults import RAW_DEFAULTS
 from mlreg.planner.config.envexpand import ONLY_VAR, expand
 from mlreg.planner.config.prompts import check_prompts
@@ -189,11 +189,10 @@ def _validate(source: Source, env: dict[str, str]) -> tuple[Config | None, list[
 
 
 def _reference_checks(data: dict, source: Source, cfg: Config | None) -> list[Diagnostic]:
-    from mlreg.planner.config.checks import _rules
     from mlreg.planner.kinds.catalog import KINDS
 
     ctx = CheckContext(
-        data=data, source=source, cfg=cfg, rules=_rules(data, cfg), track_declared=bool(data.get("removed"))
+        data=data, source=source, cfg=cfg, rules=rules_of(data, cfg), track_declared=bool(data.get("removed"))
     )
     for sec in SECTIONS:
         sec.check(ctx)
