@@ -14,16 +14,10 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # The main job on the embedded defaults (MLflow sqlite:///mlflow.db, SQLite policy table, local
-# state), in a fresh .demo/ folder: log two training runs, then plan, apply, plan again.
-# The demo's (disabled) webhook points at this machine, which MLflow allows only when told so.
-demo: export MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS = true
+# state), in a fresh .demo/ folder: the README's walkthrough, run exactly as written (train two
+# runs, plan, apply, plan, promote, drift), checked against the output the README shows.
 demo: install
-	rm -rf .demo && mkdir .demo && cp registry.yaml .demo/
-	cd .demo && ../$(PY) ../examples/demo/train.py planner-2025-01-03:artifact planner-2025-01-10:logged
-	cd .demo && ../$(VENV)/bin/mlreg db init
-	cd .demo && ../$(VENV)/bin/mlreg plan
-	cd .demo && ../$(VENV)/bin/mlreg apply --auto-approve
-	cd .demo && ../$(VENV)/bin/mlreg plan --detailed-exitcode
+	$(PY) examples/demo/walkthrough.py
 
 # Lint, unit tests on plain data, then integration tests against a real PostgreSQL and mlflow server.
 test: install lint

@@ -71,10 +71,11 @@ def populate_registry(store_uri: str, models: int, versions: int, threads: int =
 def populate_policies(db_url: str, models: int, versions: int, count: int) -> None:
     import sqlalchemy as sa
 
-    from mlreg.providers.postgres import DatabaseProvider
+    from mlreg.providers.postgres.provider import DatabaseProvider, tables
 
     db = DatabaseProvider(db_url)
     db.init()
+    policy_versions = tables()[1]
     rows = [
         {
             "id": str(uuid.uuid4()),
@@ -87,8 +88,8 @@ def populate_policies(db_url: str, models: int, versions: int, count: int) -> No
         for n in range(count)
     ]
     with db.engine.begin() as conn:
-        conn.execute(sa.delete(db.policy_versions).where(db.policy_versions.c.policy_id == POLICY_ID))
-        conn.execute(db.policy_versions.insert(), rows)
+        conn.execute(sa.delete(policy_versions).where(policy_versions.c.policy_id == POLICY_ID))
+        conn.execute(policy_versions.insert(), rows)
 
 
 def registry_yaml(models: int, versions: int, policies: int, round_tag: str | None = None, round_count: int = 0) -> str:

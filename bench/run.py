@@ -72,9 +72,11 @@ class Bench:
         )
 
     def converge(self) -> None:
-        """Adopt everything into state (and undo a previous run's last round), untimed."""
+        """Adopt everything into state (and undo a previous run's last round), untimed. Each run
+        starts the servers on new ports: the state kept in the work folder between runs is moved
+        to them deliberately (--reconfigure)."""
         self.write()
-        timed(self.mlreg + ["apply", "--auto-approve", "--parallelism", "8"], self.env, self.work)
+        timed(self.mlreg + ["apply", "--auto-approve", "--parallelism", "8", "--reconfigure"], self.env, self.work)
 
     def floor(self) -> float:
         best = None
@@ -122,11 +124,12 @@ class Bench:
         return t
 
 
-def engine(versions: int) -> tuple[float, float]:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "engine.py"), str(versions)], capture_output=True, text=True, check=True
-    ).stdout.split()
-    return float(out[0]), float(out[1])
+def engine(versions: int) -> tuple[float, float, float]:
+    """(engine seconds, peak MB, engine floor seconds), each in a fresh process."""
+    script = [sys.executable, str(ROOT / "bench" / "engine.py"), str(versions)]
+    out = subprocess.run(script, capture_output=True, text=True, check=True).stdout.split()
+    floor = subprocess.run([*script, "--floor"], capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1]), float(floor[0])
 
 
 def measure(b: Bench, rounds: int, engine_versions: int) -> dict:
@@ -143,7 +146,8 @@ def measure(b: Bench, rounds: int, engine_versions: int) -> dict:
         engines.append(engine(engine_versions))
         print(
             f"  round {r + 1}: floor {floors[-1]:.2f}s plan {plans[-1]:.2f}s apply {applies[-1]:.1f}s "
-            f"write floor {write_floors[-1]:.1f}s engine {engines[-1][0]:.2f}s/{engines[-1][1]:.0f}MB",
+            f"write floor {write_floors[-1]:.1f}s engine {engines[-1][0]:.2f}s/{engines[-1][1]:.0f}MB "
+            f"(floor {engines[-1][2]:.2f}s)",
             flush=True,
         )
     b.converge()  # leave the registry as registry.yaml says, for the next run
@@ -156,6 +160,7 @@ def measure(b: Bench, rounds: int, engine_versions: int) -> dict:
         "requests": requests,
         "engine_s": med(e[0] for e in engines),
         "engine_mb": med(e[1] for e in engines),
+        "engine_floor_s": med(e[2] for e in engines),
         "rounds": rounds,
         "tag_changes": b.tag_changes,
     }
@@ -173,6 +178,7 @@ def report(res: dict, models: int, versions: int, engine_versions: int) -> None:
             f"engine {engine_versions:,} versions (load+diff+plan)",
             f"{res['engine_s']:.2f} s, {res['engine_mb']:.0f} MB",
         ),
+        ("engine floor: plain load + one comparison per version", f"{res['engine_floor_s']:.2f} s"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"\nmedians of {res['rounds']} rounds")
@@ -181,7 +187,8 @@ def report(res: dict, models: int, versions: int, engine_versions: int) -> None:
     print(
         f"plan/floor={res['plan'] / res['floor']:.2f}x requests={res['requests']} "
         f"apply/write_floor={res['apply'] / res['write_floor']:.2f}x "
-        f"engine_{engine_versions // 1000}k={res['engine_s']:.1f}s/{res['engine_mb']:.0f}MB"
+        f"engine_{engine_versions // 1000}k={res['engine_s']:.1f}s/{res['engine_mb']:.0f}MB "
+        f"engine/floor={res['engine_s'] / res['engine_floor_s']:.2f}x"
     )
 
 

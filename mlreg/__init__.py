@@ -2,4 +2,4 @@
 at them. The engine is `mlreg.planner`, the live systems `mlreg.providers`, recorded state
 `mlreg.state`; `mlreg.cli` wires them together."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -1,4 +1,6 @@
-"""Execute a plan: the only caller of the providers' writes, and the only writer of state.
+"""Execute a plan: the only caller of the providers' writes. It records state as each change
+completes (state's other writers are the `state` commands and import's adoption, each under the
+state lock as apply is).
 
 Changes run in dependency order (graphlib), independent ones in parallel up to `parallelism`.
 A change runs in its kind's phases (a model's attributes, later its aliases once the versions they
@@ -20,43 +22,49 @@ from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from typing import Any
 
+from mlreg.planner.changes import Action, Change, Plan
 from mlreg.planner.errors import BackendUnavailable
 from mlreg.planner.kinds.base import MAIN, Kind, Phase
 from mlreg.planner.kinds.catalog import KINDS
-from mlreg.planner.model import Action, Change, Plan
 from mlreg.planner.ports import Provider, StateWriter
-from mlreg.planner.statedata import ResourceState, StateSnapshot
+from mlreg.planner.recorded import ResourceState, StateSnapshot
 
-Progress = Callable[[str, str, Change | None, str], None]
+
+@dataclass(frozen=True)
+class Event:
+    """What apply reports as it goes. `what`: start | done | fail | skip | forget. `change` is
+    None for a step that failed or was skipped as a whole (a batch)."""
+
+    what: str
+    address: str
+    phase: Phase = MAIN
+    change: Change | None = None
+    detail: str = ""
+
+
+Progress = Callable[[Event], None]
 
 
 @dataclass(frozen=True)
 class Step:
-    id: str
+    id: str  # the change's address, `ADDRESS#phase` for a later phase, `TYPE#batch` for a batch
     kind: Kind
     phase: Phase
     changes: tuple[Change, ...]
     last: bool  # the change's last phase: state then records all of `after`
-
-    @property
-    def label(self) -> str:
-        if self.kind.batch:
-            return self.id
-        return (
-            self.changes[0].address
-            if self.phase is self.kind.phases[0]
-            else f"{self.changes[0].address} ({self.phase.name})"
-        )
 
 
 @dataclass
 class ApplyResult:
     state: StateSnapshot
     done: list[str] = field(default_factory=list)  # addresses fully applied (or forgotten, or adopted)
-    failed: dict[str, str] = field(default_factory=dict)  # step label -> error
+    written: list[str] = field(default_factory=list)  # addresses whose live writes all completed
+    failed: dict[str, str] = field(default_factory=dict)  # step id -> error
     not_started: list[str] = field(default_factory=list)
     stopped: str | None = None  # why apply stopped early (a live system stopped answering)
-    executed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("create", "update", "delete", "forget"), 0))
+    executed: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("adopt", "create", "update", "delete", "forget"), 0)
+    )
 
 
 def _phase_moves(change: Change, phase: Phase) -> bool:
@@ -113,6 +121,14 @@ def plan_steps(changes: list[Change]) -> tuple[dict[str, Step], dict[str, set[st
         sid = f"{type_}#batch"
         steps[sid] = Step(sid, KINDS[type_], MAIN, tuple(members), last=True)
         graph[sid] = {d for c in members for d in c.depends_on}
+    # A kind that holds the others (a workspace) is made before anything else (and deleted last,
+    # by the rule below).
+    barrier = {
+        sid for sid, s in steps.items() if s.kind.first and all(c.action is not Action.DELETE for c in s.changes)
+    }
+    for sid, s in steps.items():
+        if not s.kind.first:
+            graph[sid] |= barrier
     # Deletes run children first: a delete waits for every delete of a kind applied after it.
     deleting = {sid: s for sid, s in steps.items() if any(c.action is Action.DELETE for c in s.changes)}
     for sid, s in deleting.items():
@@ -152,6 +168,7 @@ class _StateWriter:
         self.backend = backend
         state = state.with_lineage()
         self._lineage = state.lineage
+        self._endpoints = dict(state.endpoints)
         self._resources = dict(state.resources)
         self._serial = state.serial
         self.written_serial = state.serial
@@ -174,7 +191,9 @@ class _StateWriter:
     @property
     def state(self) -> StateSnapshot:
         with self._cond:
-            return StateSnapshot(lineage=self._lineage, serial=self._serial, resources=dict(self._resources))
+            return StateSnapshot(
+                lineage=self._lineage, serial=self._serial, resources=dict(self._resources), endpoints=self._endpoints
+            )
 
     def _run(self) -> None:
         while True:
@@ -211,14 +230,16 @@ def apply_plan(
     state: StateSnapshot,
     providers: Mapping[str, Provider],
     backend: StateWriter,
+    apply_id: str,
     parallelism: int = 8,
     progress: Progress | None = None,
 ) -> ApplyResult:
     """Run `plan`'s changes against the providers; record state after each step.
 
-    progress(event, label, change, detail) with event in start|done|fail|forget|skip.
+    `apply_id` names this apply to the providers (creates carry it); `progress` sees an `Event`
+    as each step starts, completes, fails or is skipped.
     """
-    progress = progress or (lambda *a: None)
+    progress = progress or (lambda event: None)
     result = ApplyResult(state=state)
     writer = _StateWriter(backend, state)
     identities: dict[str, Mapping[str, Any]] = {}
@@ -230,10 +251,11 @@ def apply_plan(
             writer.record(c.address, None)
             result.done.append(c.address)
             result.executed["forget"] += 1
-            progress("forget", c.address, c, "")
+            progress(Event("forget", c.address, MAIN, c))
         elif c.record_only:
             writer.record(c.address, ResourceState(c.type, dict(c.identity), dict(c.after or {})))
             result.done.append(c.address)
+            result.executed["adopt"] += 1
         elif c.action is Action.NOOP:
             identities[c.address] = c.identity
 
@@ -253,7 +275,7 @@ def apply_plan(
                 ident = identities.get(ref)
                 if ident is None:
                     raise RuntimeError(f"{change.address}: {ref} has no identity yet")
-                out[attr] = ident.get("version")
+                out[attr] = ident.get(KINDS[ref.split(".", 1)[0]].ref_field)
         return out
 
     def finished(step: Step, change: Change, identity: Mapping[str, Any], values: Mapping[str, Any]) -> None:
@@ -268,24 +290,28 @@ def apply_plan(
             identities[change.address] = identity
             if step.last:
                 result.done.append(change.address)
+                result.written.append(change.address)
                 result.executed[change.action.value] += 1
 
     def run(step: Step) -> None:
         t0 = time.monotonic()
         for c in step.changes:
-            progress("start", c.address if step.kind.batch else step.label, c, "")
+            progress(Event("start", c.address, step.phase, c))
         if step.kind.batch:
             values = {c.address: filled(c) for c in step.changes}
-            idents = provider(step.kind).apply_batch(list(step.changes), values)
+            idents = provider(step.kind).apply_batch(list(step.changes), values, apply_id)
             for c in step.changes:
                 finished(step, c, idents[c.address], values[c.address])
-                progress("done", c.address, c, f"{time.monotonic() - t0:.1f}s")
+                progress(Event("done", c.address, step.phase, c, f"{time.monotonic() - t0:.1f}s"))
             return
         change = step.changes[0]
-        values = filled(change) if step.phase.after_refs else {}
-        identity = provider(step.kind).apply(change, step.phase.name, values)
+        # references are filled in the phase that waits for them (a model's aliases), or in the
+        # only phase of a kind that has no such phase (a grant needs its new role's id)
+        waits = step.phase.after_refs or not any(p.after_refs for p in step.kind.phases)
+        values = filled(change) if waits and change.refs else {}
+        identity = provider(step.kind).apply(change, step.phase, values, apply_id)
         finished(step, change, identity, values)
-        progress("done", step.label, change, f"{time.monotonic() - t0:.1f}s")
+        progress(Event("done", change.address, step.phase, change, f"{time.monotonic() - t0:.1f}s"))
 
     sorter = TopologicalSorter(graph)
     sorter.prepare()
@@ -301,13 +327,13 @@ def apply_plan(
                 sid = ready.popleft()
                 step = steps[sid]
                 if result.stopped:
-                    result.not_started.append(step.label)
+                    result.not_started.append(step.id)
                     failed_steps.add(sid)
                     sorter.done(sid)
                 elif graph[sid] & failed_steps:
                     failed_steps.add(sid)
-                    result.failed[step.label] = "skipped: a step it depends on failed"
-                    progress("skip", step.label, None, "a step it depends on failed")
+                    result.failed[step.id] = "skipped: a step it depends on failed"
+                    progress(Event("skip", _subject(step), step.phase, None, "a step it depends on failed"))
                     sorter.done(sid)
                 else:
                     running[pool.submit(run, step)] = sid
@@ -319,10 +345,15 @@ def apply_plan(
                 err = fut.exception()
                 if err is not None:
                     failed_steps.add(sid)
-                    result.failed[steps[sid].label] = str(err)
-                    progress("fail", steps[sid].label, None, str(err))
+                    result.failed[sid] = str(err)
+                    progress(Event("fail", _subject(steps[sid]), steps[sid].phase, None, str(err)))
                     if isinstance(err, BackendUnavailable) and not result.stopped:
                         result.stopped = str(err)
                 sorter.done(sid)
     result.state = writer.close()
     return result
+
+
+def _subject(step: Step) -> str:
+    """What a step is about, for people: its change's address, or its kind for a batch."""
+    return step.id if step.kind.batch else step.changes[0].address

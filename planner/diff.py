@@ -7,15 +7,15 @@ declares. Only managed attributes take part; anything else on a live object is n
 
 from __future__ import annotations
 
+from mlreg.planner.changes import Action, ActionReason, Address, Change
 from mlreg.planner.config.schema import Config
-from mlreg.planner.kinds.base import DiffContext
-from mlreg.planner.kinds.catalog import KINDS, diff_order
+from mlreg.planner.kinds.base import Diff, DiffContext
+from mlreg.planner.kinds.catalog import diff_order, kind_of
 from mlreg.planner.live import LiveSnapshot
-from mlreg.planner.model import Action, ActionReason, Address, Change
-from mlreg.planner.statedata import StateSnapshot
+from mlreg.planner.recorded import StateSnapshot
 
 
-def diff(cfg: Config, live: LiveSnapshot, state: StateSnapshot) -> DiffContext:
+def diff(cfg: Config, live: LiveSnapshot, state: StateSnapshot) -> Diff:
     ctx = DiffContext(cfg=cfg, live=live, state=state, destroying=cfg.destroyed())
     for kind in diff_order():
         kind.diff(ctx)
@@ -24,7 +24,7 @@ def diff(cfg: Config, live: LiveSnapshot, state: StateSnapshot) -> DiffContext:
         ctx.changes.extend(_forgotten(state, declared | ctx.skipped | _destroyed(ctx)))
     else:
         _destroyed(ctx)
-    return ctx
+    return ctx.freeze()
 
 
 def _destroyed(ctx: DiffContext) -> set[str]:
@@ -32,7 +32,7 @@ def _destroyed(ctx: DiffContext) -> set[str]:
     handled = set()
     for addr, entry in sorted(ctx.destroying.items()):
         parsed = Address.parse(addr)
-        kind = KINDS[parsed.type]
+        kind = kind_of(parsed.type)
         found = kind.destroy(ctx, addr, parsed.name, parsed.key, entry)
         if found is None:
             if addr not in ctx.state.resources:

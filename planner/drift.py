@@ -9,22 +9,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mlreg.planner.kinds.catalog import KINDS
+from mlreg.planner.changes import DriftItem
+from mlreg.planner.kinds.catalog import KINDS, kind_of
 from mlreg.planner.live import LiveSnapshot
-from mlreg.planner.model import DriftItem
-from mlreg.planner.statedata import StateSnapshot
-
-_KEYED = ("tags", "aliases")
+from mlreg.planner.recorded import StateSnapshot
 
 
 def compare(
-    address: str, type_: str, recorded: Mapping[str, Any], live: Mapping[str, Any], when=None, user=None, sensitive=()
+    address: str,
+    type_: str,
+    recorded: Mapping[str, Any],
+    live: Mapping[str, Any],
+    when=None,
+    user=None,
+    sensitive=(),
+    per_key=(),
 ) -> list[DriftItem]:
+    """Attribute by attribute; `per_key` attributes (tags) key by key, since only the keys mlreg
+    owns are recorded; `sensitive` ones never (MLflow never returns a secret)."""
     out = []
     for attr, rec in recorded.items():
         if attr in sensitive:
             continue
-        if isinstance(rec, dict) and attr in _KEYED:
+        if isinstance(rec, dict) and attr in per_key:
             now = live.get(attr) or {}
             for key, value in rec.items():
                 if now.get(key) != value:
@@ -42,14 +49,12 @@ def detect(
     out = []
     for addr in sorted(state.resources if only is None else only & state.resources.keys()):
         rs = state.resources[addr]
-        kind = KINDS.get(rs.type)
-        if kind is None:
-            raise KeyError(f"state holds {addr} of unknown type {rs.type!r} (written by a newer mlreg?)")
+        kind = kind_of(rs.type)
         now, when, user = kind.live_values(rs, live)
         if now is None:
             out.append(DriftItem(addr, rs.type, None, note=kind.gone_note(rs)))
         else:
-            out.extend(compare(addr, rs.type, rs.attributes, now, when, user, kind.sensitive))
+            out.extend(compare(addr, rs.type, rs.attributes, now, when, user, kind.sensitive, kind.per_key))
     if notes:
         for kind in KINDS.values():
             out.extend(kind.drift_notes(state, live))

@@ -8,8 +8,8 @@ on any other. `LiveSnapshot` holds one facts object per type.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, TypeVar
 
 F = TypeVar("F")
@@ -37,12 +37,31 @@ class Request:
         return any(getattr(self, f.name) for f in fields(self))
 
 
-def merge_requests(requests: Iterable[Request]) -> dict[type, Request]:
-    """One request per type, everything asked for merged."""
-    out: dict[type, Request] = {}
-    for r in requests:
-        out[type(r)] = out[type(r)].merge(r) if type(r) in out else r
-    return out
+@dataclass(frozen=True)
+class Reads:
+    """One read phase: a request per type, everything asked for merged."""
+
+    requests: Mapping[type, Request] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, requests: Iterable[Request]) -> Reads:
+        out: dict[type, Request] = {}
+        for r in requests:
+            out[type(r)] = out[type(r)].merge(r) if type(r) in out else r
+        return cls(out)
+
+    def plus(self, other: Reads) -> Reads:
+        return Reads.of([*self.requests.values(), *other.requests.values()])
+
+    def minus(self, done: Reads) -> Reads:
+        """What is left to read once `done` has been read."""
+        return Reads({t: (r.minus(done.requests[t]) if t in done.requests else r) for t, r in self.requests.items()})
+
+    def __iter__(self) -> Iterator[Request]:
+        return (r for r in self.requests.values() if r)
+
+    def __bool__(self) -> bool:
+        return any(self.requests.values())
 
 
 def merge_facts(a, b):
@@ -74,11 +93,15 @@ class LiveSnapshot:
         return found if found is not None else facts_type()
 
     def with_facts(self, more: Mapping[type, Any]) -> LiveSnapshot:
+        """This snapshot with more facts read (facts of one type combined field by field)."""
         facts = dict(self._facts)
         for t, f in more.items():
             facts[t] = merge_facts(facts[t], f) if t in facts else f
         return LiveSnapshot(facts)
 
+    def facts(self) -> dict[type, Any]:
+        return dict(self._facts)
+
     def notes(self) -> list[str]:
         """What the readers want people to know (e.g. an embedded store that does not exist yet)."""
-        return [f.note for f in self._facts.values() if getattr(f, "note", "")]
+        return list(dict.fromkeys(f.note for f in self._facts.values() if getattr(f, "note", "")))

@@ -1,4 +1,5 @@
-"""Performance helpers shared by the engine's bulk phases."""
+"""Performance helpers shared by the engine's bulk phases. They change no process-wide setting
+for longer than the block they wrap (the CLI, which owns its process, may do more)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,13 @@ from contextlib import contextmanager
 @contextmanager
 def no_gc_pauses():
     """Bulk building (100k changes) allocates millions of objects and no cycles: the cyclic
-    collector would rescan everything again and again (a third of the time), so pause it."""
+    collector would rescan everything again and again (a third of the time), so pause it for the
+    block, and restore whatever it was."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        # What was built is long-lived (config, live facts, the plan): move it out of the
-        # collector's sight, so re-enabling it does not rescan everything at once.
-        gc.freeze()
         if enabled:
             gc.enable()
 

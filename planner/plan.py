@@ -1,8 +1,10 @@
-"""Build a plan, purely: diff, name the second read the rules need, check the rules, order.
+"""Build a plan, purely, in explicit phases; the caller does the reads between them (workflow.py):
 
-    draft = plan.draft(loaded, state, live)        # diff (no I/O)
-    more = <read draft.reads_needed()>             # the caller's read phase (workflow.py)
-    p = plan.finish(draft, more, targets)          # rules, order, targets, drift (no I/O)
+    reads 1a = declared_reads(cfg)                       what the file names: read before state is known
+    reads 1b = recorded_reads(state).minus(1a)           what only state names (forgotten resources)
+    d        = diff(loaded, state, live)                 desired x live x recorded -> a frozen Diff
+    reads 2  = rule_reads(d)                             what the kinds' rules need (runs behind promotions)
+    plan     = finish(loaded, d, live + reads 2, …)      rules, delete protections, order, targets, drift
 
 The planner is given a state snapshot and live facts; it never reads or writes anything.
 """
@@ -10,87 +12,171 @@ The planner is given a state snapshot and live facts; it never reads or writes a
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import replace
 
-from mlreg.planner import rules
-from mlreg.planner.config.schema import LoadedConfig
-from mlreg.planner.diagnostics import warning
-from mlreg.planner.diff import diff
+from mlreg.planner import diagnostics as dg
+from mlreg.planner.changes import EMPTY, Action, Address, Change, Plan, Summary
+from mlreg.planner.config.base import did_you_mean
+from mlreg.planner.config.schema import Config, LoadedConfig
+from mlreg.planner.declared import Declared
+from mlreg.planner.diagnostics import Diagnostic
+from mlreg.planner.diff import diff as diff_config
 from mlreg.planner.drift import detect
-from mlreg.planner.kinds.base import DiffContext
-from mlreg.planner.kinds.catalog import KINDS
-from mlreg.planner.live import LiveSnapshot, Request, merge_requests
-from mlreg.planner.model import EMPTY, Action, Address, Change, Plan, Summary
+from mlreg.planner.kinds.base import Diff, Hold
+from mlreg.planner.kinds.catalog import KINDS, kind_of
+from mlreg.planner.live import LiveSnapshot, Reads
 from mlreg.planner.perf import no_gc_pauses
-from mlreg.planner.statedata import StateSnapshot
+from mlreg.planner.recorded import StateSnapshot
 
 
-def read_requests(loaded: LoadedConfig, state: StateSnapshot) -> dict[type, Request]:
-    """Everything a plan of this file against this state needs to read live, one request per type."""
-    return merge_requests(r for kind in KINDS.values() for r in kind.requests(loaded.config, state))
+def declared_reads(cfg: Config) -> Reads:
+    """Read phase 1a: everything the file names."""
+    return Reads.of(r for kind in KINDS.values() for r in kind.declared_requests(cfg))
 
 
-@dataclass
-class Draft:
-    loaded: LoadedConfig
-    state: StateSnapshot
-    ctx: DiffContext
+def recorded_reads(state: StateSnapshot, addresses: Iterable[str] | None = None) -> Reads:
+    """Read phase 1b (and apply's read-back): what recorded resources need read; all of them, or
+    only `addresses`."""
+    if addresses is None:
+        resources = list(state.resources.items())
+    else:
+        resources = [(a, state.resources[a]) for a in addresses if a in state.resources]
+    return Reads.of(r for kind in KINDS.values() for r in kind.recorded_requests(resources))
 
-    def reads_needed(self) -> list[Request]:
-        return rules.reads_needed(self.ctx)
 
-
-def draft(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot) -> Draft:
+def diff(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot) -> Diff:
     with no_gc_pauses():
-        return Draft(loaded, state, diff(loaded.config, live, state))
+        return diff_config(loaded.config, live, state)
+
+
+def rule_reads(d: Diff) -> Reads:
+    """Read phase 2: what the kinds' rules need that the first phase did not read."""
+    return Reads.of(r for kind in KINDS.values() for r in kind.more_reads(d))
 
 
 def finish(
-    d: Draft, more: Mapping[type, Any] | None = None, targets: Iterable[str] = (), backends: Mapping[str, str] = EMPTY
+    loaded: LoadedConfig,
+    d: Diff,
+    live: LiveSnapshot,
+    targets: Iterable[str] = (),
+    backends: Mapping[str, str] = EMPTY,
 ) -> Plan:
+    """The plan of a diff, with `live` holding everything read (both phases)."""
     with no_gc_pauses():
-        ctx = d.ctx
-        if more:
-            ctx.live = ctx.live.with_facts(more)
-        rule_diags, promotions = rules.check(ctx)
-        rule_diags += [warning(note) for note in ctx.live.notes()]
+        diagnostics = list(d.diagnostics)
+        promotions = []
+        for kind in KINDS.values():
+            found = kind.check(d, live)
+            diagnostics.extend(found.diagnostics)
+            promotions.extend(found.promotions)
+        diagnostics.extend(protections(d, live))
+        diagnostics.extend(dg.warning(note) for note in live.notes())
         rank = {t: k.rank for t, k in KINDS.items()}
         # Apply order by kind; within a kind the order of the file (deletions and forgets last).
-        changes = sorted(ctx.changes, key=lambda c: rank[c.type])
-        changes = targeted(changes, targets)
+        changes = targeted(sorted(d.changes, key=lambda c: rank[c.type]), targets)
+        diagnostics.extend(targeting(d.changes, targets))
         touched = {c.address for c in changes if c.action is not Action.NOOP or c.record_only}
+        declared = Declared(loaded)
         return Plan(
-            config_path=d.loaded.path,
-            config_digest=d.loaded.digest,
+            config_path=loaded.path,
+            config_digest=loaded.digest,
             lineage=d.state.lineage,
             serial=d.state.serial,
             changes=tuple(changes),
-            drift=tuple(detect(d.state, ctx.live, only=touched, notes=False)),
+            drift=tuple(detect(d.state, live, only=touched, notes=False)),
             promotions=tuple(promotions),
-            diagnostics=tuple(ctx.diagnostics) + tuple(rule_diags),
-            edges=tuple(ctx.edges),
+            diagnostics=tuple(_located(diagnostics, declared)),
+            edges=d.edges,
             backends=backends,
             targets=tuple(sorted(set(targets))),
-            summary=Summary.of(changes),
+            summary=Summary.of(changes, d.state.resources),
+            declared=declared,
+            prior=d.state,
         )
 
 
+def _located(diagnostics: list[Diagnostic], declared: Declared) -> list[Diagnostic]:
+    """Diagnostics about a declared resource name the file (and line) that declares it."""
+    out = []
+    for d in diagnostics:
+        if d.address and not d.file:
+            file, line = declared.where(d.address)
+            if file:
+                d = replace(d, file=file, line=line, column=None)
+        out.append(d)
+    return out
+
+
 def build_plan(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot, targets: Iterable[str] = ()) -> Plan:
-    """Draft and finish with what `live` already holds (tests and benchmarks on plain data)."""
-    return finish(draft(loaded, state, live), None, targets)
+    """Every phase against what `live` already holds (tests, benchmarks, import's adoption)."""
+    d = diff(loaded, state, live)
+    return finish(loaded, d, live, targets)
+
+
+def protections(d: Diff, live: LiveSnapshot) -> list[Diagnostic]:
+    """Nothing that something live still holds is deleted (a version a policy row points at, a
+    policy row an experiment variant uses), unless its holder is deleted in the same plan."""
+    deleted = [c for c in d.changes if c.action is Action.DELETE]
+    if not deleted:
+        return []
+    doomed = {key for c in deleted for key in kind_of(c.type).hold_keys(c)}
+    by_target: dict[tuple, list[Hold]] = {}
+    for kind in KINDS.values():
+        for hold in kind.holds(d, live):
+            if hold.holder is None or hold.holder not in doomed:
+                by_target.setdefault(hold.target, []).append(hold)
+    out = []
+    for c in deleted:
+        grouped: dict[str, list[Hold]] = {}
+        for key in kind_of(c.type).hold_keys(c):
+            for hold in by_target.get(key, ()):
+                grouped.setdefault(hold.summary, []).append(hold)
+        for summary, holds in grouped.items():
+            labels = ", ".join(sorted(dict.fromkeys(h.label for h in holds)))
+            out.append(dg.error(f"{summary}: {labels}", holds[0].hint, c.address))
+    return out
+
+
+def targeting(changes: Iterable[Change], targets: Iterable[str]) -> list[Diagnostic]:
+    """A target that names nothing in the file or state is an error (it would otherwise read as
+    "no changes" while real ones wait); any target at all earns Terraform's warning."""
+    targets = sorted(set(targets))
+    if not targets:
+        return []
+    known = set()
+    for c in changes:
+        known.add(c.address)
+        parent = KINDS[c.type].parent
+        if parent:
+            known.add(f"{parent}.{Address.parse(c.address).name}")
+    out = [
+        dg.error(
+            f"--target {t} matches nothing in the file or in state{did_you_mean(t, known)}",
+            "give an address that `mlreg plan` lists (e.g. model.NAME, model_version.NAME[v3], policy_version.ID@vN)",
+        )
+        for t in targets
+        if t not in known
+    ]
+    out.append(
+        dg.warning(
+            "Resource targeting is in effect",
+            "this plan covers only " + ", ".join(targets) + " and what they depend on; it may not show every "
+            "change the file asks for. Use --target for exceptional cases, then run a full plan.",
+        )
+    )
+    return out
 
 
 def targeted(changes: list[Change], targets: Iterable[str]) -> list[Change]:
-    """Targets and everything they depend on; `model.NAME` takes the model's versions too (and
-    `prompt.NAME` its versions)."""
+    """Targets and everything they depend on; a parent's address takes its children too
+    (`model.NAME` its versions, `prompt.NAME` its versions)."""
     targets = set(targets)
     if not targets:
         return changes
     by_addr = {c.address: c for c in changes}
     wanted = set()
     for c in changes:
-        parent = getattr(KINDS[c.type], "parent", None)
+        parent = KINDS[c.type].parent
         if c.address in targets or (parent and f"{parent}.{Address.parse(c.address).name}" in targets):
             wanted.add(c.address)
     stack = list(wanted)

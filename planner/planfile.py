@@ -1,11 +1,14 @@
 """Plans at the edge: the JSON document users' tools read (the shape of Terraform's
-`terraform show -json`, format 1.x), loading a saved plan file back, and comparing it with a plan
-made now.
+`terraform show -json`, format 1.x), and a saved plan file decoded back into changes.
+
+Three forms, each converted once (as Terraform keeps them): the in-memory `Plan` of `Change`s;
+the JSON document (`document`, written by `plan --format json` and `plan --out`); and a saved
+plan decoded from that document (`load` -> `SavedPlan`, whose changes are `Change`s again).
 
 A saved plan is an approval, not an instruction: `apply PLANFILE` computes the plan again from
-registry.yaml, state and live values and executes that, only if it equals the saved one. Plan
-files can be signed (HMAC-SHA256) with a key in MLREG_PLAN_SIGNING_KEY, so that a plan made in
-one CI job is verified in another.
+registry.yaml, state and live values and executes that, only if its changes equal the saved ones
+(`SavedPlan.require_same`). Plan files can be signed (HMAC-SHA256) with a key in
+MLREG_PLAN_SIGNING_KEY, so that a plan made in one CI job is verified in another.
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlreg import __version__
+from mlreg.planner.changes import Action, Address, Change, DriftItem, Plan
 from mlreg.planner.errors import StalePlan, UserError
-from mlreg.planner.kinds.catalog import KINDS
-from mlreg.planner.model import Address, Change, DriftItem, Plan
+from mlreg.planner.kinds.catalog import KINDS, kind_of
 
 FORMAT_VERSION = "1.2"
 SIGNATURE_KEY = "signature"
@@ -39,21 +43,73 @@ def _mirror(keys, after: dict | None) -> dict:
     return out
 
 
-def _index(c: Change, key: str | None):
-    if key is None:
-        return None
-    return int(key) if c.type == "policy_version" and key.isdigit() else key
+def _unmirror(mirror: Any, prefix: str = "") -> tuple[str, ...]:
+    """The attribute paths a *_unknown object marks `true` (the inverse of `_mirror`)."""
+    if mirror is True:
+        return (prefix,) if prefix else ()
+    if not isinstance(mirror, dict):
+        return ()
+    return tuple(p for k, v in mirror.items() for p in _unmirror(v, f"{prefix}.{k}" if prefix else k))
 
 
-def resource_change(c: Change) -> dict:
+def _identified(address: str, type_: str) -> dict:
+    """What every Terraform resource representation starts with."""
+    parsed = Address.parse(address)
+    kind = kind_of(type_)
+    out = {"address": address, "mode": "managed", "type": type_, "name": parsed.name}
+    if parsed.key is not None:
+        out["index"] = kind.index(parsed.key)
+    out["provider_name"] = kind.provider
+    return out
+
+
+def _values(address: str, type_: str, values: dict, unknown=()) -> dict:
+    """A resource in Terraform's values representation (planned_values, prior_state)."""
+    kind = kind_of(type_)
+    known = {k: v for k, v in values.items() if k not in unknown}
+    sensitive = [k for k in kind.sensitive if k in known]
+    return {
+        **_identified(address, type_),
+        "schema_version": 0,
+        "values": known,
+        "sensitive_values": _mirror(sensitive, known),
+    }
+
+
+def planned_values(plan: Plan) -> dict:
+    """Terraform's `planned_values`: every resource as it will be after apply."""
+    gone = (Action.DELETE, Action.FORGET)
+    resources = [
+        _values(c.address, c.type, dict(c.after or {}), c.after_unknown) for c in plan.changes if c.action not in gone
+    ]
+    return {"root_module": {"resources": resources}}
+
+
+def prior_state(plan: Plan) -> dict:
+    """Terraform's `prior_state`: what state recorded when the plan was made."""
+    recorded = plan.prior.resources if plan.prior is not None else {}
+    resources = [_values(a, rs.type, dict(rs.attributes)) for a, rs in sorted(recorded.items()) if rs.type in KINDS]
+    return {"format_version": "1.0", "values": {"root_module": {"resources": resources}}}
+
+
+def configuration(plan: Plan) -> dict:
+    """Terraform's `configuration`: each declared resource, with the file and line declaring it."""
+    providers = sorted({k.provider for k in KINDS.values()})
+    return {
+        "provider_config": {p: {"name": p, "full_name": p} for p in providers},
+        "root_module": {"resources": plan.declared.resources() if plan.declared is not None else []},
+    }
+
+
+def resource_change(c: Change, adopted: bool = False) -> dict:
     parsed = Address.parse(c.address)
-    kind = KINDS[c.type]
+    kind = kind_of(c.type)
     before = dict(c.before) if c.before is not None else None
     after = dict(c.after) if c.after is not None else None
     sensitive = [k for k in kind.sensitive if (before and k in before) or (after and k in after)]
     out = {"address": c.address, "mode": "managed", "type": c.type, "name": parsed.name}
     if parsed.key is not None:
-        out["index"] = _index(c, parsed.key)
+        out["index"] = kind.index(parsed.key)
     out.update(
         {
             "provider_name": kind.provider,
@@ -69,6 +125,8 @@ def resource_change(c: Change) -> dict:
             "depends_on": list(c.depends_on),
         }
     )
+    if adopted:  # Terraform 1.5's import: an existing object the plan starts managing
+        out["change"]["importing"] = {"id": kind.import_id(c)}
     return out
 
 
@@ -97,12 +155,13 @@ def resource_drift(items: list[DriftItem]) -> list[dict]:
                 before[head] = d.recorded
                 if after is not None:
                     after[head] = d.live
+        kind = kind_of(ds[0].type)
         entry = {"address": addr, "mode": "managed", "type": ds[0].type, "name": parsed.name}
         if parsed.key is not None:
-            entry["index"] = int(parsed.key) if ds[0].type == "policy_version" and parsed.key.isdigit() else parsed.key
+            entry["index"] = kind.index(parsed.key)
         entry.update(
             {
-                "provider_name": KINDS[ds[0].type].provider if ds[0].type in KINDS else "",
+                "provider_name": kind.provider,
                 "change": {
                     "actions": ["delete" if after is None else "update"],
                     "before": before,
@@ -120,6 +179,7 @@ def resource_drift(items: list[DriftItem]) -> list[dict]:
 def document(plan: Plan) -> dict:
     """The plan as users' tools read it (`plan --format json`, and the content of `--out` files)."""
     notes = {c.address: c.note for c in plan.changes if c.note}
+    adopted = {c.address for c in plan.adoptions}
     return {
         "format_version": FORMAT_VERSION,
         "mlreg_version": __version__,
@@ -127,7 +187,10 @@ def document(plan: Plan) -> dict:
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "backends": dict(plan.backends),
         "targets": list(plan.targets),
-        "resource_changes": [resource_change(c) for c in plan.changes],
+        "resource_changes": [resource_change(c, c.address in adopted) for c in plan.changes],
+        "planned_values": planned_values(plan),
+        "prior_state": prior_state(plan),
+        "configuration": configuration(plan),
         "resource_drift": resource_drift(list(plan.drift)),
         "drift": [d.to_json() for d in plan.drift],
         "promotions": [p.to_json() for p in plan.promotions],
@@ -148,19 +211,24 @@ def drift_document(items: list[DriftItem]) -> dict:
     }
 
 
-# --- signing -------------------------------------------------------------------------------------
+# --- encoding and signing ----------------------------------------------------------------------------
 
 
-def _canonical(doc: dict) -> bytes:
-    body = {k: v for k, v in doc.items() if k != SIGNATURE_KEY}
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+def canonical(doc: dict) -> str:
+    """The one encoding of a document: compact, keys sorted (so a signature can be checked
+    against the document read back)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
-def sign(doc: dict, key: str | None) -> dict:
+def _mac(key: str, body: str) -> str:
+    return "hmac-sha256:" + hmac.new(key.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def sign(text: str, key: str | None) -> str:
+    """`text` (a canonical document) with its signature added as the last key."""
     if not key:
-        return doc
-    mac = hmac.new(key.encode(), _canonical(doc), hashlib.sha256).hexdigest()
-    return {**doc, SIGNATURE_KEY: f"hmac-sha256:{mac}"}
+        return text
+    return f'{text[:-1]},"{SIGNATURE_KEY}":"{_mac(key, text)}"}}'
 
 
 def verify(doc: dict, key: str | None, path: str) -> None:
@@ -172,8 +240,8 @@ def verify(doc: dict, key: str | None, path: str) -> None:
             f"{path} is not signed, and MLREG_PLAN_SIGNING_KEY is set: nothing was applied; "
             "make the plan with the same key"
         )
-    want = f"hmac-sha256:{hmac.new(key.encode(), _canonical(doc), hashlib.sha256).hexdigest()}"
-    if not hmac.compare_digest(str(given), want):
+    body = canonical({k: v for k, v in doc.items() if k != SIGNATURE_KEY})
+    if not hmac.compare_digest(str(given), _mac(key, body)):
         raise StalePlan(
             f"{path}: the signature does not verify (the file was changed, or signed with another "
             "key); nothing was applied"
@@ -200,13 +268,16 @@ class _ResourceChange(BaseModel):
     change: _Change
 
 
-class SavedPlan(BaseModel):
+class _Document(BaseModel):
+    """What a plan file must hold for mlreg to read it back (the rest is for other tools)."""
+
     model_config = ConfigDict(extra="allow")
 
     format_version: str
     config: dict[str, Any]
     state: dict[str, Any]
     resource_changes: list[_ResourceChange]
+    targets: list[str] = Field(default_factory=list)
 
     @field_validator("format_version")
     @classmethod
@@ -214,6 +285,81 @@ class SavedPlan(BaseModel):
         if not v.startswith("1."):
             raise ValueError(f"format_version {v!r}: this mlreg reads plan files of format 1.x")
         return v
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan file decoded back into changes."""
+
+    config_digest: str | None
+    lineage: str | None
+    serial: int | None
+    targets: tuple[str, ...]
+    changes: tuple[Change, ...]
+
+    def require_same(self, fresh: Plan, config_file: str) -> None:
+        """Refuse (StalePlan) unless the plan made now equals this one, saying what moved."""
+        if self.config_digest != fresh.config_digest:
+            raise StalePlan(f"the saved plan is stale: {config_file} changed since it was made; run `mlreg plan` again")
+        if self.lineage not in (None, fresh.lineage) or self.serial != fresh.serial:
+            raise StalePlan(
+                f"the saved plan is stale: state moved from serial {self.serial} to "
+                f"{fresh.serial} since it was made; run `mlreg plan` again"
+            )
+        now = {c.address: c for c in fresh.changes}
+        for saved in self.changes:
+            c = now.get(saved.address)
+            if c is None:
+                raise StalePlan(
+                    f"the saved plan does not match: it has {saved.address}, which a plan made now does not; "
+                    "nothing was applied; run `mlreg plan` again"
+                )
+            if saved.before != _plain(c.before):
+                raise StalePlan(
+                    f"the saved plan is stale: {saved.address} changed live since it was made; run `mlreg plan` again"
+                )
+            if (
+                saved.action is not c.action
+                or saved.after != _plain(c.after)
+                or set(saved.after_unknown) != set(c.after_unknown)
+            ):
+                raise StalePlan(
+                    f"the saved plan does not match what registry.yaml, state and live values give now at "
+                    f"{saved.address} (saved: {saved.action.value}, now: {c.action.value}); "
+                    "nothing was applied; was the file edited? Run `mlreg plan` again"
+                )
+        extra = [c.address for c in fresh.changes if c.address not in {s.address for s in self.changes}]
+        if extra:
+            raise StalePlan(
+                f"the saved plan does not match: a plan made now also has {extra[0]}; nothing was applied; "
+                "run `mlreg plan` again"
+            )
+
+
+def _plain(values) -> Any:
+    """A change's values as JSON would give them back (tuples are lists there)."""
+    if isinstance(values, dict) or hasattr(values, "items"):
+        return {k: _plain(v) for k, v in values.items()}
+    if isinstance(values, (list, tuple)):
+        return [_plain(v) for v in values]
+    return values
+
+
+def _decoded(rc: _ResourceChange) -> Change:
+    try:
+        action = Action(rc.change.actions[0]) if len(rc.change.actions) == 1 else None
+    except ValueError:
+        action = None
+    if action is None:
+        raise UserError(f"{rc.address}: actions {rc.change.actions} are not mlreg's; make the plan with `mlreg plan`")
+    return Change(
+        rc.address,
+        rc.type,
+        action,
+        rc.change.before,
+        rc.change.after,
+        after_unknown=_unmirror(rc.change.after_unknown),
+    )
 
 
 def load(text: str, path: str, signing_key: str | None = None) -> SavedPlan:
@@ -227,50 +373,15 @@ def load(text: str, path: str, signing_key: str | None = None) -> SavedPlan:
         raise UserError(f"{path} is not a plan file; make one with `mlreg plan --out`")
     verify(raw, signing_key, path)
     try:
-        return SavedPlan.model_validate(raw)
+        doc = _Document.model_validate(raw)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise UserError(f"{path} is not a plan file mlreg can read ({where}: {first['msg']})") from None
-
-
-def mismatch(saved: SavedPlan, fresh: Plan, config_file: str) -> None:
-    """Refuse (StalePlan) unless the plan made now equals the saved one, saying what moved."""
-    if saved.config.get("digest") != fresh.config_digest:
-        raise StalePlan(f"the saved plan is stale: {config_file} changed since it was made; run `mlreg plan` again")
-    if saved.state.get("lineage") not in (None, fresh.lineage) or saved.state.get("serial") != fresh.serial:
-        raise StalePlan(
-            f"the saved plan is stale: state moved from serial {saved.state.get('serial')} to "
-            f"{fresh.serial} since it was made; run `mlreg plan` again"
-        )
-    now = {c.address: c for c in fresh.changes}
-    seen = set()
-    for rc in saved.resource_changes:
-        seen.add(rc.address)
-        c = now.get(rc.address)
-        if c is None:
-            raise StalePlan(
-                f"the saved plan does not match: it has {rc.address}, which a plan made now does not; "
-                "nothing was applied; run `mlreg plan` again"
-            )
-        mine = json.loads(json.dumps(resource_change(c)["change"]))
-        if rc.change.before != mine["before"]:
-            raise StalePlan(
-                f"the saved plan is stale: {rc.address} changed live since it was made; run `mlreg plan` again"
-            )
-        if (
-            rc.change.actions != mine["actions"]
-            or rc.change.after != mine["after"]
-            or (rc.change.after_unknown or {}) != mine["after_unknown"]
-        ):
-            raise StalePlan(
-                f"the saved plan does not match what registry.yaml, state and live values give now at "
-                f"{rc.address} (saved: {'/'.join(rc.change.actions)}, now: {c.action.value}); "
-                "nothing was applied; was the file edited? Run `mlreg plan` again"
-            )
-    extra = [c.address for c in fresh.changes if c.address not in seen]
-    if extra:
-        raise StalePlan(
-            f"the saved plan does not match: a plan made now also has {extra[0]}; nothing was applied; "
-            "run `mlreg plan` again"
-        )
+    return SavedPlan(
+        config_digest=doc.config.get("digest"),
+        lineage=doc.state.get("lineage"),
+        serial=doc.state.get("serial"),
+        targets=tuple(doc.targets),
+        changes=tuple(_decoded(rc) for rc in doc.resource_changes),
+    )

@@ -11,7 +11,9 @@ Provider contract (Pulumi-style):
   already exists in the desired shape (a crash after MLflow created it, an answer lost on the
   way), it adopts it instead of creating a second one. If it raises, the change may be partly
   done (some tags set); the next plan sees the live values and finishes it, never duplicating.
+  `apply_id` names the apply: creates carry it, so an answer lost on the way can be found again.
 - `apply_batch` does the same for all changes of a batch kind at once (one transaction).
+- `kinds()` lists the resource types it writes (the conformance test checks every kind has one).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from mlreg.planner.live import Request
-from mlreg.planner.model import Change
-from mlreg.planner.statedata import StateSnapshot
+from mlreg.planner.changes import Change
+from mlreg.planner.kinds.base import Phase
+from mlreg.planner.live import Reads, Request
+from mlreg.planner.recorded import StateSnapshot
 
 
 class Provider(Protocol):
@@ -43,15 +46,14 @@ class Provider(Protocol):
     def names(self, type_: str) -> list[str]:
         """Every live name of a kind it serves (for `mlreg import`)."""
 
-    def begin_apply(self, apply_id: str) -> None:
-        """An apply is about to write: creates carry this id, so an answer lost on the way can
-        be found again by re-reading."""
+    def kinds(self) -> set[str]:
+        """The resource types it writes."""
 
-    def apply(self, change: Change, phase: str, resolved: Mapping[str, Any]) -> Mapping[str, Any]:
+    def apply(self, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> Mapping[str, Any]:
         """Make live match one phase of `change`; `resolved` fills `change.refs`."""
 
     def apply_batch(
-        self, changes: Sequence[Change], resolved: Mapping[str, Mapping[str, Any]]
+        self, changes: Sequence[Change], resolved: Mapping[str, Mapping[str, Any]], apply_id: str
     ) -> dict[str, Mapping[str, Any]]:
         """Apply all changes of a batch kind in one transaction; returns address -> identity."""
 
@@ -59,7 +61,7 @@ class Provider(Protocol):
 class Prefetched(Protocol):
     """A read started early (before the file was validated) by a provider of the session."""
 
-    request: Request
+    reads: Reads
 
     def result(self) -> dict[type, Any]:
         """Its facts by type, once done (raises what the read raised)."""
@@ -107,6 +109,10 @@ class StateReader(Protocol):
 
     def describe(self) -> str: ...
 
+    def endpoints(self) -> tuple[dict[str, str], bool]:
+        """(what state was recorded against, whether it records any resource), read cheaply so
+        that a state recorded elsewhere is refused before anything live is read."""
+
 
 class StateWriter(Protocol):
     def write(self, snapshot: StateSnapshot) -> None:
@@ -128,6 +134,10 @@ class HistoryLog(Protocol):
         """Add a record, or replace the one with the same id (an apply starts `running`)."""
 
     def history(self) -> list[dict]: ...
+
+    def journal(self) -> list[dict]:
+        """What each state write changed, in order (recorded.journal_entry): for the state at a
+        past time and the history of one address."""
 
 
 class StateBackend(StateReader, StateWriter, Locker, HistoryLog, Protocol):

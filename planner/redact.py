@@ -1,19 +1,25 @@
 """Keep secrets out of everything mlreg prints or writes.
 
 Two kinds: passwords inside URLs (`postgresql://user:PASSWORD@host`), and values of environment
-variables whose names say they are secret. Every output path (render, errors, state, plan files)
-passes text through `redact`.
+variables whose names say they are secret (and every webhook secret or user password the file
+references). Documents are redacted before they are encoded (`redact_tree`); text that was
+already encoded is redacted in every form a secret can take there (`redact`: as is, JSON-escaped,
+`\\u`-escaped, URL-encoded, and as each output escapes it), so a secret holding `"`, `\\` or
+non-ASCII characters is masked too.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+from typing import Any
+from urllib.parse import quote
 
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
 _QUERY_SECRET = re.compile(r"(?i)([?&](?:password|token|secret|key)=)[^&\s]+")
-_secrets: set[str] = set()
+_forms: set[str] = set()
 _lock = threading.Lock()
 MASK = "***"
 
@@ -22,11 +28,20 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
+def _encoded_forms(value: str) -> set[str]:
+    from mlreg.planner.render import escape  # the output escapes: a secret as each output shows it
+
+    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe="")}
+    forms |= {escape.text(value), escape.md(value), escape.mermaid(value), escape.dot(value)[1:-1]}
+    forms |= {json.dumps(f)[1:-1] for f in list(forms)}  # an escaped form inside a JSON document
+    return {f for f in forms if len(f) >= 4}
+
+
 def add_secret(value: str) -> None:
     # Very short values would mask ordinary words; they are not credible secrets anyway.
     if value and len(value) >= 4:
         with _lock:
-            _secrets.add(value)
+            _forms.update(_encoded_forms(value))
 
 
 def collect_from_env(env: dict[str, str]) -> None:
@@ -46,7 +61,19 @@ def redact(text: str) -> str:
     out = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
     out = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, out)
     with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for s in secrets:
-        out = out.replace(s, MASK)
+        forms = sorted(_forms, key=len, reverse=True)
+    for s in forms:
+        if s in out:
+            out = out.replace(s, MASK)
     return out
+
+
+def redact_tree(value: Any) -> Any:
+    """A JSON-like value with every string (keys included) redacted, before it is encoded."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {(redact(k) if isinstance(k, str) else k): redact_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_tree(v) for v in value]
+    return value

@@ -17,7 +17,12 @@ class Stage(str, Enum):
 
     @property
     def tag_value(self) -> str | None:
-        return _TAG_VALUES[self]
+        return TAG_VALUES[self]
+
+    @classmethod
+    def named(cls, name: str) -> Stage | None:
+        """The stage of that name, or None for a name that is not a stage (a hand-set tag value)."""
+        return _BY_NAME.get(name)
 
 
 def stage_of(tag_value: str | None) -> str:
@@ -26,4 +31,5 @@ def stage_of(tag_value: str | None) -> str:
 
 
 # Looked up once per declared version: a plain dict is far cheaper than the enum's `.value`.
-_TAG_VALUES = {s: (None if s is Stage.NONE else s.value) for s in Stage}
+TAG_VALUES: dict[Stage, str | None] = {s: (None if s is Stage.NONE else s.value) for s in Stage}
+_BY_NAME = {s.value: s for s in Stage}

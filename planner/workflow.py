@@ -1,6 +1,6 @@
 """The flows that are not presentation: plan (with its read phases), apply (a fresh or a saved
 plan, under the lock, with history), drift and import. Typed against the ports only, so unit
-tests drive them with in-memory providers and state; the CLI wires the real ones in.
+tests drive them with in-memory providers and state; the CLI's wiring passes the real ones in.
 """
 
 from __future__ import annotations
@@ -10,20 +10,22 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlreg.planner import plan as planning
 from mlreg.planner import planfile
 from mlreg.planner.apply import ApplyResult, Progress, apply_plan
+from mlreg.planner.changes import EMPTY, Action, ActionReason, DriftItem, Plan
 from mlreg.planner.config.schema import LoadedConfig
 from mlreg.planner.drift import detect
-from mlreg.planner.errors import BackendError, PlanRefused, UserError
-from mlreg.planner.live import LiveSnapshot, Request, merge_facts
-from mlreg.planner.model import EMPTY, DriftItem, Plan
+from mlreg.planner.errors import BackendError, MlregError, PlanRefused, UserError
+from mlreg.planner.kinds.base import Chosen
+from mlreg.planner.kinds.catalog import KINDS, importable
+from mlreg.planner.live import LiveSnapshot, Reads
 from mlreg.planner.ports import LockInfo, Prefetched, Provider, StateBackend
+from mlreg.planner.recorded import StateSnapshot
 from mlreg.planner.redact import redact
-from mlreg.planner.statedata import StateSnapshot
 
 
 @dataclass
@@ -34,6 +36,9 @@ class Session:
     providers: Mapping[str, Provider]
     state: StateBackend
     backends: Mapping[str, str] = EMPTY  # what it talks to, for people
+    # what it talks to, without credentials: state remembers it, and is not planned elsewhere
+    endpoints: Mapping[str, str] = EMPTY
+    reconfigure: bool = False  # accept endpoints other than those state was recorded against
 
     def provider(self, name: str) -> Provider:
         found = self.providers.get(name)
@@ -42,12 +47,11 @@ class Session:
         return found
 
 
-def read(session: Session, requests: Iterable[Request]) -> dict[type, Any]:
-    """One bulk read per provider, the providers in parallel."""
-    by_provider: dict[str, list[Request]] = {}
-    for r in requests:
-        if r:
-            by_provider.setdefault(r.provider, []).append(r)
+def read(session: Session, reads: Reads) -> dict[type, Any]:
+    """One read phase: one bulk read per provider, the providers in parallel."""
+    by_provider: dict[str, list] = {}
+    for r in reads:
+        by_provider.setdefault(r.provider, []).append(r)
     if not by_provider:
         return {}
     facts: dict[type, Any] = {}
@@ -58,41 +62,44 @@ def read(session: Session, requests: Iterable[Request]) -> dict[type, Any]:
     return facts
 
 
-def _merged(a: Mapping[type, Any], b: Mapping[type, Any]) -> dict[type, Any]:
-    out = dict(a)
-    for t, f in b.items():
-        out[t] = merge_facts(out[t], f) if t in out else f
-    return out
-
-
 def read_live(
     session: Session, state: StateSnapshot | None = None, prefetch: Prefetched | None = None
 ) -> tuple[LiveSnapshot, StateSnapshot]:
-    """The first read phase, started before state is read: everything the file names is read at
-    once (the servers work while this process reads state); what only state names (forgotten
-    resources) is topped up after. A read started before the file was validated (`prefetch`, from
-    the same provider) counts as read."""
-    early = planning.read_requests(session.loaded, StateSnapshot())
-    ahead: dict[type, Any] = {}
-    if prefetch is not None:
-        t = type(prefetch.request)
-        early = {**early, t: early[t].minus(prefetch.request)} if t in early else early
+    """Read phase 1: what the file names is read at once, while this process reads state (the
+    servers work meanwhile); what only state names (forgotten resources) is read after. A read
+    started before the file was validated (`prefetch`) counts as read."""
+    declared = planning.declared_reads(session.loaded.config)
+    done = prefetch.reads if prefetch is not None else Reads()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(read, session, early.values())
+        first = pool.submit(read, session, declared.minus(done))
         if state is None:
             state = session.state.read()
-        full = planning.read_requests(session.loaded, state)
-        if prefetch is not None:
-            ahead = prefetch.result()
-        facts = _merged(ahead, first.result())
-    done = {
-        t: r.merge(prefetch.request) if prefetch is not None and t is type(prefetch.request) else r
-        for t, r in early.items()
-    }
-    missing = [r.minus(done[t]) if t in done else r for t, r in full.items()]
-    if any(missing):
-        facts = _merged(facts, read(session, missing))
-    return LiveSnapshot(facts), state
+        live = LiveSnapshot(prefetch.result() if prefetch is not None else {})
+        live = live.with_facts(first.result())
+    rest = planning.recorded_reads(state).minus(declared.plus(done))
+    if rest:
+        live = live.with_facts(read(session, rest))
+    return live, state
+
+
+def check_bound(session: Session, state: StateSnapshot | None = None) -> None:
+    """Refuse a state recorded against other endpoints (planning it here would re-create or forget
+    everything), unless the session accepts the new ones deliberately (`--reconfigure`). Without
+    `state`, asks the backend cheaply (before anything live is read)."""
+    if session.reconfigure or not session.endpoints:
+        return
+    recorded_at, has_resources = (state.endpoints, bool(state.resources)) if state else session.state.endpoints()
+    if not recorded_at or not has_resources:
+        return
+    differ = {k for k in session.endpoints if k in recorded_at and recorded_at[k] != session.endpoints[k]}
+    if differ:
+        recorded = ", ".join(f"{k} {recorded_at[k]}" for k in sorted(differ))
+        now = ", ".join(f"{k} {session.endpoints[k]}" for k in sorted(differ))
+        raise UserError(
+            f"state was recorded against {recorded}, but this configuration uses {now}: planning it here "
+            "would re-create or forget everything it records; if the move is deliberate, run with "
+            "--reconfigure (as `terraform init -reconfigure`)"
+        )
 
 
 def make_plan(
@@ -101,13 +108,15 @@ def make_plan(
     state: StateSnapshot | None = None,
     prefetch: Prefetched | None = None,
 ) -> tuple[Plan, StateSnapshot]:
+    check_bound(session, state)
     live, state = read_live(session, state, prefetch)
-    draft = planning.draft(session.loaded, state, live)
-    more = read(session, draft.reads_needed())
-    return planning.finish(draft, more, targets, session.backends), state
+    diff = planning.diff(session.loaded, state, live)
+    live = live.with_facts(read(session, planning.rule_reads(diff)))  # read phase 2
+    return planning.finish(session.loaded, diff, live, targets, session.backends), state
 
 
 def drift(session: Session) -> list[DriftItem]:
+    check_bound(session)
     live, state = read_live(session)
     return detect(state, live)
 
@@ -119,8 +128,81 @@ def drift(session: Session) -> list[DriftItem]:
 class ApplyOutcome:
     plan: Plan
     result: ApplyResult | None = None  # None: nothing to do
-    history_id: str | None = None
-    executed: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Misread:
+    """A resource apply wrote that does not read back as planned."""
+
+    address: str
+    attribute: str | None  # None: the whole resource (gone, or still there after a delete)
+    planned: Any
+    live: Any
+
+    def __str__(self) -> str:
+        from mlreg.planner.render.text import value
+
+        if self.attribute is None:
+            return f"{self.address} reads back as {self.live} (planned: {self.planned})"
+        return f"{self.address} reads back {self.attribute} = {value(self.live)} (planned {value(self.planned)})"
+
+
+class ReadBackMismatch(MlregError):
+    """Apply reported success, but what it wrote does not read back as planned."""
+
+    def __init__(self, misreads: list[Misread]):
+        lines = [f"apply reported success, but {m}" for m in misreads]
+        super().__init__(
+            "\n".join(lines)
+            + "\nthose changes are not recorded as applied; check the server (a proxy or a read replica "
+            "answering for it?), then run `mlreg plan` again"
+        )
+        self.misreads = misreads
+
+
+def read_back(session: Session, plan: Plan, result: ApplyResult) -> list[Misread]:
+    """One bulk read of every resource apply wrote, compared with what the plan said it would be
+    (the values state now records): any difference is a misread."""
+    from mlreg.planner.drift import compare
+    from mlreg.planner.kinds.catalog import kind_of
+    from mlreg.planner.recorded import ResourceState
+
+    written = set(result.written)
+    changes = [c for c in plan.changes if c.address in written]
+    if not changes:
+        return []
+    deleted = {c.address: ResourceState(c.type, dict(c.identity), {}) for c in changes if c.action is Action.DELETE}
+    present = [c.address for c in changes if c.address not in deleted]
+    reads = planning.recorded_reads(result.state, present).plus(
+        Reads.of(r for a, rs in deleted.items() for r in kind_of(rs.type).recorded_requests([(a, rs)]))
+    )
+    live = LiveSnapshot(read(session, reads))
+    out = []
+    for addr in present:
+        rs = result.state.resources[addr]
+        kind = kind_of(rs.type)
+        now, _, _ = kind.live_values(rs, live)
+        if now is None:
+            out.append(Misread(addr, None, "present", "gone"))
+            continue
+        for d in compare(addr, rs.type, rs.attributes, now, sensitive=kind.sensitive, per_key=kind.per_key):
+            out.append(Misread(addr, d.attribute, d.recorded, d.live))
+    for addr, rs in deleted.items():
+        if kind_of(rs.type).live_values(rs, live)[0] is not None:
+            out.append(Misread(addr, None, "deleted", "still there"))
+    return out
+
+
+def _unrecord(session: Session, before: StateSnapshot, result: ApplyResult, addresses: set[str]) -> None:
+    """Put back what state recorded before this apply for resources that did not read back."""
+    resources = dict(result.state.resources)
+    for addr in addresses:
+        if addr in before.resources:
+            resources[addr] = before.resources[addr]
+        else:
+            resources.pop(addr, None)
+    result.state = replace(result.state, serial=result.state.serial + 1, resources=resources)
+    session.state.write(result.state)
 
 
 def plan_digest(plan: Plan) -> str:
@@ -147,6 +229,12 @@ def history_record(plan: Plan, digest: str, lock: LockInfo, outcome: str, result
         "not_started": list(result.not_started) if result else [],
         "stopped": redact(result.stopped) if result and result.stopped else None,
         "serial": result.state.serial if result else None,
+        # live values this apply put back to what was recorded (drift), per address
+        "reverted": {
+            c.address: {k: v for k, v in (c.before or {}).items() if (c.after or {}).get(k) != v}
+            for c in plan.changes
+            if c.reason is ActionReason.REVERT_DRIFT and result is not None and c.address in result.written
+        },
     }
 
 
@@ -169,32 +257,41 @@ def apply(
     """
     with session.state.lock("apply", lock_timeout) as lock:
         state = session.state.read()
-        wanted = list(targets)
-        if not wanted and saved is not None:  # a saved plan made with --target applies the same targets
-            wanted = list((saved.model_extra or {}).get("targets") or [])
+        wanted = list(targets) or (list(saved.targets) if saved is not None else [])
         plan, state = make_plan(session, wanted, state=state)
         if saved is not None:
-            planfile.mismatch(saved, plan, session.loaded.path)
+            saved.require_same(plan, session.loaded.path)
         if show is not None:
             show(plan)
         if plan.has_errors:
             raise PlanRefused("the plan has errors; nothing was applied")
-        if not plan.pending:
+        moved = session.reconfigure and state.endpoints != dict(session.endpoints)
+        if not plan.pending and not moved:
             return ApplyOutcome(plan)
         if plan.has_changes and confirm is not None and not confirm(plan):
             raise UserError("apply cancelled")
         digest = plan_digest(plan)
         session.state.append_history(history_record(plan, digest, lock, "running"))
-        for p in session.providers.values():
-            p.begin_apply(lock.id)
+        if plan.pending or moved:  # what it was applied against, recorded with what it applied
+            state = replace(state, endpoints=dict(session.endpoints))
         try:
-            result = apply_plan(plan, state, session.providers, session.state, parallelism, progress)
+            result = apply_plan(plan, state, session.providers, session.state, lock.id, parallelism, progress)
+            # a backend that stopped answering has been reported; what completed is recorded
+            misreads = read_back(session, plan, result) if not result.stopped else []
         except BaseException:
             session.state.append_history(history_record(plan, digest, lock, "interrupted"))
             raise
+        if moved and result.state.serial == state.serial:  # nothing else to write: the endpoints alone
+            result.state = replace(result.state.with_lineage(), serial=state.serial + 1)
+            session.state.write(result.state)
+        if misreads:
+            _unrecord(session, state, result, {m.address for m in misreads})
+            record = history_record(plan, digest, lock, "failed", result)
+            session.state.append_history({**record, "read_back": [str(m) for m in misreads]})
+            raise ReadBackMismatch(misreads)
         outcome = "failed" if result.failed or result.not_started else "succeeded"
         session.state.append_history(history_record(plan, digest, lock, outcome, result))
-        return ApplyOutcome(plan, result, lock.id, result.executed)
+        return ApplyOutcome(plan, result)
 
 
 # --- import --------------------------------------------------------------------------------------
@@ -202,67 +299,73 @@ def apply(
 
 @dataclass
 class ImportSnapshot:
+    """What `mlreg import` read: the chosen objects of each importable kind, and their facts."""
+
     live: LiveSnapshot
-    models: list[str]
-    policies: list[Any]  # importer.ImportedPolicy
-    prompts: list[str]
+    chosen: dict[str, list[Chosen]]  # kind type -> chosen objects, in the order they are written
+    # kind type -> how many live objects of a kind nobody asked for exist (said, not imported)
+    not_asked: dict[str, int] = field(default_factory=dict)
 
 
-def import_snapshot(
-    session: Session, model_globs: Sequence[str], policy_globs: Sequence[str], prompt_globs: Sequence[str] = ()
-) -> ImportSnapshot:
-    """Read what `mlreg import` writes: models matching the globs (and those the chosen policies
-    point at) with their versions and runs, the chosen policies' rows, and the chosen prompts."""
-    from fnmatch import fnmatchcase
+class ImportMismatch(MlregError):
+    """The file `mlreg import` wrote does not describe what is live exactly (nothing adopted)."""
 
-    from mlreg.planner.importer import ImportedPolicy
-    from mlreg.planner.kinds.policy_version import PROVIDER as DB
-    from mlreg.planner.kinds.policy_version import PolicyFacts, PolicyRequest
-    from mlreg.planner.kinds.prompt import PromptRequest
-    from mlreg.planner.kinds.registry import PROVIDER as MLFLOW
-    from mlreg.planner.kinds.registry import RegistryFacts, RegistryRequest
 
-    names = sorted(n for n in session.provider(MLFLOW).names("model") if any(fnmatchcase(n, g) for g in model_globs))
-    policies: list[ImportedPolicy] = []
-    if policy_globs:
-        ids = session.provider(DB).names("policy_version")
-        for g in policy_globs:
-            label, _, pattern = g.rpartition("=")
-            for pid in ids:
-                if fnmatchcase(pid, pattern) and pid not in {p.policy_id for p in policies}:
-                    policies.append(ImportedPolicy(label or f"policy_{pid[:8]}", pid))
-    prompts = sorted(
-        n for n in session.provider(MLFLOW).names("prompt") if any(fnmatchcase(n, g) for g in prompt_globs)
-    )
-    if not names and not policies and not prompts:
-        raise UserError(
-            "nothing matched: give --model NAME_OR_GLOB, --policy UUID_OR_GLOB and/or --prompt NAME_OR_GLOB"
-        )
-    facts = read(session, [PolicyRequest(policy_ids=frozenset(p.policy_id for p in policies))]) if policies else {}
-    rows = facts.get(PolicyFacts, PolicyFacts()).policy_versions
-    names = sorted(set(names) | {r.model_name for r in rows.values()})
-    facts.update(
-        read(
-            session,
-            [
-                RegistryRequest(model_names=frozenset(names), runs_of_models=frozenset(names)),
-                PromptRequest(names=frozenset(prompts)),
-            ],
-        )
-    )
-    missing = [n for n in names if n not in facts[RegistryFacts].models]
-    if missing:
-        raise UserError(f"policy versions point at models that do not exist: {', '.join(missing)}")
-    return ImportSnapshot(LiveSnapshot(facts), names, policies, prompts)
+def import_snapshot(session: Session, patterns: Mapping[str, Sequence[str]]) -> ImportSnapshot:
+    """Read what `mlreg import` writes: for each importable kind, the live objects matching its
+    patterns (kind type -> globs), plus the objects those need (the models policies point at)."""
+    chosen: dict[str, list[Chosen]] = {}
+    not_asked: dict[str, int] = {}
+    for kind in importable():
+        if patterns.get(kind.type):
+            names = session.provider(kind.provider).names(kind.type)
+            chosen[kind.type] = kind.importer.choose(names, patterns[kind.type])
+        else:
+            try:
+                not_asked[kind.type] = len(session.provider(kind.provider).names(kind.type))
+            except BackendError:  # a server without that feature (no auth app, no workspaces)
+                pass
+    if not any(chosen.values()):
+        options = ", ".join(f"--{k.importer.option} {k.importer.metavar}" for k in importable())
+        raise UserError(f"nothing matched: give {options}")
+    live = LiveSnapshot(read(session, _import_reads(chosen)))
+    more: dict[str, list[Chosen]] = {}
+    for type_, picked in chosen.items():
+        for other, names in KINDS[type_].importer.follow(live, picked).items():
+            have = {c.name for c in chosen.get(other, []) + more.get(other, [])}
+            more.setdefault(other, []).extend(Chosen(n, n) for n in sorted(set(names) - have))
+    if any(more.values()):
+        live = live.with_facts(read(session, _import_reads(more)))
+        for type_, extra in more.items():
+            chosen[type_] = sorted(chosen.get(type_, []) + extra, key=lambda c: c.name)
+            not_asked.pop(type_, None)
+    for type_, picked in chosen.items():
+        gone = KINDS[type_].importer.missing(live, picked)
+        if gone:
+            raise UserError(f"the objects imported point at {type_} resources that do not exist: {', '.join(gone)}")
+    return ImportSnapshot(live, chosen, {t: n for t, n in not_asked.items() if n})
+
+
+def _import_reads(chosen: Mapping[str, list[Chosen]]) -> Reads:
+    return Reads.of(r for type_, picked in chosen.items() if picked for r in KINDS[type_].importer.requests(picked))
 
 
 def adopt(session: Session, live: LiveSnapshot, lock_timeout: float = 0.0) -> ApplyResult:
     """Record what `session.loaded` declares, which must equal `live` exactly (import)."""
-    with session.state.lock("import", lock_timeout):
+    with session.state.lock("import", lock_timeout) as lock:
         state = session.state.read()
+        check_bound(session, state)
+        state = replace(state, endpoints=dict(session.endpoints))
         plan = planning.build_plan(session.loaded, state, live)
-        if plan.has_changes or plan.has_errors:
+        left = [c.address for c in plan.changes if c.action is Action.FORGET]
+        if left:
+            raise ImportMismatch(
+                f"state already manages {len(left)} resource(s) that the imported file does not declare; "
+                "nothing adopted:\n" + "\n".join(f"  {a}" for a in left) + "\nimport them too (another --model, "
+                "--prompt, … pattern), or import into a state of its own (another state.path or workspace)"
+            )
+        if plan.summary.total or plan.has_errors:  # only adoptions: live equals the file
             from mlreg.planner.render.text import plan_text
 
-            raise BackendError("the imported file does not match live exactly; nothing adopted:\n" + plan_text(plan))
-        return apply_plan(plan, state, session.providers, session.state)
+            raise ImportMismatch("the imported file does not match live exactly; nothing adopted:\n" + plan_text(plan))
+        return apply_plan(plan, state, session.providers, session.state, lock.id)

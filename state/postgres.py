@@ -1,5 +1,9 @@
 """State, lock holder and history in schema `mlreg` of a PostgreSQL database.
 
+Reading never creates anything: before the first write (an apply, an import, `state push`)
+there is no schema, and state reads as empty; the schema and its migrations are made by the
+first command that writes.
+
 Locking is a session advisory lock (`pg_try_advisory_lock`) held on a dedicated connection for
 the whole command: if the process dies, PostgreSQL drops the connection and the lock with it.
 Beside it a holder row says who has the lock, which advisory locks alone cannot tell (the
@@ -15,8 +19,8 @@ from contextlib import contextmanager
 from mlreg.planner import redact
 from mlreg.planner.errors import BackendError, StaleSerial, StateLocked
 from mlreg.planner.ports import LockInfo
-from mlreg.planner.statedata import StateSnapshot
-from mlreg.state.base import StateEncoder, locked
+from mlreg.planner.recorded import StateEncoder, StateSnapshot, journal_entry
+from mlreg.state.base import locked
 
 SCHEMA = "mlreg"
 # Versioned migrations: append, never edit. Each runs once, in order, in one transaction.
@@ -33,18 +37,32 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             f"CREATE INDEX IF NOT EXISTS history_workspace_at ON {SCHEMA}.history (workspace, at)",
         ],
     ),
+    (
+        2,
+        [
+            # what each state write changed (planner/recorded.py), for state at any past time
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.journal (seq bigserial PRIMARY KEY, workspace text NOT NULL, "
+            "serial bigint NOT NULL, at timestamptz NOT NULL DEFAULT now(), entry jsonb NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS journal_workspace_seq ON {SCHEMA}.journal (workspace, seq)",
+        ],
+    ),
 ]
 
 
 class PostgresState:
-    def __init__(self, url: str, workspace: str = "default"):
+    def __init__(self, url: str, workspace: str = "default", connect_args: dict | None = None):
+        """`connect_args`: what the wiring lets libpq use (no implicit credentials for a host the
+        environment did not name)."""
         if not url.startswith("postgresql"):
             raise BackendError(f"state backend 'postgres' needs a PostgreSQL URL, got {redact.url(url)}")
         self.url = url
         self.workspace = workspace
+        self.connect_args = dict(connect_args or {})
         self._engine = None
         self._migrated = False
         self._encoder = StateEncoder()
+        self._written: StateSnapshot | None = None  # the last snapshot this process wrote or read
+        self._lock_info: LockInfo | None = None
 
     def describe(self) -> str:
         return f"PostgreSQL {redact.url(self.url)} schema {SCHEMA}, workspace {self.workspace!r}"
@@ -55,13 +73,17 @@ class PostgresState:
             import sqlalchemy as sa
 
             # Bounded: a dead database is reported, not waited on (MLREG_BACKEND_TIMEOUT).
-            from mlreg.providers.patience import CONNECT_TIMEOUT, backend_timeout
+            from mlreg.planner.patience import CONNECT_TIMEOUT, backend_timeout
 
             ms = int(backend_timeout() * 1000)
             self._engine = sa.create_engine(
                 self.url,
                 pool_pre_ping=True,
-                connect_args={"connect_timeout": int(CONNECT_TIMEOUT), "options": f"-c statement_timeout={ms}"},
+                connect_args={
+                    "connect_timeout": int(CONNECT_TIMEOUT),
+                    "options": f"-c statement_timeout={ms}",
+                    **self.connect_args,
+                },
             )
         return self._engine
 
@@ -71,8 +93,10 @@ class PostgresState:
         return conn.execute(sa.text(text), params)
 
     @contextmanager
-    def _tx(self):
-        self._migrate()
+    def _tx(self, writes: bool = True):
+        """A transaction; one that writes first brings the schema up to date."""
+        if writes:
+            self._migrate()
         try:
             with self.engine.begin() as conn:
                 yield conn
@@ -114,28 +138,65 @@ class PostgresState:
         self._migrated = True
 
     # -- state -------------------------------------------------------------------------------------------
+    def _schema_exists(self, conn) -> bool:
+        return bool(self._sql(conn, f"SELECT to_regclass('{SCHEMA}.states') IS NOT NULL").scalar())
+
     def read(self) -> StateSnapshot:
-        with self._tx() as conn:
+        with self._tx(writes=False) as conn:
+            if not self._schema_exists(conn):
+                return StateSnapshot.new()
             row = self._sql(conn, f"SELECT data FROM {SCHEMA}.states WHERE workspace = :w", w=self.workspace).first()
         if row is None:
             return StateSnapshot.new()
         data = row[0] if isinstance(row[0], dict) else json.loads(row[0])
-        return StateSnapshot.from_json(data)
+        self._written = StateSnapshot.from_json(data)
+        return self._written
+
+    def endpoints(self) -> tuple[dict[str, str], bool]:
+        """(what state was recorded against, whether it records any resource)."""
+        with self._tx(writes=False) as conn:
+            if not self._schema_exists(conn):
+                return {}, False
+            row = self._sql(
+                conn,
+                f"SELECT data->'endpoints', data->'resources' <> '{{}}'::jsonb FROM {SCHEMA}.states "
+                "WHERE workspace = :w",
+                w=self.workspace,
+            ).first()
+        if row is None:
+            return {}, False
+        found = row[0] if isinstance(row[0], dict) or row[0] is None else json.loads(row[0])
+        return dict(found or {}), bool(row[1])
 
     def stored_meta(self) -> tuple[str | None, int | None]:
-        with self._tx() as conn:
+        with self._tx(writes=False) as conn:
+            if not self._schema_exists(conn):
+                return None, None
             row = self._sql(
                 conn, f"SELECT lineage, serial FROM {SCHEMA}.states WHERE workspace = :w", w=self.workspace
             ).first()
         return (row[0], int(row[1])) if row else (None, None)
 
     def write(self, snapshot: StateSnapshot) -> None:
+        from datetime import UTC, datetime
+
         with self._tx() as conn:
             row = self._sql(
                 conn, f"SELECT lineage, serial FROM {SCHEMA}.states WHERE workspace = :w FOR UPDATE", w=self.workspace
             ).first()
             if row is not None and row[0] == snapshot.lineage and int(row[1]) >= snapshot.serial:
                 raise StaleSerial(f"refusing to write serial {snapshot.serial}: stored state is at serial {row[1]}")
+            last = self._written
+            stored = (row[0], int(row[1])) if row is not None else None
+            base = last if last is not None and stored == (last.lineage, last.serial) else None
+            entry = journal_entry(base, snapshot, datetime.now(UTC).isoformat(timespec="microseconds"), self._lock_info)
+            self._sql(
+                conn,
+                f"INSERT INTO {SCHEMA}.journal (workspace, serial, entry) VALUES (:w, :s, CAST(:e AS jsonb))",
+                w=self.workspace,
+                s=snapshot.serial,
+                e=json.dumps(entry),
+            )
             self._sql(
                 conn,
                 f"INSERT INTO {SCHEMA}.states (workspace, lineage, serial, data) "
@@ -147,6 +208,7 @@ class PostgresState:
                 s=snapshot.serial,
                 d=self._encoder.encode(snapshot),
             )
+        self._written = snapshot
 
     # -- lock ----------------------------------------------------------------------------------------------
     def _holder(self, conn) -> LockInfo | None:
@@ -191,8 +253,10 @@ class PostgresState:
                 w=self.workspace,
             )
             try:
+                self._lock_info = info
                 yield info
             finally:
+                self._lock_info = None
                 self._sql(
                     conn,
                     f"DELETE FROM {SCHEMA}.locks WHERE workspace = :w AND lock_id = :i",
@@ -227,8 +291,19 @@ class PostgresState:
                 r=json.dumps(record),
             )
 
+    def journal(self) -> list[dict]:
+        with self._tx(writes=False) as conn:
+            if not bool(self._sql(conn, f"SELECT to_regclass('{SCHEMA}.journal') IS NOT NULL").scalar()):
+                return []
+            rows = self._sql(
+                conn, f"SELECT entry FROM {SCHEMA}.journal WHERE workspace = :w ORDER BY seq", w=self.workspace
+            ).all()
+        return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
+
     def history(self) -> list[dict]:
-        with self._tx() as conn:
+        with self._tx(writes=False) as conn:
+            if not self._schema_exists(conn):
+                return []
             rows = self._sql(
                 conn, f"SELECT record FROM {SCHEMA}.history WHERE workspace = :w ORDER BY at, id", w=self.workspace
             ).all()

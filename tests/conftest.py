@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.support.faultproxy import HttpFaultProxy
 from tests.support.services import MlflowServer, Postgres, start_mlflow, start_postgres
 from tests.support.workspace import Workspace
 
@@ -39,7 +40,43 @@ def services(tmp_path_factory):
     pg.stop()
 
 
+def _extra_server(services, tmp_path_factory, name: str, **kind):
+    db = services.postgres.create_database(f"mlreg_test_{name}", drop=True)
+    folder = tmp_path_factory.mktemp(name)
+    return start_mlflow(db, str(folder / "artifacts"), log_path=str(folder / "server.log"), **kind)
+
+
+@pytest.fixture(scope="session")
+def auth_server(services, tmp_path_factory):
+    """A second `mlflow server`, with MLflow's users and roles (`--app-name basic-auth`)."""
+    server = _extra_server(services, tmp_path_factory, "auth", basic_auth=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def workspace_server(services, tmp_path_factory):
+    """A third `mlflow server`, with workspaces (`--enable-workspaces`)."""
+    server = _extra_server(services, tmp_path_factory, "workspaces", workspaces=True)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def ws(services, tmp_path) -> Workspace:
     """A fresh working folder against the shared servers, with names unique to the test."""
     return Workspace(tmp_path, services.mlflow.url, services.database_url)
+
+
+@pytest.fixture
+def proxy(services):
+    """A fault-injecting proxy in front of the session's MLflow."""
+    p = HttpFaultProxy(services.mlflow.url)
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def pws(services, tmp_path, proxy) -> Workspace:
+    """A workspace whose CLI talks to MLflow through the proxy; the test itself talks directly."""
+    return Workspace(tmp_path, proxy.url, services.database_url, direct_uri=services.mlflow.url)

@@ -17,6 +17,7 @@ import click
 from mlreg import __version__
 from mlreg.planner import redact
 from mlreg.planner.errors import ConfigInvalid, MlregError, UserError
+from mlreg.planner.render.escape import ci_safe
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -29,14 +30,16 @@ class Ctx:
         self._loaded = None
 
     def echo(self, text: str = "", err: bool = False, nl: bool = True) -> None:
-        click.echo(redact.redact(text), err=err, nl=nl, color=self.color)
+        """The one place that prints: redacted, and no line begins with `::` (a CI command)."""
+        click.echo(ci_safe(redact.redact(text)), err=err, nl=nl, color=self.color)
 
-    def loaded(self):
-        """registry.yaml, validated; every error printed at once, then one line and exit 1."""
+    def loaded(self, offline: bool = False):
+        """registry.yaml, validated; every error printed at once, then one line and exit 1.
+        `offline` commands (validate, graph) accept unset `${VAR}` references."""
         from mlreg.planner.config.load import load_config
 
         if self._loaded is None:
-            loaded, diags = load_config(self.file)
+            loaded, diags = load_config(self.file, offline=offline)
             if diags:
                 n = len(diags)
                 raise ConfigInvalid(
@@ -63,14 +66,17 @@ def guard(fn):
             if isinstance(e, ConfigInvalid):
                 from mlreg.planner.render.text import Style, diagnostics_text
 
-                click.echo(diagnostics_text(e.diagnostics, Style(ctx.color if ctx else False)), err=True, nl=False)
+                out = diagnostics_text(e.diagnostics, Style(ctx.color if ctx else False))
+                click.echo(ci_safe(out), err=True, nl=False)
             if ctx is not None and ctx.debug:
                 raise
             text = str(e).strip()
-            msg = text.splitlines()[0] if text else type(e).__name__
-            if not isinstance(e, MlregError):  # a bug or an unexpected library failure
-                msg = f"{type(e).__name__}: {msg} (run with --debug for the traceback)"
-            click.echo(redact.redact(f"Error: {msg}"), err=True)
+            if isinstance(e, MlregError):  # ours: said in full (a refused import shows its plan)
+                msg = text or type(e).__name__
+            else:  # a bug or an unexpected library failure: one line, the rest with --debug
+                first = text.splitlines()[0] if text else ""
+                msg = f"{type(e).__name__}: {first} (run with --debug for the traceback)"
+            click.echo(ci_safe(redact.redact(f"Error: {msg}")), err=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper
@@ -135,6 +141,39 @@ backend_timeout_option = click.option(
     metavar="SECONDS",
     help="Give up on an MLflow or database that stops answering after this long (default 60, "
     "or MLREG_BACKEND_TIMEOUT).",
+)
+
+
+reconfigure_option = click.option(
+    "--reconfigure",
+    is_flag=True,
+    help="Accept MLflow or database endpoints other than those state was recorded against (a deliberate "
+    "move, as `terraform init -reconfigure`); apply then records the new ones.",
+)
+
+
+def format_option(choices: list[str], help: str):
+    """`--format`, the first choice the default."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True, help=help)
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    default=0.0,
+    type=float,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for the state lock held by another apply or import (0: fail at once, naming who holds it).",
+)
+
+
+target_option = click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Only this resource and what it depends on (repeatable; model.NAME takes its versions too). "
+    "For exceptional cases: the plan may not show every change the file asks for.",
 )
 
 

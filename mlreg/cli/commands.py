@@ -11,11 +11,22 @@ from pathlib import Path
 import click
 
 from mlreg.cli import early as early_read
-from mlreg.cli.app import EXIT_CHANGES, EXIT_ERROR, Ctx, backend_timeout_option, guard, pass_ctx, refuse
+from mlreg.cli.app import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    Ctx,
+    backend_timeout_option,
+    format_option,
+    guard,
+    lock_timeout_option,
+    pass_ctx,
+    reconfigure_option,
+    refuse,
+    target_option,
+)
 from mlreg.planner.errors import PlanRefused, UserError
 
 SIGNING_KEY = "MLREG_PLAN_SIGNING_KEY"
-FORMATS = click.Choice(["text", "json", "markdown"])
 
 
 @click.command()
@@ -23,14 +34,10 @@ FORMATS = click.Choice(["text", "json", "markdown"])
 @guard
 def validate(ctx: Ctx):
     """Check registry.yaml offline (no MLflow, no database)."""
-    cfg = ctx.loaded().config
-    n_versions = sum(len(m.versions) for m in cfg.models.values())
-    n_policies = sum(len(p.versions) for p in cfg.policies.values())
-    extra = "".join(f", {len(getattr(cfg, s))} {s}" for s in ("prompts", "webhooks") if getattr(cfg, s, None))
-    ctx.echo(
-        f"Success! {ctx.file} is valid: {len(cfg.models)} models, {n_versions} versions, "
-        f"{n_policies} policy versions{extra}."
-    )
+    from mlreg.planner.kinds.catalog import declared_counts
+
+    counts = ", ".join(f"{n} {what}" for what, n in declared_counts(ctx.loaded(offline=True).config))
+    ctx.echo(f"Success! {ctx.file} is valid: {counts}.")
 
 
 @click.command()
@@ -59,27 +66,36 @@ def emit_plan(ctx: Ctx, plan, fmt: str) -> None:
 
 @click.command()
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `mlreg apply FILE`.")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option(
+    ["text", "json", "markdown"],
+    "text (Terraform's shape), json (Terraform's plan JSON) or markdown (a pull-request comment).",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
-@click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Plan only these (repeatable).")
+@target_option
 @backend_timeout_option
+@reconfigure_option
 @pass_ctx
 @guard
-def plan(ctx: Ctx, out, fmt, detailed_exitcode, targets, backend_timeout):
+def plan(ctx: Ctx, out, fmt, detailed_exitcode, targets, backend_timeout, reconfigure):
     """Compare registry.yaml with live MLflow, the database and state; print the plan. Read-only."""
+    from mlreg.cli import wiring
     from mlreg.planner.render.json import plan_json
     from mlreg.planner.workflow import make_plan
 
-    early = early_read.start(ctx.file, backend_timeout)  # the server works while the file is validated
-    from mlreg.cli import wiring
+    # the server works while the file is validated
+    early = early_read.start(ctx.file, lambda uri: wiring.early_provider(uri, backend_timeout))
 
     loaded = ctx.loaded()
-    p, _ = make_plan(wiring.session(loaded, backend_timeout, early), targets, prefetch=wiring.usable(loaded, early))
+    session = wiring.session(loaded, backend_timeout, early, read_only=True, reconfigure=reconfigure)
+    p, _ = make_plan(session, targets, prefetch=wiring.usable(loaded, early))
     emit_plan(ctx, p, fmt)
     if out:
         if p.has_errors:
             refuse("the plan has errors; it was not saved")
-        Path(out).write_text(plan_json(p, os.environ.get(SIGNING_KEY)))
+        from mlreg.state import files
+
+        target, base = files.within([loaded.base_dir, os.getcwd()], out, "--out")
+        files.write_atomic(target, plan_json(p, os.environ.get(SIGNING_KEY)), base)
         signed = " (signed)" if os.environ.get(SIGNING_KEY) else ""
         ctx.echo(
             f"\nSaved the plan to {out}{signed}. Apply exactly this plan with: mlreg apply {out}", err=fmt != "text"
@@ -93,13 +109,20 @@ def plan(ctx: Ctx, out, fmt, detailed_exitcode, targets, backend_timeout):
 @click.command()
 @click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 256))
-@click.option("--lock-timeout", default=0.0, type=float, show_default=True, metavar="SECONDS")
-@click.option("--target", "targets", multiple=True, metavar="ADDRESS")
+@click.option(
+    "--parallelism",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Changes applied at once, within the dependency order (a model before its versions).",
+)
+@lock_timeout_option
+@target_option
 @backend_timeout_option
+@reconfigure_option
 @pass_ctx
 @guard
-def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, backend_timeout):
+def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, backend_timeout, reconfigure):
     """Execute a saved plan (only if registry.yaml, state and live still give exactly that plan),
     or plan, ask for `yes` and execute."""
     from mlreg.planner import planfile as planfiles
@@ -114,7 +137,7 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, 
     saved = planfiles.load(Path(planfile).read_text(), planfile, os.environ.get(SIGNING_KEY)) if planfile else None
     from mlreg.cli import wiring
 
-    session = wiring.session(ctx.loaded(), backend_timeout)
+    session = wiring.session(ctx.loaded(), backend_timeout, reconfigure=reconfigure)
 
     def show(p) -> None:
         if planfile is None or p.has_errors:
@@ -130,8 +153,8 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, 
         ctx.echo("\nDo you want to perform these actions? Only 'yes' will be accepted.")
         return click.prompt("  Enter a value", default="", show_default=False).strip() == "yes"
 
-    def progress(event, label, change, detail):
-        line = text.progress_line(event, label, change, detail)
+    def progress(event):
+        line = text.progress_line(event)
         if line:
             ctx.echo(line)
 
@@ -167,19 +190,22 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, 
 
 
 @click.command()
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@format_option(
+    ["text", "json", "markdown"], "text, json (for scripts and alerting) or markdown (an issue or chat report)."
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there is drift, 0 when none.")
 @backend_timeout_option
+@reconfigure_option
 @pass_ctx
 @guard
-def drift(ctx: Ctx, fmt, detailed_exitcode, backend_timeout):
+def drift(ctx: Ctx, fmt, detailed_exitcode, backend_timeout, reconfigure):
     """Report what changed live, outside mlreg, since the last apply. Read-only."""
     from mlreg.cli import wiring
     from mlreg.planner.render import json as render_json
     from mlreg.planner.render import markdown, text
     from mlreg.planner.workflow import drift as detect
 
-    items = detect(wiring.session(ctx.loaded(), backend_timeout))
+    items = detect(wiring.session(ctx.loaded(), backend_timeout, read_only=True, reconfigure=reconfigure))
     render = {"json": render_json.drift_json, "markdown": markdown.drift_markdown}.get(fmt, text.drift_text)
     ctx.echo(render(items), nl=False)
     if detailed_exitcode and items:
@@ -187,7 +213,7 @@ def drift(ctx: Ctx, fmt, detailed_exitcode, backend_timeout):
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
+@format_option(["dot", "mermaid"], "dot (Graphviz, like `terraform graph`) or mermaid (renders in GitHub Markdown).")
 @pass_ctx
 @guard
 def graph(ctx: Ctx, fmt):
@@ -196,7 +222,7 @@ def graph(ctx: Ctx, fmt):
     from mlreg.planner.kinds.catalog import lineage
     from mlreg.planner.render.graph import Picture
 
-    pic = Picture(lineage(ctx.loaded().config))
+    pic = Picture(lineage(ctx.loaded(offline=True).config))
     ctx.echo(pic.dot() if fmt == "dot" else pic.mermaid(), nl=False)
 
 

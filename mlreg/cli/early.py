@@ -1,7 +1,8 @@
-"""The early read: for a large registry file on an `http(s)://` server, start reading the models it
+"""The early read: for a large registry file on an `http(s)://` server, start reading what it
 names before the file is validated (or the engine even imported), so the server works meanwhile.
-Light on purpose: it imports no pydantic. A hint only: the plan drops it if the validated file
-names another server, and reads whatever it missed."""
+Light on purpose: it imports no pydantic. What to read comes from the catalog, the provider from
+the wiring. A hint only: the plan drops it if the validated file names another server, and reads
+whatever it missed."""
 
 from __future__ import annotations
 
@@ -10,32 +11,24 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from mlreg.planner.live import Reads
+
 
 class EarlyRead:
-    def __init__(self, tracking_uri: str, names: frozenset[str], backend_timeout: float | None):
-        from mlreg.planner.kinds.registry import RegistryRequest
-        from mlreg.providers.mlflow.reader import Reader
-        from mlreg.providers.mlflow.rest import RestApi
-        from mlreg.providers.patience import Patience
+    """A read running in a daemon thread (if the file turns out invalid, nobody waits for it)."""
 
+    def __init__(self, tracking_uri: str, provider, reads: Reads):
         self.tracking_uri = tracking_uri
-        self.api = RestApi(tracking_uri)
-        self.api.patience = Patience(
-            self.api.target, backend_timeout, "; check the server, then run `mlreg plan` again"
-        )
-        self.reader = Reader(self.api)
-        self.request = RegistryRequest(model_names=names)
-        import requests.adapters  # noqa: F401 - imported here, not in the thread, which should only wait
-
+        self.provider = provider
+        self.reads = reads
         self._done = threading.Event()
         self._result: dict[type, Any] = {}
         self._error: BaseException | None = None
-        # a daemon: if the file turns out invalid, the process does not wait for this read
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
         try:
-            self._result = {type(self.request).facts: self.reader.read(self.request)}
+            self._result = self.provider.read(list(self.reads))
         except BaseException as e:
             self._error = e
         finally:
@@ -48,8 +41,11 @@ class EarlyRead:
         return self._result
 
 
-def start(file: str, backend_timeout: float | None = None) -> EarlyRead | None:
+def start(file: str, provider_for) -> EarlyRead | None:
+    """`provider_for(tracking_uri)` builds the provider that reads (the wiring's), or None when
+    that server may not be read."""
     from mlreg.planner.config.glance import glance
+    from mlreg.planner.kinds.catalog import named_reads
 
     try:
         text = Path(file).read_text()
@@ -58,4 +54,6 @@ def start(file: str, backend_timeout: float | None = None) -> EarlyRead | None:
     seen = glance(text, dict(os.environ))
     if seen is None or not seen.tracking_uri.startswith(("http://", "https://")):
         return None
-    return EarlyRead(seen.tracking_uri, seen.model_names, backend_timeout)
+    reads = named_reads(seen.names)
+    provider = provider_for(seen.tracking_uri) if reads else None
+    return EarlyRead(seen.tracking_uri, provider, reads) if provider is not None else None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from mlreg.cli.app import Ctx, guard, pass_ctx, refuse
+from mlreg.cli.app import Ctx, format_option, guard, lock_timeout_option, pass_ctx, refuse
 
 
 def _backend(ctx: Ctx):
@@ -23,22 +23,63 @@ def state_group():
     """Inspect or edit recorded state."""
 
 
+def _as_of(option_name: str = "--at"):
+    """`--at TIME` / `--serial N`: state as it was recorded then (from the journal)."""
+
+    def decorate(command):
+        command = click.option("--serial", "serial", type=int, metavar="N", help="State as recorded at this serial.")(
+            command
+        )
+        return click.option(
+            option_name,
+            "at",
+            metavar="TIME",
+            help="State as recorded at this time (ISO 8601, e.g. 2026-11-24T09:00:00Z).",
+        )(command)
+
+    return decorate
+
+
+def _snapshot(ctx: Ctx, at: str | None, serial: int | None):
+    from mlreg.planner.recorded import replay
+
+    backend = _backend(ctx)
+    if at is None and serial is None:
+        return backend.read()
+    if at is not None:
+        from mlreg.planner.recorded import utc_text
+
+        try:
+            utc_text(at)
+        except ValueError:
+            refuse(f"--at {at!r} is not an ISO 8601 time such as 2026-11-24T09:00:00Z")
+    found = replay(backend.journal(), at=at, serial=serial)
+    if found is None:
+        when = f"at {at}" if at is not None else f"at serial {serial}"
+        refuse(f"no state was recorded {when} (see `mlreg history`)")
+    return found
+
+
 @state_group.command("list")
+@_as_of()
 @pass_ctx
 @guard
-def state_list(ctx: Ctx):
-    for address in sorted(_backend(ctx).read().resources):
+def state_list(ctx: Ctx, at, serial):
+    """The addresses state records (now, or as recorded at --at TIME / --serial N)."""
+    for address in sorted(_snapshot(ctx, at, serial).resources):
         ctx.echo(address)
 
 
 @state_group.command("show")
 @click.argument("address")
+@_as_of()
 @pass_ctx
 @guard
-def state_show(ctx: Ctx, address):
-    rs = _backend(ctx).read().resources.get(address)
+def state_show(ctx: Ctx, address, at, serial):
+    """One resource as state records it (now, or as recorded at --at TIME / --serial N)."""
+    rs = _snapshot(ctx, at, serial).resources.get(address)
     if rs is None:
-        refuse(f"{address} is not in state (see `mlreg state list`)")
+        refuse(f"{address} is not in state{f' at {at}' if at else ''} (see `mlreg state list`)")
     ctx.echo(
         json.dumps(
             {"address": address, "type": rs.type, "identity": rs.identity, "attributes": rs.attributes},
@@ -50,7 +91,7 @@ def state_show(ctx: Ctx, address):
 
 @state_group.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
-@click.option("--lock-timeout", default=0.0, type=float, metavar="SECONDS")
+@lock_timeout_option
 @pass_ctx
 @guard
 def state_rm(ctx: Ctx, addresses, lock_timeout):
@@ -70,22 +111,24 @@ def state_rm(ctx: Ctx, addresses, lock_timeout):
 
 
 @state_group.command("pull")
+@_as_of()
 @pass_ctx
 @guard
-def state_pull(ctx: Ctx):
-    """Print the recorded state as JSON (to move it to another backend with `state push`)."""
-    ctx.echo(json.dumps(_backend(ctx).read().to_json(), indent=2, sort_keys=True))
+def state_pull(ctx: Ctx, at, serial):
+    """Print the recorded state as JSON (to move it with `state push`), or as it was recorded
+    at --at TIME / --serial N."""
+    ctx.echo(json.dumps(_snapshot(ctx, at, serial).to_json(), indent=2, sort_keys=True))
 
 
 @state_group.command("push")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite state of another lineage or a newer serial.")
-@click.option("--lock-timeout", default=0.0, type=float, metavar="SECONDS")
+@lock_timeout_option
 @pass_ctx
 @guard
 def state_push(ctx: Ctx, path, force, lock_timeout):
     """Replace the backend's state with a state file (e.g. from `state pull` on another backend)."""
-    from mlreg.planner.statedata import StateSnapshot
+    from mlreg.planner.recorded import StateSnapshot
 
     incoming = StateSnapshot.from_json(json.loads(Path(path).read_text()))
     backend = _backend(ctx)
@@ -107,26 +150,29 @@ def state_push(ctx: Ctx, path, force, lock_timeout):
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("address", required=False)
+@format_option(["text", "json"], "text, or json (one object per apply or per recorded change, for scripts).")
 @pass_ctx
 @guard
-def history(ctx: Ctx, fmt):
-    """Past applies: when, who, plan digest, outcome, changes."""
-    records = _backend(ctx).history()
-    if fmt == "json":
-        ctx.echo(json.dumps(records, indent=2))
+def history(ctx: Ctx, address, fmt):
+    """Past applies (when, who, the apply's id, outcome, changes), or with ADDRESS every recorded
+    change of one resource, newest first."""
+    from mlreg.planner.render import audit
+
+    backend = _backend(ctx)
+    records = backend.history()
+    if address is None:
+        ctx.echo(json.dumps(records, indent=2) if fmt == "json" else audit.applies_text(records), nl=fmt == "json")
         return
-    if not records:
-        ctx.echo("No applies recorded yet.")
-    for r in records:
-        s = r.get("summary") or {}
-        ctx.echo(
-            f"{r.get('finished')}  {r.get('outcome'):<11} {r.get('who')}@{r.get('host')}  "
-            f"+{s.get('create', 0)} ~{s.get('update', 0)} -{s.get('delete', 0)} .{s.get('forget', 0)}  "
-            f"plan {str(r.get('plan_digest'))[:19]}"
-        )
-        for a in r.get("changed", []):
-            ctx.echo(f"    {a}")
+    from mlreg.planner.audit import address_history
+
+    events = address_history(backend.journal(), records, address)
+    if fmt == "json":
+        ctx.echo(json.dumps([e.to_json() for e in events], indent=2))
+    elif not events:
+        refuse(f"nothing was ever recorded for {address} (see `mlreg state list`)")
+    else:
+        ctx.echo(audit.address_text(address, events), nl=False)
 
 
 @click.command("force-unlock")

@@ -1,52 +1,182 @@
-"""The composition root: registry.yaml's backend sections become providers and a state backend,
-wired into an engine session. Nothing else constructs them."""
+"""The composition root: registry.yaml's backend sections become transports, providers and a
+state backend, wired into an engine session. Nothing else constructs them.
+
+It is also where the environment's credentials meet the file's endpoints (planner/endpoints.py):
+a file naming another server than the environment is refused before anything is built, and
+credentials (MLflow's, libpq's implicit ones) go only to servers the environment names.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from mlreg.cli.early import EarlyRead
-from mlreg.planner.config.schema import LoadedConfig
-from mlreg.planner.workflow import Session
+from mlreg.planner import endpoints
+from mlreg.planner.patience import Patience
+
+if TYPE_CHECKING:  # the early read uses this module before the engine (and pydantic) is imported
+    from mlreg.planner.config.schema import LoadedConfig
+    from mlreg.planner.workflow import Session
+
+# What libpq reads from the environment and its files when a connection does not say: passwords
+# (PGPASSWORD, PGPASSFILE / ~/.pgpass, a PGSERVICE entry) and client certificates. For a server
+# the environment did not name, the connection says, so none of them is used.
+_NOWHERE = "/nonexistent/mlreg-no-implicit-credentials"
 
 
-def state_backend(loaded: LoadedConfig):
+def libpq_args(url: str, env: Mapping[str, str], base_dir: str | None = None) -> dict:
+    """Connection arguments that keep libpq's implicit credentials from a host the environment
+    did not name (empty for one it did)."""
+    if endpoints.trusted(url, env, base_dir):
+        return {}
+    from urllib.parse import unquote, urlsplit
+
+    password = urlsplit(url).password
+    return {
+        "password": unquote(password) if password else "",
+        "passfile": _NOWHERE,
+        "sslcert": _NOWHERE,
+        "sslkey": _NOWHERE,
+    }
+
+
+def mlflow_provider(
+    uri: str,
+    backend_timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    read_only: bool = False,
+    base_dir: str | None = None,
+    workspace: str | None = None,
+):
+    from mlreg.providers.mlflow.provider import MlflowProvider
+
+    env = os.environ if env is None else env
+    if uri.startswith(("http://", "https://")):
+        from mlreg.providers.mlflow.rest import Credentials, RestTransport
+
+        credentials = Credentials.from_env(env)
+        if not endpoints.trusted(uri, env, base_dir):
+            credentials = credentials.without_secrets()
+        api = RestTransport(uri, credentials=credentials, workspace=workspace)
+        api.patience = Patience(api.target, backend_timeout, "; check the server, then run `mlreg plan` again")
+        return MlflowProvider(api)
+    from mlreg.planner.errors import UserError
+    from mlreg.providers.mlflow.local import LocalTransport
+
+    if workspace:
+        raise UserError(
+            f"registry.yaml names workspace {workspace!r}, but MLflow is the in-process store {uri}: workspaces "
+            "need an MLflow server (`mlflow server --enable-workspaces`)"
+        )
+    return MlflowProvider(LocalTransport(uri, read_only=read_only))
+
+
+def early_provider(uri: str, backend_timeout: float | None = None):
+    """A provider for the early read of the glanced tracking URI, or None where the environment
+    names another server (the command then refuses, before any request)."""
+    try:
+        endpoints.check([endpoints.Named("MLflow", uri, "MLFLOW_TRACKING_URI")], os.environ)
+    except Exception:
+        return None
+    return mlflow_provider(uri, backend_timeout, read_only=True)
+
+
+def used_endpoints(loaded: LoadedConfig) -> list[endpoints.Named]:
+    cfg = loaded.config
+    used = [
+        endpoints.Named("MLflow", cfg.mlflow.tracking_uri, "MLFLOW_TRACKING_URI"),
+        endpoints.Named("the policy database", cfg.database.url, "MLREG_DATABASE_URL"),
+    ]
+    if cfg.state.backend == "postgres":
+        variable = "MLREG_STATE_URL" if os.environ.get("MLREG_STATE_URL") else "MLREG_DATABASE_URL"
+        used.append(endpoints.Named("the state database", cfg.state.url or cfg.database.url, variable))
+    return used
+
+
+def check_endpoints(loaded: LoadedConfig, env: Mapping[str, str] | None = None) -> None:
+    """Refuse a file naming other servers than the environment, before any request is sent."""
+    endpoints.check(used_endpoints(loaded), os.environ if env is None else env, loaded.base_dir)
+
+
+def state_backend(loaded: LoadedConfig, read_only: bool = False):
+    check_endpoints(loaded)
     cfg = loaded.config
     if cfg.state.backend == "local":
+        from mlreg.state.files import contained
         from mlreg.state.local import LocalState
 
-        path = Path(cfg.state.path)
-        return LocalState(path if path.is_absolute() else Path(loaded.base_dir) / path)
+        return LocalState(contained(loaded.base_dir, cfg.state.path, "state.path"), loaded.base_dir)
     from mlreg.state.postgres import PostgresState
 
-    return PostgresState(cfg.state.url or cfg.database.url, cfg.state.workspace)
+    url = cfg.state.url or cfg.database.url
+    # kept per MLflow workspace: two files for two workspaces never see each other's state
+    workspace = cfg.state.workspace or cfg.workspace or "default"
+    return PostgresState(url, workspace, connect_args=libpq_args(url, os.environ, loaded.base_dir))
 
 
-def providers(loaded: LoadedConfig, backend_timeout: float | None = None, early: EarlyRead | None = None) -> dict:
-    """`early`: a read already under way; its connection is reused when it talks to the same server."""
-    from mlreg.providers.mlflow.provider import MlflowProvider
-    from mlreg.providers.postgres import DatabaseProvider
+def _uri(loaded: LoadedConfig) -> str:
+    """The tracking URI, an SQLite file's relative path taken beside the configuration."""
+    from mlreg.providers.sqlite import beside
 
-    uri = loaded.config.mlflow.tracking_uri
-    api = early.api if usable(loaded, early) else None
+    return beside(loaded.config.mlflow.tracking_uri, loaded.base_dir)
+
+
+def _database(loaded: LoadedConfig) -> str:
+    from mlreg.providers.sqlite import beside
+
+    return beside(loaded.config.database.url, loaded.base_dir)
+
+
+def session_endpoints(loaded: LoadedConfig) -> dict[str, str]:
+    """What state remembers it was recorded against (no credentials)."""
+    return {
+        "mlflow": str(endpoints.endpoint_of(_uri(loaded), loaded.base_dir)),
+        "workspace": loaded.config.workspace or "default",
+        "database": str(endpoints.endpoint_of(_database(loaded), loaded.base_dir)),
+    }
+
+
+def providers(loaded: LoadedConfig, backend_timeout: float | None = None, early=None, read_only: bool = False) -> dict:
+    """`early`: a read already under way (cli/early.py); its provider is reused when it talks to
+    the same server. `read_only`: for plan, drift and validate: embedded stores are opened
+    read-only and nothing is created anywhere."""
+    from mlreg.providers.postgres.provider import DatabaseProvider
+
+    check_endpoints(loaded)
+    uri, db = _uri(loaded), _database(loaded)
     found = [
-        MlflowProvider(uri, backend_timeout, api=api),
-        DatabaseProvider(loaded.config.database.url, backend_timeout),
+        early.provider
+        if usable(loaded, early)
+        else mlflow_provider(
+            uri, backend_timeout, read_only=read_only, base_dir=loaded.base_dir, workspace=loaded.config.workspace
+        ),
+        DatabaseProvider(db, backend_timeout, read_only=read_only, connect_args=libpq_args(db, os.environ)),
     ]
     return {p.name: p for p in found}
 
 
-def usable(loaded: LoadedConfig, early: EarlyRead | None) -> EarlyRead | None:
-    """The early read, if the validated file names the server it reads."""
-    return early if early is not None and early.tracking_uri == loaded.config.mlflow.tracking_uri else None
+def usable(loaded: LoadedConfig, early):
+    """The early read (cli/early.py), if the validated file names the server (and the default
+    workspace) it reads."""
+    same = early is not None and early.tracking_uri == loaded.config.mlflow.tracking_uri
+    return early if same and not loaded.config.workspace else None
 
 
-def session(loaded: LoadedConfig, backend_timeout: float | None = None, early: EarlyRead | None = None) -> Session:
-    provs = providers(loaded, backend_timeout, early)
-    state = state_backend(loaded)
+def session(
+    loaded: LoadedConfig,
+    backend_timeout: float | None = None,
+    early=None,
+    read_only: bool = False,
+    reconfigure: bool = False,
+) -> Session:
+    from mlreg.planner.workflow import Session
+
+    provs = providers(loaded, backend_timeout, early, read_only)
+    state = state_backend(loaded, read_only)
     backends = {
         "mlflow": provs["mlreg/mlflow"].describe(),
         "database": provs["mlreg/postgres"].describe(),
         "state": state.describe(),
     }
-    return Session(loaded, provs, state, backends)
+    return Session(loaded, provs, state, backends, session_endpoints(loaded), reconfigure)

@@ -9,8 +9,20 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 
+def did_you_mean(word, choices) -> str:
+    """`; did you mean 'planner_model'?` for a near miss (a typo, a prefix), else ""."""
+    import difflib
+
+    if not isinstance(word, str):
+        return ""
+    options = [str(c) for c in choices]
+    prefixed = [c for c in options if c.startswith(word) and word]
+    close = prefixed if len(prefixed) == 1 else difflib.get_close_matches(word, options, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close and close[0] != word else ""
+
+
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 def _tag_value(v):
@@ -44,3 +56,15 @@ def _alias_name(v: str) -> str:
 
 
 AliasName = Annotated[str, AfterValidator(_alias_name)]
+
+
+def _printable(v: str) -> str:
+    from mlreg.planner.render.escape import has_control
+
+    if has_control(v):
+        raise ValueError("control characters are not allowed here (it becomes part of an address)")
+    return v
+
+
+# Text that becomes part of an address, a plan line or a Markdown cell: no control characters.
+Printable = Annotated[str, AfterValidator(_printable)]

@@ -1,7 +1,10 @@
 """`${VAR}` and `${VAR:-default}` in backend settings and webhook urls and secrets.
 
 Values of variables whose names say they are secret (and every webhook secret) are remembered
-by `redact`, so they never reach output, plan files, state or errors.
+by `redact`, so they never reach output, plan files, state or errors. Where a value becomes a
+URL mlreg sends requests to (the backend settings), only MLflow's, mlreg's and libpq's own
+variables expand (`BACKEND_VARIABLES`): a pull request's file must not be able to place another
+secret of CI's environment (`${AWS_SECRET_ACCESS_KEY}`) in a request line.
 """
 
 from __future__ import annotations
@@ -13,25 +16,61 @@ from mlreg.planner.config.source import Source
 
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ONLY_VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+BACKEND_VARIABLES = re.compile(r"^(MLFLOW_|MLREG_|PG)")
 
 
-def expand(value, path: tuple, env: dict[str, str], source: Source, errors: list, secret: bool = False):
-    """Expand variables in the strings of `value` (recursively); problems go to `errors`."""
+def backend_variable(name: str) -> str | None:
+    """Why a variable may not expand in a backend setting (None: it may)."""
+    if BACKEND_VARIABLES.match(name):
+        return None
+    return "in mlflow, database, state and workspace only MLFLOW_*, MLREG_* and PG* variables expand"
+
+
+def not_secret(name: str) -> str | None:
+    """Why a variable may not expand in a URL sent to MLflow (None: it may)."""
+    if redact.is_secret_name(name):
+        return "a URL is no place for a secret: use the webhook's `secret:`"
+    return None
+
+
+class Environ(dict):
+    """The variables `${VAR}` reads. `offline` (`validate`, `graph`, the pre-commit hook): a
+    reference must be well-formed and allowed where it stands, not set; CI's validate step has no
+    secrets by design. The paths whose value depends on an unset variable are collected in
+    `unset`, so that the value itself (a URL's shape) is not judged: nobody has it."""
+
+    def __init__(self, env: dict[str, str], offline: bool = False):
+        super().__init__(env)
+        self.offline = offline
+        self.unset: set[tuple] = set()
+
+
+def expand(value, path: tuple, env: dict[str, str], source: Source, errors: list, secret: bool = False, allowed=None):
+    """Expand variables in the strings of `value` (recursively); problems go to `errors`.
+    `allowed(name)` says why a variable may not be used here (None: it may)."""
     if isinstance(value, dict):
-        return {k: expand(v, path + (k,), env, source, errors, secret) for k, v in value.items()}
+        return {k: expand(v, path + (k,), env, source, errors, secret, allowed) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand(v, path + (i,), env, source, errors, secret) for i, v in enumerate(value)]
+        return [expand(v, path + (i,), env, source, errors, secret, allowed) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
     def sub(m):
         name, default = m.group(1), m.group(2)
+        refused = allowed(name) if allowed is not None else None
+        if refused:
+            errors.append(source.diag(path, f"Environment variable {name} may not be used here", refused))
+            return ""
         if name in env:
             if secret or redact.is_secret_name(name):
                 redact.add_secret(env[name])
             return env[name]
         if default is not None:
             return default
+        if isinstance(env, Environ):
+            env.unset.add(path)
+            if env.offline:
+                return ""
         errors.append(
             source.diag(
                 path, f"Environment variable {name} is not set", f"set {name} or give a default: ${{{name}:-value}}"

@@ -60,20 +60,6 @@ class _Unsure(Exception):
     pass
 
 
-def _typed_if_plain(s: str) -> bool:
-    """Would PyYAML read this text as something other than a string, if it were unquoted?
-
-    "" only comes out of a quoted scalar (an empty plain one is null in both parsers).
-    """
-    hit = _seen.get(s)
-    if hit is None:
-        rxs = _BY_FIRST.get(s[:1], ()) if s else ()
-        hit = any(rx.match(s) for rx in rxs)
-        if len(_seen) < 100_000:
-            _seen[s] = hit
-    return hit
-
-
 _OPEN = frozenset(" \t\n[{,:")
 _CLOSE = frozenset(" \t\r\n]},:#")
 
@@ -135,6 +121,8 @@ class _Loader:
             raise _Unsure
         known = _seen.get  # the cache answers for nearly every key and value: no call needed
         for k, v in items:
+            if not k.isprintable():  # control characters in a name: the exact loader reports it
+                raise _Unsure
             hit = known(k)
             if hit is None:
                 hit = self.typed(k)
@@ -162,9 +150,9 @@ class _Loader:
 
 # Patterns start with a literal newline, which the regex engine finds with memchr: a 13 MB file is
 # scanned in milliseconds. A root line starts at column 0; a model entry at column 2.
-_ROOT_LINE = re.compile(r"\n(?=[^ \t#\n])")
+ROOT_LINE = re.compile(r"\n(?=[^ \t#\n])")
 _ROOT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:(?:[ \t]|$)")
-_ENTRY = re.compile(r"\n  (?=[^ \t#\n-])")
+ENTRY_LINE = re.compile(r"\n  (?=[^ \t#\n-])")
 _SHALLOW = re.compile(r"\n (?=[^ \t#\n])")  # a line indented by one space
 BATCH_BYTES = 128 * 1024
 
@@ -173,7 +161,7 @@ def _chunks(text: str) -> tuple[str, str, list[str]] | None:
     """Split a block-style file into everything but `models:`, the `models:` line, and batches
     of whole model entries (each entry starts at column 2); None when the file is not shaped so.
     Parsing in batches keeps the parser's tree small: it takes ~15x the text's size."""
-    roots = [0] + [m.start() + 1 for m in _ROOT_LINE.finditer(text)]
+    roots = [0] + [m.start() + 1 for m in ROOT_LINE.finditer(text)]
     lines = [text[at : text.find("\n", at) if "\n" in text[at : at + 200] else at + 200] for at in roots]
     keyed = [i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")]
     if not all(_ROOT_KEY.match(lines[i]) for i in keyed):
@@ -189,7 +177,7 @@ def _chunks(text: str) -> tuple[str, str, list[str]] | None:
     if body_start <= 0 or body_start >= end:
         return None
     # Searched in place (from the newline before the first entry line): no copy of the body.
-    first = _ENTRY.search(text, body_start - 1, end)
+    first = ENTRY_LINE.search(text, body_start - 1, end)
     if first is None or _SHALLOW.search(text, body_start - 1, end):
         return None
     lead = text[body_start : first.start()]
@@ -197,7 +185,7 @@ def _chunks(text: str) -> tuple[str, str, list[str]] | None:
         return None
     batches, at = [], first.start() + 1
     while at < end:
-        nxt = _ENTRY.search(text, min(at + BATCH_BYTES, end), end)
+        nxt = ENTRY_LINE.search(text, min(at + BATCH_BYTES, end), end)
         stop = nxt.start() + 1 if nxt else end
         batches.append(text[at:stop])
         at = stop

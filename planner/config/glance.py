@@ -15,7 +15,7 @@ import yaml
 
 from mlreg.planner.config.defaults import DEFAULT_TRACKING_URI
 from mlreg.planner.config.envexpand import VAR
-from mlreg.planner.config.fastyaml import _ENTRY, _ROOT_LINE
+from mlreg.planner.config.fastyaml import ENTRY_LINE, ROOT_LINE
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 MIN_BYTES = 64 * 1024  # below this, validating takes less than a request
@@ -24,7 +24,7 @@ MIN_BYTES = 64 * 1024  # below this, validating takes less than a request
 @dataclass(frozen=True)
 class Glance:
     tracking_uri: str
-    model_names: frozenset[str]
+    names: dict[str, frozenset[str]]  # section -> the names of its entries (the large section only)
 
 
 def _section(text: str, roots: list[int], name: str) -> tuple[int, int] | None:
@@ -37,7 +37,7 @@ def _section(text: str, roots: list[int], name: str) -> tuple[int, int] | None:
 def glance(text: str, env: dict[str, str]) -> Glance | None:
     if len(text) < MIN_BYTES:
         return None
-    roots = [0] + [m.start() + 1 for m in _ROOT_LINE.finditer(text)]
+    roots = [0] + [m.start() + 1 for m in ROOT_LINE.finditer(text)]
     models = _section(text, roots, "models")
     if models is None:
         return None
@@ -53,8 +53,8 @@ def glance(text: str, env: dict[str, str]) -> Glance | None:
             return None
     uri = VAR.sub(lambda m: env.get(m.group(1), m.group(2) or ""), raw)
     names = set()
-    for m in _ENTRY.finditer(text, models[0], models[1]):
+    for m in ENTRY_LINE.finditer(text, models[0], models[1]):
         name = _NAME.match(text, m.end())
         if name and text.startswith(":", name.end()):
             names.add(name.group())
-    return Glance(uri, frozenset(names)) if names else None
+    return Glance(uri, {"models": frozenset(names)}) if names else None

@@ -1,54 +1,34 @@
-"""Load registry.yaml: never raises for a user mistake; returns the config (or None) and every
-diagnostic found, each pointing at file, line, column and key path.
+"""Load registry.yaml, or a folder of registry files: never raises for a user mistake; returns
+the config (or None) and every diagnostic found, each pointing at file, line, column and key path.
 
-Pipeline: size cap -> fast loader (rapidyaml, answers only when it is sure) -> otherwise the
-structure guard (nesting, aliases) and the exact loader with line numbers -> defaults and
-`${VAR}` expansion -> pydantic -> cross-reference checks.
+Pipeline, per file: size cap -> fast loader (rapidyaml, answers only when it is sure) -> otherwise
+the structure guard (nesting, aliases) and the exact loader with line numbers; then, for all files
+together: merge (merge.py: every name and setting in one file) -> defaults and `${VAR}`
+expansion -> pydantic -> cross-reference checks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path as FsPath
 
 from pydantic import BaseModel, ValidationError
 
 from mlreg.planner.config import guard
-from mlreg.planner.config.checks import CheckContext, check_models, check_policies, check_removed, rules_of
-from mlreg.planner.config.defaults import RAW_DEFAULTS
-from mlreg.planner.config.envexpand import ONLY_VAR, expand
-from mlreg.planner.config.prompts import check_prompts
+from mlreg.planner.config.base import did_you_mean
+from mlreg.planner.config.defaults import DEFAULT_WORKSPACE, RAW_DEFAULTS
+from mlreg.planner.config.envexpand import ONLY_VAR, Environ, backend_variable, expand, not_secret
+from mlreg.planner.config.merge import MergedSource, ParsedFile, merge
+from mlreg.planner.config.references import CheckContext, check_removed, rules_of
 from mlreg.planner.config.schema import Config, LoadedConfig
-from mlreg.planner.config.source import Source, load_yaml
-from mlreg.planner.config.webhooks import check_webhooks
+from mlreg.planner.config.source import load_yaml
 from mlreg.planner.diagnostics import Diagnostic, Severity
+from mlreg.planner.kinds.catalog import sections
 from mlreg.planner.perf import no_gc_pauses, release_freed_memory
 
 # Where `${VAR}` is expanded: whole backend sections, and named keys of entries of other sections.
 EXPANDED_SECTIONS = ("mlflow", "database", "state")
-
-
-@dataclass(frozen=True)
-class Section:
-    """What loading needs to know of a section beyond its type: its cross-reference check, where
-    `${VAR}` is expanded in its entries, and which entry keys hold secrets."""
-
-    name: str
-    check: Callable[[CheckContext], None]
-    expanded: tuple[str, ...] = ()
-    secrets: tuple[str, ...] = ()
-
-
-# In this order: models first (the others refer to declared versions).
-SECTIONS = [
-    Section("models", check_models),
-    Section("policies", check_policies),
-    Section("prompts", check_prompts),
-    Section("webhooks", check_webhooks, expanded=("url", "secret"), secrets=("secret",)),
-]
 
 _MESSAGES = {
     "missing": "required key is missing",
@@ -64,64 +44,115 @@ _MESSAGES = {
 }
 
 
-def load_config(path: str | FsPath, env: dict[str, str] | None = None) -> tuple[LoadedConfig | None, list[Diagnostic]]:
-    fs_path = FsPath(path)
-    try:
-        size = fs_path.stat().st_size
-        too_big = guard.check_size(size, str(path))
-        if too_big:
-            return None, [too_big]
-        # Read inside the call: only parse_config holds the bytes, and drops them once decoded.
-        return parse_config(fs_path.read_bytes(), str(path), str(fs_path.resolve().parent), env)
-    except OSError as e:
-        return None, [Diagnostic(Severity.ERROR, f"Cannot read {path}: {e.strerror}", file=str(path))]
+def config_files(path: str | FsPath) -> tuple[list[FsPath], str] | Diagnostic:
+    """The files `-f` names (a file, or every *.yaml / *.yml directly in a folder, in name order)
+    and the folder relative paths in them are taken from."""
+    p = FsPath(path)
+    if p.is_dir():
+        found = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file())
+        if not found:
+            return Diagnostic(Severity.ERROR, f"{path} holds no *.yaml or *.yml files", file=str(path))
+        return found, str(p.resolve())
+    return [p], str(p.resolve().parent)
+
+
+def load_config(
+    path: str | FsPath, env: dict[str, str] | None = None, offline: bool = False
+) -> tuple[LoadedConfig | None, list[Diagnostic]]:
+    """The configuration at `path` (a file or a folder of them). `offline` (validate, graph): an
+    unset `${VAR}` is not an error, only a malformed or misplaced one is."""
+    if offline:
+        env = Environ(dict(os.environ) if env is None else env, offline=True)
+    found = config_files(path)
+    if isinstance(found, Diagnostic):
+        return None, [found]
+    files, base_dir = found
+    raw: list[tuple[str, bytes]] = []
+    for f in files:
+        name = str(f)
+        try:
+            too_big = guard.check_size(f.stat().st_size, name)
+            if too_big:
+                return None, [too_big]
+            raw.append((name, f.read_bytes()))
+        except OSError as e:
+            return None, [Diagnostic(Severity.ERROR, f"Cannot read {name}: {e.strerror}", file=name)]
+    return parse_files(raw, str(path), base_dir, env)
 
 
 def parse_config(
     raw: bytes, file: str, base_dir: str, env: dict[str, str] | None = None
 ) -> tuple[LoadedConfig | None, list[Diagnostic]]:
-    """Validate a registry file. Large valid files take the fast loader; anything it is unsure of,
-    and every file with a problem, goes through the exact loader that knows line numbers."""
-    size = len(raw)
-    too_big = guard.check_size(size, file)
-    if too_big:
-        return None, [too_big]
-    env = dict(os.environ) if env is None else env
-    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-    text = raw.decode("utf-8", errors="replace")
+    """Validate one registry file's bytes (what `import` writes is checked this way)."""
+    return parse_files([(file, raw)], file, base_dir, env)
+
+
+def parse_files(
+    raw: list[tuple[str, bytes]], shown: str, base_dir: str, env: dict[str, str] | None = None
+) -> tuple[LoadedConfig | None, list[Diagnostic]]:
+    """Validate registry files as one configuration. Large valid files take the fast loader;
+    anything it is unsure of, and every file with a problem, goes through the exact loader that
+    knows line numbers."""
+    size = sum(len(b) for _, b in raw)
+    if not isinstance(env, Environ):
+        env = Environ(dict(os.environ) if env is None else env)
+    digest = hashlib.sha256()
+    for name, data in raw:
+        digest.update(FsPath(name).name.encode() + b"\0" + data + b"\0")
+    texts = [(name, data.decode("utf-8", errors="replace")) for name, data in raw]
     del raw
     with no_gc_pauses():
-        out = _parse(text, digest, file, base_dir, env)
+        out = _parse(texts, shown, "sha256:" + digest.hexdigest(), base_dir, env)
     if size > 4 * 1024 * 1024:
         release_freed_memory()
     return out
 
 
-def _parse(text: str, digest: str, file: str, base_dir: str, env: dict[str, str]):
+def _named_sections() -> dict[str, tuple[str, ...]]:
+    return {s.name: s.names for s in sections() if not s.single or s.names}
+
+
+def _read(name: str, text: str, fast: bool) -> tuple[ParsedFile | None, list[Diagnostic]]:
     from mlreg.planner.config.fastyaml import fast_load
 
-    data = fast_load(text, _model_spec)
-    if data is not None:
-        cfg, diags = _validate(Source(file=file, data=data), env)
-        if cfg is not None:
-            return LoadedConfig(cfg, file, digest, base_dir, _backends(data)), []
-    hostile = guard.check_structure(text, file)
+    if fast:
+        data = fast_load(text, _model_spec)
+        if data is not None:
+            return ParsedFile(name, text, data, fast=True), []
+    hostile = guard.check_structure(text, name)
     if hostile:
         return None, [hostile]
-    source, diags = load_yaml(text, file)
+    source, diags = load_yaml(text, name)
     if source.data is None:  # a syntax error: nothing further can be checked
         return None, diags
-    cfg, more = _validate(source, env)
-    diags = sorted(diags + more, key=lambda d: (d.line or 0, d.column or 0))
-    if diags or cfg is None:
-        return None, diags
-    return LoadedConfig(cfg, file, digest, base_dir, _backends(source.data)), []
+    return ParsedFile(name, text, source.data, source), diags
+
+
+def _parse(texts: list[tuple[str, str]], shown: str, digest: str, base_dir: str, env: dict[str, str]):
+    """Fast first; if anything is wrong, once more with every file read exactly (positions)."""
+    for fast in (True, False):
+        parsed, diags = [], []
+        for name, text in texts:
+            f, found = _read(name, text, fast)
+            diags.extend(found)
+            if f is not None:
+                parsed.append(f)
+        if len(parsed) < len(texts):  # a syntax error or a hostile file: nothing further can be checked
+            return None, diags
+        data, source, conflicts = merge(parsed, _named_sections())
+        cfg, more = _validate(data, source, env)
+        diags = diags + conflicts + more
+        if not diags and cfg is not None:
+            return LoadedConfig(cfg, shown, digest, base_dir, _backends(data), source), []
+        if not any(f.fast for f in parsed):
+            break
+    return None, sorted(diags, key=lambda d: (d.file or "", d.line or 0, d.column or 0))
 
 
 def _model_spec(name, raw):
     """The fast loader validates each model as soon as it is parsed (the raw data of 100,000
     versions and their validated objects never exist at once); any error: the exact path."""
-    from mlreg.planner.config.models import ModelSpec
+    from mlreg.planner.config.sections.models import ModelSpec
 
     if not isinstance(name, str):
         raise ValueError(name)
@@ -132,7 +163,7 @@ def _backends(data: dict) -> dict:
     return {k: data[k] for k in EXPANDED_SECTIONS if k in data}
 
 
-def _expanded(data: dict, source: Source, env: dict[str, str], diags: list) -> dict:
+def _expanded(data: dict, source: MergedSource, env: dict[str, str], diags: list) -> dict:
     """Defaults for omitted backend values, then `${VAR}` expansion where it is allowed."""
     data = dict(data)
     for section, defaults in RAW_DEFAULTS.items():
@@ -143,60 +174,113 @@ def _expanded(data: dict, source: Source, env: dict[str, str], diags: list) -> d
             data[section] = {**defaults, **value}
     for section in EXPANDED_SECTIONS:
         if isinstance(data.get(section), dict):
-            data[section] = expand(data[section], (section,), env, source, diags)
-    for sec in SECTIONS:
-        section, keys = sec.name, sec.expanded
-        entries = data.get(section) if keys else None
-        if not isinstance(entries, dict):
+            data[section] = expand(data[section], (section,), env, source, diags, allowed=backend_variable)
+    # the workspace, as MLflow's own client reads it, unless the file says
+    data["workspace"] = expand(
+        data.get("workspace", DEFAULT_WORKSPACE), ("workspace",), env, source, diags, allowed=backend_variable
+    )
+    for sec in sections():
+        if not sec.expanded:
             continue
-        out = {}
-        for name, entry in entries.items():
-            if isinstance(entry, dict):
-                entry = dict(entry)
-                for key in keys:
-                    if key not in entry:
-                        continue
-                    secret = key in sec.secrets
-                    if secret and not (isinstance(entry[key], str) and ONLY_VAR.match(entry[key])):
-                        diags.append(
-                            source.diag(
-                                (section, name, key),
-                                "A secret must be an environment reference such as ${DEPLOY_BOT_WEBHOOK_SECRET}",
-                                "the value written here is not shown; move it to the environment",
-                            )
-                        )
-                        entry[key] = None
-                        continue
-                    entry[key] = expand(entry[key], (section, name, key), env, source, diags, secret=secret)
-            out[name] = entry
-        data[section] = out
+        if sec.single:  # `access: {users: {NAME: entry}}`
+            block = data.get(sec.name)
+            if isinstance(block, dict):
+                data[sec.name] = block = dict(block)
+                for group in sec.names:
+                    if isinstance(block.get(group), dict):
+                        block[group] = _expanded_entries(block[group], (sec.name, group), sec, source, env, diags)
+        elif isinstance(data.get(sec.name), dict):
+            data[sec.name] = _expanded_entries(data[sec.name], (sec.name,), sec, source, env, diags)
     return data
 
 
-def _validate(source: Source, env: dict[str, str]) -> tuple[Config | None, list[Diagnostic]]:
-    data = source.data
+def _expanded_entries(entries: dict, at: tuple, sec, source: MergedSource, env, diags: list) -> dict:
+    """`${VAR}` expanded in the keys of each entry that allow it (`sec.expanded`); a secret only
+    as a whole reference."""
+    out = {}
+    for name, entry in entries.items():
+        if isinstance(entry, dict):
+            entry = dict(entry)
+            for key in sec.expanded:
+                if key not in entry:
+                    continue
+                path = (*at, name, key)
+                secret = key in sec.secrets
+                if secret and not (isinstance(entry[key], str) and ONLY_VAR.match(entry[key])):
+                    diags.append(
+                        source.diag(
+                            path,
+                            "A secret must be an environment reference such as ${DEPLOY_BOT_WEBHOOK_SECRET}",
+                            "the value written here is not shown; move it to the environment",
+                        )
+                    )
+                    entry[key] = None
+                    continue
+                allowed = None if secret else not_secret
+                entry[key] = expand(entry[key], path, env, source, diags, secret=secret, allowed=allowed)
+        out[name] = entry
+    return out
+
+
+def _validate(data, source: MergedSource, env: dict[str, str]) -> tuple[Config | None, list[Diagnostic]]:
     if not isinstance(data, dict):
         return None, [source.diag((), "The file must be a mapping with at least `version: 1`")]
     diags: list[Diagnostic] = []
     data = _expanded(data, source, env, diags)
     cfg = None
+    unset = env.unset if isinstance(env, Environ) else set()
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
-        diags.extend(_diag_from_pydantic(err, source) for err in e.errors())
+        judged = [err for err in e.errors() if not _under(err["loc"], unset)]
+        diags.extend(_diag_from_pydantic(err, source) for err in judged)
+        if not judged and isinstance(env, Environ) and env.offline:
+            cfg = _with_standins(data, [err["loc"] for err in e.errors()])
+            if cfg is None:
+                names = ", ".join(".".join(map(str, p)) for p in sorted(unset, key=str))
+                diags.append(source.diag((), "This file cannot be checked offline", f"set the variables of {names}"))
     diags.extend(_reference_checks(data, source, cfg))
     return (None if diags else cfg), diags
 
 
-def _reference_checks(data: dict, source: Source, cfg: Config | None) -> list[Diagnostic]:
-    from mlreg.planner.kinds.catalog import KINDS
+def _under(loc: tuple, paths: set[tuple]) -> bool:
+    return any(tuple(loc[: len(p)]) == p for p in paths)
 
+
+# Values an offline check puts where an unset variable leaves a value nobody has (a URL's shape).
+STANDINS = ("https://unset.invalid/", "unset")
+
+
+def _with_standins(data: dict, failing: list[tuple]) -> Config | None:
+    """The configuration with a stand-in at each value that failed only for want of a variable."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for standin in STANDINS:
+        try:
+            for loc in failing:
+                node = data
+                for key in loc[:-1]:
+                    node = node[key]
+                node[loc[-1]] = standin
+        except (KeyError, IndexError, TypeError):
+            return None
+        try:
+            return Config.model_validate(data)
+        except ValidationError as e:
+            failing = [err["loc"] for err in e.errors()]
+    return None
+
+
+def _reference_checks(data: dict, source: MergedSource, cfg: Config | None) -> list[Diagnostic]:
     ctx = CheckContext(
         data=data, source=source, cfg=cfg, rules=rules_of(data, cfg), track_declared=bool(data.get("removed"))
     )
-    for sec in SECTIONS:
-        sec.check(ctx)
-    check_removed(ctx, {k.type: k.keyed for k in KINDS.values()})
+    for sec in sections():  # in order: models first (the others refer to declared versions)
+        check = sec.check_function()
+        if check is not None:
+            check(ctx)
+    check_removed(ctx)
     return ctx.diags
 
 
@@ -239,18 +323,39 @@ def _is_secret_path(loc: tuple) -> bool:
     return any(isinstance(p, str) and p == "secret" for p in loc)
 
 
-def _diag_from_pydantic(err: dict, source: Source) -> Diagnostic:
+def _diag_from_pydantic(err: dict, source: MergedSource) -> Diagnostic:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in {"int", "str"})))
     etype = err["type"]
+    got = err.get("input")
     if etype == "extra_forbidden":
         allowed = _fields_at(loc[:-1])
         hint = f"expected one of: {', '.join(allowed)}" if allowed else ""
-        return source.diag(loc, f"Unknown key {loc[-1]!r}", hint)
+        return source.diag(loc, f"Unknown key {loc[-1]!r}{did_you_mean(loc[-1], allowed)}", hint)
+    if loc == ("version",) and etype != "missing":
+        return source.diag(
+            loc, "expected `version: 1`: the only format of registry.yaml this mlreg reads", f"got {got!r}"
+        )
     msg = _MESSAGES.get(etype) or err["msg"]
     if etype == "value_error":
         msg = str(err.get("ctx", {}).get("error", msg))
-    if etype == "enum":
-        msg = f"expected one of: {err['ctx']['expected']}"
-    got = err.get("input")
+    options = _options(err)
+    if options:
+        msg = f"expected one of: {', '.join(repr(o) for o in options)}{did_you_mean(got, options)}"
+    if isinstance(got, bool) and (options or etype in ("string_type", "literal_error", "enum")):
+        written = source.value_text(loc) or str(got).lower()
+        return source.diag(
+            loc,
+            msg,
+            f"YAML reads {written} as the boolean {str(got).lower()}, not as text: quote it ({written!r})",
+        )
     quiet = etype == "missing" or isinstance(got, (dict, list)) or _is_secret_path(loc)
     return source.diag(loc, msg, "" if quiet else f"got {got!r}")
+
+
+def _options(err: dict) -> list[str]:
+    """The allowed values of an enum or literal error."""
+    import re
+
+    if err["type"] not in ("enum", "literal_error"):
+        return []
+    return re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))

@@ -1,65 +1,52 @@
 """registry.yaml as frozen pydantic models: the desired state, exactly as the user wrote it.
 
-Each section has its own module (settings, models, policies, ...); this one assembles them.
+`Config` is assembled here from the settings every file has (`version`, `mlflow`, `database`,
+`state`, `rules`, `removed`) and the sections the resource kinds declare (`kinds/catalog.py`: each
+kind names its section and the section's type), so a new kind's section needs no line here.
 Loading (with line numbers for every error) is in `load.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator
 
 from mlreg.planner.config.base import Frozen
-from mlreg.planner.config.models import ModelSpec
-from mlreg.planner.config.policies import PolicySpec
-from mlreg.planner.config.prompts import PromptSpec
-from mlreg.planner.config.rules import Rules
-from mlreg.planner.config.settings import DatabaseSettings, MlflowSettings, StateSettings
-from mlreg.planner.config.webhooks import WebhookSpec
-from mlreg.planner.model import Address
+from mlreg.planner.config.sections.removed import RemovedSpec
+from mlreg.planner.config.sections.rules import Rules
+from mlreg.planner.config.sections.settings import DatabaseSettings, MlflowSettings, StateSettings
+from mlreg.planner.kinds.catalog import sections
 
 
-class RemovedSpec(Frozen):
-    """Terraform's `removed` block: what happens to a resource taken out of the file.
+class ConfigBase(Frozen):
+    version: Literal[1] = Field(description="Format version of this file: 1")
+    mlflow: MlflowSettings = Field(default_factory=MlflowSettings, description="The MLflow tracking server or store")
+    database: DatabaseSettings = Field(
+        default_factory=DatabaseSettings, description="The database holding exp.policy_versions"
+    )
+    state: StateSettings = Field(default_factory=StateSettings, description="Where mlreg records what it applied")
+    rules: Rules = Field(default_factory=Rules, description="Lifecycle rules checked by plan and apply")
+    workspace: str | None = Field(
+        default=None,
+        description="The MLflow workspace every resource of this file lives in (default ${MLFLOW_WORKSPACE:-}: "
+        "the server's default workspace)",
+    )
+    removed: list[RemovedSpec] = Field(
+        default_factory=list, description="Resources taken out of the file: forget them, or delete with destroy"
+    )
 
-    Without `destroy: true` it is only forgotten (the default for anything removed). With it, the
-    live object is deleted. The entry sits in the pull request for review.
-    """
-
-    address: str
-    alias: str | None = None
-    destroy: bool = False
-    reason: str | None = None
-
-    @field_validator("address")
+    @field_validator("workspace", mode="before")
     @classmethod
-    def _address(cls, v: str) -> str:
-        if Address.parse(v) is None:
-            raise ValueError(
-                "expected an address such as model.NAME, model_version.NAME[KEY] or policy_version.POLICY[VERSION]"
-            )
+    def _workspace(cls, v):
+        from mlreg.planner.config.sections.workspaces import NAME_HINT, WORKSPACE_NAME
+
+        if v in (None, ""):
+            return None
+        if not isinstance(v, str) or not WORKSPACE_NAME.match(v):
+            raise ValueError(f"expected a workspace name: {NAME_HINT}")
         return v
-
-    @model_validator(mode="after")
-    def _alias_on_models(self):
-        if self.alias is not None and not self.address.startswith(("model.", "prompt.")):
-            raise ValueError("`alias` goes with a model or prompt address (model.NAME, prompt.NAME)")
-        return self
-
-
-class Config(Frozen):
-    version: Literal[1]
-    mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    state: StateSettings = Field(default_factory=StateSettings)
-    rules: Rules = Field(default_factory=Rules)
-    models: dict[str, ModelSpec] = Field(default_factory=dict)
-    policies: dict[str, PolicySpec] = Field(default_factory=dict)
-    prompts: dict[str, PromptSpec] = Field(default_factory=dict)
-    webhooks: dict[str, WebhookSpec] = Field(default_factory=dict)
-    removed: list[RemovedSpec] = Field(default_factory=list)
 
     def destroyed(self) -> dict[str, RemovedSpec]:
         """Addresses whose live objects the user asked to delete (single aliases excluded)."""
@@ -70,13 +57,37 @@ class Config(Frozen):
         return {r.alias for r in self.removed if r.destroy and r.alias and r.address == address}
 
 
+def _section_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for section in sections():
+        spec = section.spec_type()
+        if section.single:
+            fields[section.name] = (spec, Field(default_factory=spec, description=section.description))
+        else:
+            fields[section.name] = (dict[str, spec], Field(default_factory=dict, description=section.description))
+    return fields
+
+
+Config = create_model("Config", __base__=ConfigBase, __doc__="registry.yaml", **_section_fields())
+
+
 @dataclass(frozen=True)
 class LoadedConfig:
-    """A valid config plus what planning needs to know about the file it came from."""
+    """A valid config plus what planning needs to know about the files it came from."""
 
     config: Config
-    path: str
-    digest: str
-    base_dir: str
+    path: str  # the file or folder given (-f)
+    digest: str  # of every file, in name order
+    base_dir: str  # relative paths in the settings are taken from here
     # mlflow / database / state as written, variables unexpanded (for `mlreg import`)
     raw_backends: dict = field(default_factory=dict)
+    source: Any = None  # merge.MergedSource: which file declares what, and at which line
+
+    def where(self, path: tuple) -> tuple[str | None, int | None]:
+        """(file, line) that declares a key path, e.g. ("models", "planner_model")."""
+        if self.source is None:
+            return self.path, None
+        return self.source.where(path)
+
+    def file_of(self, path: tuple) -> str | None:
+        return self.source.file_of(path) if self.source is not None else self.path

@@ -14,6 +14,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mlreg.planner.diagnostics import Diagnostic, Severity
+from mlreg.planner.render.escape import has_control, text
 
 # libyaml's parser when PyYAML has it (≈10x faster on large files); marks are the same.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -82,6 +83,16 @@ class _Builder:
                     self.errors.append(self.source.diag(path, "YAML merge keys (<<) are not supported"))
                     continue
                 kpath = path + (key,)
+                if isinstance(key, str) and has_control(key):
+                    self.source.marks[kpath] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                    self.errors.append(
+                        self.source.diag(
+                            kpath,
+                            f"Control characters are not allowed in names and keys: {text(key)!r}",
+                            "names and keys become addresses and lines of the plan; use printable text",
+                        )
+                    )
+                    continue
                 if key in out:
                     first = self.source.marks.get(kpath)
                     where = f" (first defined at line {first[0]})" if first else ""
@@ -112,6 +123,13 @@ def load_yaml(text: str, file: str) -> tuple[Source, list[Diagnostic]]:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = " ".join(p for p in (e.context, e.problem) if p)
+        at = (
+            text.splitlines()[mark.line][mark.column : mark.column + 1]
+            if mark and line <= len(text.splitlines())
+            else ""
+        )
+        if at == "\t":
+            problem = "a tab character: YAML indents with spaces only"
         return source, [
             Diagnostic(
                 severity=Severity.ERROR,

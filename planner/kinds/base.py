@@ -1,56 +1,114 @@
-"""What a resource kind is: the one place its specifics live (Terraform's resource schema,
-Alembic's op class). The engine iterates the registry of kinds and never branches on a type.
+"""What a resource kind is: everything about one kind of resource lives in its module (Terraform's
+resource schema, Alembic's op class), and the engine, the renderers and the CLI ask the kind
+instead of testing its name.
 
-A kind says how its addresses look, what to read live, how to diff desired x live x recorded into
-changes, how to delete one when the file opts in, what its live values are (for drift), in which
-order it applies (rank) and in how many phases.
+A kind says how its addresses look, where it is declared in registry.yaml (its `Section`), what
+to read live (first from the file and state, then what its rules need), how to diff desired x
+live x recorded into changes, which rules its changes must pass, what holds its objects from
+being deleted, how to delete one when the file opts in, what its live values are (for drift),
+its lineage edges and picture labels, in which order and phases it applies, and how `mlreg
+import` writes it. Kinds import no pydantic at run time: their config types are named lazily.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlreg.planner import diagnostics as dg
+from mlreg.planner.changes import EMPTY, Action, ActionReason, Address, Change, DriftItem, Promotion, address
 from mlreg.planner.diagnostics import Diagnostic
 from mlreg.planner.live import LiveSnapshot, Request
-from mlreg.planner.model import EMPTY, Action, ActionReason, Change, DriftItem
-from mlreg.planner.statedata import ResourceState, StateSnapshot
+from mlreg.planner.recorded import ResourceState, StateSnapshot
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
-    from mlreg.planner.config.schema import Config, RemovedSpec
+    from mlreg.planner.config.sections.removed import RemovedSpec
+
+# The validated registry.yaml (`config.schema.Config`). Config assembles it from the kinds'
+# sections, so the kinds, below config, name it here instead of importing it.
+Config = Any
+
+
+# --- phases --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Phase:
     """One step of applying a change. `keys`: the attributes this phase writes (None: all the
     others). `after_refs`: it waits for the resources named in `change.refs` (an alias waits for
-    the version it points at)."""
+    the version it points at). `doing` / `done`: how progress lines name it."""
 
     name: str
     keys: frozenset[str] | None = None
     after_refs: bool = False
+    doing: str = ""
+    done: str = ""
 
 
 MAIN = Phase("main")
+ALIASES = Phase("aliases", frozenset({"aliases"}), after_refs=True, doing="Setting aliases...", done="Aliases set")
+
+
+# --- where a kind is declared ---------------------------------------------------------------------
+
+
+def _resolve(ref: str):
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level section of registry.yaml that declares resources.
+
+    `spec`: "module:Name" of the pydantic type of one entry (NAME -> entry), or of the whole
+    section when `single` (one object, such as `access:`); imported only when a file is loaded.
+    `check`: "module:function" of the section's cross-reference check (names, duplicates,
+    references to other sections), given a `config.references.CheckContext`.
+    `expanded` / `secrets`: entry keys where `${VAR}` is expanded / that hold secrets (accepted
+    only as an environment reference, never echoed).
+    `names`: the keys under which it declares named resources, for "declared in two files"
+    (() for a NAME -> entry section: the entry names themselves).
+    """
+
+    name: str
+    spec: str
+    description: str
+    single: bool = False
+    check: str | None = None
+    expanded: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    order: int = 0
+
+    def spec_type(self):
+        return _resolve(self.spec)
+
+    def check_function(self):
+        return _resolve(self.check) if self.check else None
+
+
+# --- what a plan learns on the way ----------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class Resolved:
     """A declared object joined with its live match (for kinds that refer to one another: a
-    policy version points at a model version; rules read the run behind a version)."""
+    policy version points at a model version; the rules read the run behind a version)."""
 
     address: str
     name: str  # the NAME of the address (the model a version belongs to)
     number: str | None  # what `refs` resolve to (a version number), None until apply creates it
-    spec: Any = None
     live: Any = None
     run: Any = None
 
 
 @dataclass
 class DiffContext:
+    """The accumulator the kinds' diffs append to; `freeze()` hands the result on as a `Diff`."""
+
     cfg: Config
     live: LiveSnapshot
     state: StateSnapshot
@@ -76,8 +134,55 @@ class DiffContext:
     def error(self, summary: str, detail: str = "", address: str | None = None) -> None:
         self.diagnostics.append(dg.error(summary, detail, address))
 
-    def warn(self, summary: str, detail: str = "", address: str | None = None) -> None:
-        self.diagnostics.append(dg.warning(summary, detail, address))
+    def freeze(self) -> Diff:
+        return Diff(
+            cfg=self.cfg,
+            state=self.state,
+            live=self.live,
+            changes=tuple(self.changes),
+            diagnostics=tuple(self.diagnostics),
+            resolved=dict(self.resolved),
+            edges=tuple(self.edges),
+            by_address={c.address: c for c in self.changes},
+        )
+
+
+@dataclass(frozen=True)
+class Diff:
+    """What the diff found, handed on unchanged: the rules read it, the plan is made of it."""
+
+    cfg: Config
+    state: StateSnapshot
+    live: LiveSnapshot  # what the first read phase read
+    changes: tuple[Change, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    resolved: Mapping[str, Resolved]
+    edges: tuple[tuple[str, str], ...]
+    by_address: Mapping[str, Change]
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What a kind's rules say about a diff."""
+
+    diagnostics: tuple[Diagnostic, ...] = ()
+    promotions: tuple[Promotion, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Something live that keeps an object from being deleted: a policy row pointing at a model
+    version, an experiment variant using a policy row. `target` and `holder` are hold keys
+    (`Kind.hold_keys`); a holder deleted in the same plan lets go (None: one mlreg never deletes)."""
+
+    target: tuple
+    holder: tuple | None
+    summary: str  # "Cannot delete: policy versions point at it"
+    label: str  # "policy 2f0c… version 7 (-> planner_model 3)"
+    hint: str
+
+
+# --- decisions shared by the kinds ----------------------------------------------------------------
 
 
 def decide(address: str, type_: str, before, after, recorded: ResourceState | None, identity: Mapping, **kw) -> Change:
@@ -88,7 +193,7 @@ def decide(address: str, type_: str, before, after, recorded: ResourceState | No
     differs from the file while the file equals what was last applied is drift being reverted.
     """
     if before is None:
-        return Change(address, type_, Action.CREATE, None, after, identity=identity, **kw)
+        return created(address, type_, after, recorded, identity=identity, **kw)
     if before == after:
         record_only = recorded is None or recorded.attributes != after or recorded.identity != identity
         return Change(address, type_, Action.NOOP, after, after, identity=identity, record_only=record_only, **kw)
@@ -104,6 +209,116 @@ def reverts(before: Mapping, after: Mapping, recorded: Mapping) -> bool:
     return bool(moved) and all(k in recorded and recorded[k] == after[k] for k in moved)
 
 
+def created(addr: str, type_: str, after: Mapping[str, Any], recorded: ResourceState | None, **kw) -> Change:
+    """A create; of something state has (`recorded`), it says why: it was deleted outside mlreg."""
+    if recorded is not None and kw.get("reason") is None:
+        kw["reason"] = ActionReason.DELETED_OUTSIDE
+    return Change(addr, type_, Action.CREATE, None, after, **kw)
+
+
+def owned(declared: Iterable[str], recorded: Mapping | None, attribute: str) -> set[str]:
+    """The keys of a map attribute (tags) mlreg owns: declared now, or recorded as applied (a
+    key taken out of the file is then deleted, because state shows mlreg set it)."""
+    return set(declared) | set(((recorded or {}).get(attribute) or {}).keys())
+
+
+def picked(live: Mapping[str, str], keys: Iterable[str]) -> dict[str, str]:
+    """The live values of `keys`, sorted, leaving out the ones live does not have."""
+    return {k: live[k] for k in sorted(keys) if k in live}
+
+
+def keyed_hash(salt: str, secret: str) -> str:
+    """What state keeps of a secret (a webhook secret, a user's password): PBKDF2-HMAC-SHA256
+    salted with what it belongs to, slow on purpose, so the value cannot be recovered or guessed
+    from state or plan files; a rotated secret changes it."""
+    import hashlib
+
+    digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt.encode(), 200_000)
+    return "pbkdf2-sha256:" + digest.hex()[:32]
+
+
+def version_number_meant(state: StateSnapshot, addr: str, key: str | None) -> str | None:
+    """The version number an address of a versioned kind means: the one state recorded, or N
+    from a `vN` key; None when neither tells."""
+    recorded = state.resources.get(addr)
+    if recorded is not None:
+        return str(recorded.identity.get("version"))
+    if key and key.startswith("v") and key[1:].isdigit():
+        return key[1:]
+    return None
+
+
+def alias_deletions(diff: Diff, type_: str) -> list[Diagnostic]:
+    """A warning for each alias a change of this kind deletes (only a removed entry does)."""
+    out = []
+    for c in diff.changes:
+        if c.type == type_ and c.before and c.after:
+            for alias in sorted(set(c.before.get("aliases", {})) - set(c.after.get("aliases", {}))):
+                out.append(
+                    dg.warning(f"Deletes alias {alias!r} (listed under removed with destroy: true)", "", c.address)
+                )
+    return out
+
+
+# --- importing ------------------------------------------------------------------------------------
+
+
+def dump(value) -> str:
+    """One value in YAML flow style, on one line (for the sections `mlreg import` writes)."""
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000)
+    return text.removesuffix("\n...\n").strip()
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """One live object `mlreg import` writes: its live name and the name it gets in the file."""
+
+    name: str
+    label: str
+
+
+class Importer:
+    """How `mlreg import` writes a kind's section. `option` is the CLI option (`--model`)."""
+
+    option: ClassVar[str] = ""
+    metavar: ClassVar[str] = "NAME_OR_GLOB"
+    help: ClassVar[str] = ""
+    one_file_each: ClassVar[bool] = False  # `import --out DIR`: a file per object (else one per kind)
+
+    def choose(self, names: list[str], patterns: Iterable[str]) -> list[Chosen]:
+        """The live names matching the patterns (shell globs)."""
+        from fnmatch import fnmatchcase
+
+        pats = list(patterns)
+        return [Chosen(n, n) for n in sorted(names) if any(fnmatchcase(n, p) for p in pats)]
+
+    def requests(self, chosen: list[Chosen]) -> Iterable[Request]:
+        """What to read for the chosen objects."""
+        return ()
+
+    def follow(self, live: LiveSnapshot, chosen: list[Chosen]) -> Mapping[str, set[str]]:
+        """Names of other kinds the chosen objects need in the file (kind type -> names): the
+        models that imported policy versions point at."""
+        return {}
+
+    def missing(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
+        """Chosen names that turned out not to exist live (named by another kind's `follow`)."""
+        return []
+
+    def settings(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
+        """YAML lines of settings the chosen objects need (e.g. `rules:`), written once."""
+        return []
+
+    def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
+        """The section's YAML lines, reproducing exactly what is live."""
+        return []
+
+
+# --- the kind --------------------------------------------------------------------------------------
+
+
 class Kind:
     type: ClassVar[str]
     provider: ClassVar[str]  # the provider that reads and writes it: "mlreg/mlflow", "mlreg/postgres"
@@ -114,13 +329,37 @@ class Kind:
     sensitive: ClassVar[tuple[str, ...]] = ()  # attributes never shown (values in state are hashes)
     needs: ClassVar[tuple[str, ...]] = ()  # kinds whose resolutions its diff reads (diffed first)
     parent: ClassVar[str | None] = None  # `--target PARENT.NAME` takes this kind's NAME resources too
+    section: ClassVar[Section | None] = None  # where registry.yaml declares it
+    per_key: ClassVar[tuple[str, ...]] = ()  # map attributes compared and shown key by key (tags)
+    context: ClassVar[tuple[str, ...]] = ()  # attributes shown in an update even when unchanged
+    importer: ClassVar[Importer | None] = None
+    first: ClassVar[bool] = False  # its changes are applied before any other kind's (a workspace)
+    ref_field: ClassVar[str] = "version"  # the identity field a change of another kind may refer to
+    # the key path of the NAME -> entry mapping that declares it, for a kind addressed TYPE.NAME
+    # (("access", "roles") for role.NAME): its declared addresses and their lines
+    entries: ClassVar[tuple[str, ...]] = ()
 
-    # -- read ----------------------------------------------------------------------------------
-    def requests(self, cfg: Config, state: StateSnapshot) -> Iterable[Request]:
-        """What a plan of `cfg` against `state` needs to read live for this kind."""
+    # -- read -------------------------------------------------------------------------------------
+    def declared_requests(self, cfg: Config) -> Iterable[Request]:
+        """What the file names (declared and `removed` entries): read before state is known."""
         return ()
 
-    # -- diff -----------------------------------------------------------------------------------
+    def recorded_requests(self, resources: Iterable[tuple[str, ResourceState]]) -> Iterable[Request]:
+        """What these recorded resources need read (forgotten ones for a plan, written ones for
+        apply's read-back)."""
+        return ()
+
+    def named_requests(self, names: frozenset[str]) -> Iterable[Request]:
+        """What to read for these names of its section, known before the file is validated
+        (the early read of a large file's models)."""
+        return ()
+
+    def more_reads(self, diff: Diff) -> Iterable[Request]:
+        """The second read phase: what this kind's rules need that the first read did not bring
+        (the runs behind versions being promoted)."""
+        return ()
+
+    # -- diff -------------------------------------------------------------------------------------
     def diff(self, ctx: DiffContext) -> None:
         """For every resource the file declares: append its change (no-ops included), or report a
         diagnostic with its address, or add the address to `ctx.skipped` (its error is reported
@@ -135,11 +374,62 @@ class Kind:
         ctx.error(f"{self.type} resources cannot be deleted by mlreg", "take it out of the file to forget it", addr)
         return None
 
+    # -- rules ------------------------------------------------------------------------------------
+    def check(self, diff: Diff, live: LiveSnapshot) -> Findings:
+        """This kind's rules on the whole diff, with everything read (both phases)."""
+        return Findings()
+
+    def holds(self, diff: Diff, live: LiveSnapshot) -> Iterable[Hold]:
+        """What this kind's live objects keep from being deleted."""
+        return ()
+
+    def hold_keys(self, change: Change) -> tuple[tuple, ...]:
+        """The hold keys a change of this kind stands for (what its deletion takes away)."""
+        return ()
+
+    # -- pictures and documents ---------------------------------------------------------------------
     def lineage(self, cfg: Config) -> Iterable[tuple[str, str]]:
         """Edges of the lineage picture that the file alone gives (for `mlreg graph`)."""
         return ()
 
-    # -- drift ----------------------------------------------------------------------------------
+    def access_note(self, change: Change) -> str | None:
+        """Who gains or loses what through this change, for the review's Access section (kinds
+        that grant: roles' permissions and members, users)."""
+        return None
+
+    def label(self, address: Address, number: str | None) -> str:
+        """How the lineage picture names a node of this kind."""
+        return str(address)
+
+    def index(self, key: str) -> str | int:
+        """The address key as the JSON plan's `index`."""
+        return key
+
+    def import_id(self, change: Change) -> str | None:
+        """What identifies the live object a plan adopts (Terraform's `importing.id`)."""
+        return change.identity.get("name")
+
+    def count(self, cfg: Config) -> int:
+        """How many resources of this kind the file declares."""
+        return len(self.declared_addresses(cfg))
+
+    def declared_addresses(self, cfg: Config) -> list[str]:
+        """The addresses the file declares for this kind, in file order (by default: one per
+        entry of the `entries` mapping)."""
+        return [address(self.type, name) for name in self._entries(cfg)] if self.entries else []
+
+    def config_path(self, cfg: Config, addr: Address) -> tuple | None:
+        """The key path in registry.yaml that declares this address (for file and line); None
+        when the file does not declare it."""
+        return (*self.entries, addr.name) if self.entries and addr.name in self._entries(cfg) else None
+
+    def _entries(self, cfg: Config) -> Mapping[str, Any]:
+        node = cfg
+        for key in self.entries:
+            node = getattr(node, key)
+        return node
+
+    # -- drift ------------------------------------------------------------------------------------
     def live_values(self, rs: ResourceState, live: LiveSnapshot) -> tuple[Mapping | None, int | None, str | None]:
         """(live values of the recorded attributes or None if the object is gone, last updated
         in ms, user) for drift."""
@@ -152,22 +442,29 @@ class Kind:
     def gone_note(self, rs: ResourceState) -> str:
         return f"{self.type.replace('_', ' ')} no longer exists"
 
-    # -- helpers for kinds -----------------------------------------------------------------------
-    def number_to_delete(self, ctx: DiffContext, addr: str, name: str, key: str | None) -> str | None:
-        """The version number a `removed` entry of a versioned kind means: the one state recorded,
-        or N from a `vN` key; otherwise an error (which live version is meant is unknown)."""
-        recorded = ctx.state.resources.get(addr)
-        if recorded is not None:
-            return str(recorded.identity.get("version"))
-        if key and key.startswith("v") and key[1:].isdigit():
-            return key[1:]
-        ctx.error(
-            f"{addr} is not in state, so which live version it means is unknown",
-            f"name the version by number: {self.type}.{name}[vN]",
-            addr,
-        )
-        return None
+    # -- helpers for kinds -------------------------------------------------------------------------
+    def destroyed_names(self, cfg: Config, types: Iterable[str] | None = None) -> set[str]:
+        """Names of this kind's (or `types`') addresses listed under removed with destroy: true."""
+        wanted = set(types or (self.type,))
+        out = set()
+        for addr in cfg.destroyed():
+            parsed = Address.parse(addr)
+            if parsed is not None and parsed.type in wanted:
+                out.add(parsed.name)
+        return out
 
     @staticmethod
-    def recreate_reason(recorded: ResourceState | None) -> dict[str, Any]:
-        return {"reason": ActionReason.DELETED_OUTSIDE} if recorded else {}
+    def recorded_names(resources: Iterable[tuple[str, ResourceState]], types: Iterable[str]) -> set[str]:
+        wanted = set(types)
+        return {rs.identity.get("name") for _, rs in resources if rs.type in wanted} - {None}
+
+    def number_to_delete(self, ctx: DiffContext, addr: str, name: str, key: str | None) -> str | None:
+        """The version number a `removed` entry of a versioned kind means; an error when unknown."""
+        number = version_number_meant(ctx.state, addr, key)
+        if number is None:
+            ctx.error(
+                f"{addr} is not in state, so which live version it means is unknown",
+                f"name the version by number: {self.type}.{name}[vN]",
+                addr,
+            )
+        return number

@@ -1,22 +1,25 @@
-"""The registry of resource kinds: the engine iterates it; nothing else lists the kinds.
+"""The catalog of resource kinds: the one table the engine, the renderers, the config loader and
+the CLI iterate. Nothing else lists the kinds.
 
-Adding a kind: its module here (address, read request, diff, destroy, drift, rank, phases), its
-provider methods, its config section, its engine cases, and one line below.
+Adding a kind: its module here, its provider module (which registers its reader and writer),
+its config section type, its engine cases, and one line below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
-from typing import TYPE_CHECKING
 
-from mlreg.planner.kinds import model, model_version, policy_version, prompt, webhook
-from mlreg.planner.kinds.base import Kind
+from mlreg.planner.kinds import (
+    model,
+    model_version,
+    policy_version,
+    prompt,
+    webhook,
+)
+from mlreg.planner.kinds.base import Config, Kind, Section
+from mlreg.planner.live import Reads
 
-if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
-    from mlreg.planner.config.schema import Config
-
-# In apply order (rank): a model before its versions, versions before the rows pointing at them.
 _ALL = (
     model.KIND,
     model_version.KIND,
@@ -25,13 +28,56 @@ _ALL = (
     prompt.VERSION_KIND,
     webhook.KIND,
 )
+# In apply order (rank): a model before its versions, versions before the rows pointing at them.
 KINDS: dict[str, Kind] = {k.type: k for k in sorted(_ALL, key=lambda k: k.rank)}
+
+
+def kind_of(type_: str) -> Kind:
+    found = KINDS.get(type_)
+    if found is None:
+        raise KeyError(f"unknown resource type {type_!r} (written by a newer mlreg?)")
+    return found
 
 
 def diff_order() -> list[Kind]:
     """Kinds in the order their diffs run: a kind after those whose resolutions it reads."""
     order = TopologicalSorter({t: set(k.needs) for t, k in KINDS.items()}).static_order()
     return [KINDS[t] for t in order]
+
+
+def sections() -> list[Section]:
+    """The sections of registry.yaml that declare resources, in the order they are checked."""
+    found: dict[str, Section] = {}
+    for kind in KINDS.values():
+        if kind.section is not None:
+            found.setdefault(kind.section.name, kind.section)
+    return sorted(found.values(), key=lambda s: s.order)
+
+
+def importable() -> list[Kind]:
+    """Kinds `mlreg import` writes, each with its own option."""
+    return [k for k in KINDS.values() if k.importer is not None]
+
+
+def named_reads(names: Mapping[str, frozenset[str]]) -> Reads:
+    """What to read for names glanced in sections (section name -> names) before validation."""
+    return Reads.of(
+        r
+        for kind in KINDS.values()
+        if kind.section is not None and kind.section.name in names
+        for r in kind.named_requests(names[kind.section.name])
+    )
+
+
+def declared_counts(cfg: Config) -> list[tuple[str, int]]:
+    """How many resources of each kind the file declares, for people (`3 models, 1 model version`)."""
+    out = []
+    for kind in KINDS.values():
+        n = kind.count(cfg)
+        if n:
+            noun = kind.type.replace("_", " ")
+            out.append((noun if n == 1 else f"{noun}s", n))
+    return out
 
 
 def lineage(cfg: Config) -> Iterable[tuple[str, str]]:

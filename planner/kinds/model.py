@@ -1,27 +1,54 @@
 """`model.NAME`: a registered model: its description, declared tag keys and aliases.
 
 Applied in two phases: its own attributes first (its versions need it to exist), then its aliases
-once the versions they point at exist.
+once the versions they point at exist. Declared in the `models:` section, which also declares its
+versions (kinds/model_version.py); `mlreg import --model` writes both.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.kinds.base import DiffContext, Kind, Phase, decide
-from mlreg.planner.kinds.model_version import version_address
-from mlreg.planner.kinds.registry import PROVIDER, RegistryFacts, RegistryRequest
+from mlreg.planner.changes import Action, Address, Change, address
+from mlreg.planner.kinds import model_version
+from mlreg.planner.kinds.base import (
+    ALIASES,
+    MAIN,
+    Chosen,
+    Config,
+    DiffContext,
+    Findings,
+    Importer,
+    Kind,
+    Phase,
+    Section,
+    alias_deletions,
+    created,
+    decide,
+    dump,
+    owned,
+    picked,
+)
+from mlreg.planner.kinds.mlflow_facts import (
+    PROVIDER,
+    LiveVersion,
+    RegistryFacts,
+    RegistryRequest,
+    artifact_path_of,
+    user_set_tags,
+)
 from mlreg.planner.live import LiveSnapshot
-from mlreg.planner.model import Action, Address, Change, address
-from mlreg.planner.stages import Stage
-from mlreg.planner.statedata import ResourceState, StateSnapshot
+from mlreg.planner.recorded import ResourceState
+from mlreg.planner.stages import STAGE_TAG, Stage
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
-    from mlreg.planner.config.models import ModelSpec, VersionRef
-    from mlreg.planner.config.schema import Config, RemovedSpec
+    from mlreg.planner.config.sections.models import ModelSpec, VersionRef
+    from mlreg.planner.config.sections.removed import RemovedSpec
 
 TYPE = "model"
+SECTION = model_version.SECTION  # the `models:` section declares models and their versions
 
 
 def desired_aliases(spec: ModelSpec, production_alias: str | None) -> dict[str, VersionRef]:
@@ -33,19 +60,48 @@ def desired_aliases(spec: ModelSpec, production_alias: str | None) -> dict[str, 
     return aliases
 
 
+class ModelImporter(Importer):
+    option = "model"
+    one_file_each = True
+    help = "Models to import, with their versions (repeatable)."
+
+    def requests(self, chosen: list[Chosen]):
+        names = frozenset(c.name for c in chosen)
+        yield RegistryRequest(model_names=names, runs_of_models=names)
+
+    def missing(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
+        return [c.name for c in chosen if c.name not in live[RegistryFacts].models]
+
+    def settings(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
+        return settings_lines([c.name for c in chosen])
+
+    def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
+        return model_lines(live, [c.name for c in chosen])
+
+
 class ModelKind(Kind):
     type: ClassVar[str] = TYPE
+    entries: ClassVar[tuple[str, ...]] = ("models",)
     provider: ClassVar[str] = PROVIDER
     rank: ClassVar[int] = 0
     keyed: ClassVar[bool] = False
-    phases: ClassVar[tuple[Phase, ...]] = (Phase("main"), Phase("aliases", frozenset({"aliases"}), after_refs=True))
-    needs: ClassVar[tuple[str, ...]] = ("model_version",)
+    phases: ClassVar[tuple[Phase, ...]] = (MAIN, ALIASES)
+    needs: ClassVar[tuple[str, ...]] = (model_version.TYPE,)
+    section: ClassVar[Section] = SECTION
+    per_key: ClassVar[tuple[str, ...]] = ("tags", "aliases")
+    importer: ClassVar[Importer] = ModelImporter()
 
-    def requests(self, cfg: Config, state: StateSnapshot) -> Iterable[RegistryRequest]:
-        names = set(cfg.models)
-        names |= {Address.parse(a).name for a in cfg.destroyed() if a.startswith(TYPE + ".")}
-        names |= {rs.identity.get("name") for rs in state.resources.values() if rs.type == TYPE}
-        yield RegistryRequest(model_names=frozenset(names - {None}))
+    def declared_requests(self, cfg: Config) -> Iterable[RegistryRequest]:
+        names = set(cfg.models) | self.destroyed_names(cfg)
+        yield RegistryRequest(model_names=frozenset(names))
+
+    def named_requests(self, names: frozenset[str]) -> Iterable[RegistryRequest]:
+        yield RegistryRequest(model_names=names)
+
+    def recorded_requests(self, resources) -> Iterable[RegistryRequest]:
+        names = self.recorded_names(resources, (TYPE,))
+        if names:
+            yield RegistryRequest(model_names=frozenset(names))
 
     def diff(self, ctx: DiffContext) -> None:
         facts = ctx.live[RegistryFacts]
@@ -63,7 +119,6 @@ class ModelKind(Kind):
         addr = address(TYPE, name)
         recorded = ctx.state.resources.get(addr)
         lm = facts.models.get(name)
-        rec = recorded.attributes if recorded else {}
         wanted = desired_aliases(spec, ctx.cfg.rules.production_alias)
         aliases, refs = self._alias_targets(ctx, facts, name, wanted)
         after: dict = {}
@@ -76,16 +131,15 @@ class ModelKind(Kind):
             identity={"name": name}, refs=refs, after_unknown=unknown, depends_on=tuple(sorted(set(refs.values())))
         )
         if lm is None:
-            ctx.changes.append(Change(addr, TYPE, Action.CREATE, None, after, **kw, **self.recreate_reason(recorded)))
+            ctx.changes.append(created(addr, TYPE, after, recorded, **kw))
             return
-        owned_tags = spec.tags.keys() | (rec.get("tags") or {}).keys()
-        # Aliases taken out of the file are forgotten; only `removed: … destroy: true` deletes one.
-        owned_aliases = wanted.keys() | ctx.cfg.destroyed_aliases(addr)
+        rec = recorded.attributes if recorded else None
         before: dict = {}
         if spec.description is not None:
             before["description"] = lm.description or ""
-        before["tags"] = {k: lm.tags[k] for k in sorted(owned_tags) if k in lm.tags}
-        before["aliases"] = {a: lm.aliases[a] for a in sorted(owned_aliases) if a in lm.aliases}
+        before["tags"] = picked(lm.tags, owned(spec.tags, rec, "tags"))
+        # Aliases taken out of the file are forgotten; only `removed: … destroy: true` deletes one.
+        before["aliases"] = picked(lm.aliases, wanted.keys() | ctx.cfg.destroyed_aliases(addr))
         if unknown:  # an alias moves to a version this apply registers: certainly a change
             ctx.changes.append(Change(addr, TYPE, Action.UPDATE, before, after, **kw))
             return
@@ -107,7 +161,7 @@ class ModelKind(Kind):
                     )
                 numbers[alias] = str(ref.version)
                 continue
-            target = version_address(model, ref.key)
+            target = model_version.version_address(model, ref.key)
             numbers[alias] = ctx.number_of(target)[1]
             if numbers[alias] is None:
                 refs[f"aliases.{alias}"] = target
@@ -121,6 +175,15 @@ class ModelKind(Kind):
         versions = [v.version for v in facts.versions.get(name, [])]
         return {"description": lm.description, "versions": versions, "aliases": lm.aliases}, {"name": name}
 
+    def check(self, diff, live) -> Findings:
+        return Findings(tuple(alias_deletions(diff, TYPE)))
+
+    def hold_keys(self, change: Change) -> tuple[tuple, ...]:
+        return ((TYPE, change.identity.get("name")),)
+
+    def label(self, address: Address, number: str | None) -> str:
+        return address.name
+
     def live_values(self, rs: ResourceState, live: LiveSnapshot):
         lm = live[RegistryFacts].models.get(rs.identity.get("name"))
         if lm is None:
@@ -132,3 +195,92 @@ class ModelKind(Kind):
 
 
 KIND = ModelKind()
+
+
+# --- what `mlreg import` writes --------------------------------------------------------------------
+
+_STAGES = {s.value for s in Stage} - {Stage.NONE.value}
+
+
+def _version_entry(v: LiveVersion, live: LiveSnapshot, unique: set[tuple]) -> tuple[dict, str]:
+    """The YAML entry for one version and a comment saying where it came from."""
+    from mlreg.planner.config.sections.models import VersionRef
+
+    default_path = VersionRef.model_fields["artifact_path"].default
+    path = artifact_path_of(v, live[RegistryFacts].logged_model_names) if v.run_id else None
+    entry: dict = {}
+    if v.run_id and path is not None and ("run", v.run_id, path) in unique:
+        entry["run_id"] = v.run_id
+        if path != default_path:
+            entry["artifact_path"] = path
+    elif not v.run_id and v.source and ("source", v.source) in unique:
+        entry["source"] = v.source
+    else:
+        entry["version"] = int(v.version)
+    stage = v.tags.get(STAGE_TAG)
+    if stage is None:
+        entry["stage"] = "none"
+    elif stage in _STAGES:
+        entry["stage"] = stage
+    if v.description:
+        entry["description"] = v.description
+    tags = user_set_tags(v.tags)
+    if tags:
+        entry["tags"] = tags
+    note = f"version {v.version}" + (
+        f" (stage tag {stage!r} is not a known stage: left unmanaged)"
+        if stage is not None and stage not in _STAGES
+        else ""
+    )
+    return entry, note
+
+
+def _unique_keys(versions: list[LiveVersion], live: LiveSnapshot) -> set[tuple]:
+    counts: dict[tuple, int] = {}
+    for v in versions:
+        if v.run_id:
+            key = ("run", v.run_id, artifact_path_of(v, live[RegistryFacts].logged_model_names))
+        else:
+            key = ("source", v.source)
+        counts[key] = counts.get(key, 0) + 1
+    return {k for k, n in counts.items() if n == 1}
+
+
+def settings_lines(models: list[str]) -> list[str]:
+    """The `rules:` a file of these models needs: the naming rule relaxed for names that break it."""
+    from mlreg.planner.config.sections.rules import Rules
+
+    pattern = re.compile(Rules().model_name_pattern)
+    odd = [m for m in models if not pattern.search(m)]
+    if not odd:
+        return []
+    return [
+        f"# These names do not follow the <name>_model convention: {', '.join(odd)}",
+        "rules:",
+        "  model_name_pattern: '^.+$'",
+    ]
+
+
+def model_lines(live: LiveSnapshot, models: list[str]) -> list[str]:
+    facts = live[RegistryFacts]
+    lines = ["models:"]
+    for name in models:
+        lm = facts.models[name]
+        lines.append(f"  {dump(name)}:")
+        if lm.description:
+            lines.append(f"    description: {dump(lm.description)}")
+        tags = user_set_tags(lm.tags)
+        if tags:
+            lines.append(f"    tags: {dump(tags)}")
+        if lm.aliases:
+            lines.append(f"    aliases: {dump({a: int(v) for a, v in sorted(lm.aliases.items())})}")
+        versions = facts.versions.get(name, [])
+        if not versions:
+            lines.append("    versions: []")
+            continue
+        lines.append("    versions:")
+        unique = _unique_keys(versions, live)
+        for v in sorted(versions, key=lambda v: int(v.version)):
+            entry, note = _version_entry(v, live, unique)
+            lines.append(f"      - {dump(entry)}   # {note}")
+    return lines

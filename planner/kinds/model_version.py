@@ -1,7 +1,8 @@
 """`model_version.NAME[KEY]`: a version of a registered model, identified by its matcher.
 
 Managed: `stage` (the `stage` tag), `description` and the declared tag keys. MLflow assigns the
-number, so a version that does not exist yet has `version` known only after apply.
+number, so a version that does not exist yet has `version` known only after apply. Declared in
+the `models:` section under its model; its lifecycle rules are in kinds/lifecycle.py.
 """
 
 from __future__ import annotations
@@ -9,8 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.kinds.base import DiffContext, Kind, Resolved, decide
-from mlreg.planner.kinds.registry import (
+from mlreg.planner.changes import Action, Address, Change, DriftItem, address
+from mlreg.planner.kinds import lifecycle
+from mlreg.planner.kinds.base import (
+    Config,
+    Diff,
+    DiffContext,
+    Findings,
+    Kind,
+    Resolved,
+    Section,
+    created,
+    decide,
+    owned,
+    picked,
+    version_number_meant,
+)
+from mlreg.planner.kinds.mlflow_facts import (
     PROVIDER,
     LiveVersion,
     RegistryFacts,
@@ -19,15 +35,22 @@ from mlreg.planner.kinds.registry import (
     resolve_run,
 )
 from mlreg.planner.live import LiveSnapshot
-from mlreg.planner.model import Action, Address, Change, DriftItem, address
-from mlreg.planner.stages import _TAG_VALUES, STAGE_TAG
-from mlreg.planner.statedata import ResourceState, StateSnapshot
+from mlreg.planner.recorded import ResourceState, StateSnapshot
+from mlreg.planner.stages import STAGE_TAG, TAG_VALUES
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
-    from mlreg.planner.config.models import VersionSpec
-    from mlreg.planner.config.schema import Config, RemovedSpec
+    from mlreg.planner.config.sections.models import VersionSpec
+    from mlreg.planner.config.sections.removed import RemovedSpec
 
-TYPE = "model_version"
+TYPE = lifecycle.TYPE
+MODEL = lifecycle.MODEL  # the kind its versions belong to (kinds/model.py imports this module)
+SECTION = Section(
+    "models",
+    "mlreg.planner.config.sections.models:ModelSpec",
+    "Registered models (by name): description, tags, aliases and versions",
+    check="mlreg.planner.config.sections.models:check",
+    order=0,
+)
 
 
 def version_address(model: str, key: str) -> str:
@@ -38,9 +61,16 @@ class ModelVersionKind(Kind):
     type: ClassVar[str] = TYPE
     provider: ClassVar[str] = PROVIDER
     rank: ClassVar[int] = 10
-    parent: ClassVar[str | None] = "model"
+    parent: ClassVar[str | None] = MODEL
+    per_key: ClassVar[tuple[str, ...]] = ("tags",)
+    context: ClassVar[tuple[str, ...]] = ("version",)
 
-    def requests(self, cfg: Config, state: StateSnapshot) -> Iterable[RegistryRequest]:
+    section: ClassVar[Section] = SECTION  # declared under its model
+
+    def declared_addresses(self, cfg: Config) -> list[str]:
+        return [version_address(name, v.key) for name, m in cfg.models.items() for v in m.versions]
+
+    def declared_requests(self, cfg: Config) -> Iterable[RegistryRequest]:
         run_ids, run_names = set(), set()
         for model in cfg.models.values():
             for v in model.versions:
@@ -48,11 +78,39 @@ class ModelVersionKind(Kind):
                     run_ids.add(v.run_id)
                 elif v.run:
                     run_names.add((v.run.experiment, v.run.name))
-        names = {Address.parse(a).name for a in cfg.destroyed() if a.startswith(TYPE + ".")}
-        names |= {rs.identity.get("name") for rs in state.resources.values() if rs.type == TYPE}
         yield RegistryRequest(
-            model_names=frozenset(names - {None}), run_ids=frozenset(run_ids), run_names=frozenset(run_names)
+            model_names=frozenset(self.destroyed_names(cfg)),
+            run_ids=frozenset(run_ids),
+            run_names=frozenset(run_names),
         )
+
+    def recorded_requests(self, resources) -> Iterable[RegistryRequest]:
+        names = self.recorded_names(resources, (TYPE,))
+        if names:
+            yield RegistryRequest(model_names=frozenset(names))
+
+    def more_reads(self, diff: Diff) -> Iterable[RegistryRequest]:
+        return lifecycle.reads_needed(diff)
+
+    def check(self, diff: Diff, live: LiveSnapshot) -> Findings:
+        diags, promotions = lifecycle.check(diff, live)
+        return Findings(tuple(diags), tuple(promotions))
+
+    def hold_keys(self, change: Change) -> tuple[tuple, ...]:
+        return ((TYPE, change.identity.get("name"), change.identity.get("version")),)
+
+    def label(self, address: Address, number: str | None) -> str:
+        return f"{address.name} v{number}" if number else f"{address.name} {address.key} (new)"
+
+    def import_id(self, change: Change) -> str | None:
+        return f"{change.identity.get('name')}/{change.identity.get('version')}"
+
+    def config_path(self, cfg: Config, address: Address) -> tuple | None:
+        model = cfg.models.get(address.name)
+        for i, v in enumerate(model.versions if model else ()):
+            if v.key == address.key:
+                return ("models", address.name, "versions", i)
+        return None
 
     def lineage(self, cfg: Config) -> Iterable[tuple[str, str]]:
         for name, m in cfg.models.items():
@@ -72,24 +130,18 @@ class ModelVersionKind(Kind):
             live_versions = facts.versions.get(name, [])
             index = VersionIndex(live_versions, facts.logged_model_names)
             doomed = self._doomed_numbers(ctx, name) if ctx.destroying else ()
-            depends = (f"model.{name}",)
+            depends = (f"{MODEL}.{name}",)
             for v in spec.versions:
                 self._diff_one(ctx, facts, name, v, live_versions, index, doomed, depends)
 
     @staticmethod
     def _doomed_numbers(ctx: DiffContext, model: str) -> set[str]:
         """Numbers of this model's versions that `removed … destroy: true` deletes in this plan."""
-        out = set()
         prefix = f"{TYPE}.{model}["
-        for addr in ctx.destroying:
-            if addr.startswith(prefix):
-                key = Address.parse(addr).key
-                recorded = ctx.state.resources.get(addr)
-                if recorded is not None:
-                    out.add(str(recorded.identity.get("version")))
-                elif key.startswith("v") and key[1:].isdigit():
-                    out.add(key[1:])
-        return out
+        numbers = (
+            version_number_meant(ctx.state, a, Address.parse(a).key) for a in ctx.destroying if a.startswith(prefix)
+        )
+        return {n for n in numbers if n is not None}
 
     def _diff_one(
         self,
@@ -138,7 +190,7 @@ class ModelVersionKind(Kind):
                 Change(addr, TYPE, Action.NOOP, rec, rec, identity=recorded.identity, depends_on=depends)
             )
             return
-        ctx.resolved[addr] = Resolved(addr, model, number, spec, lv, run)
+        ctx.resolved[addr] = Resolved(addr, model, number, lv, run)
         run_id = run.run_id if run is not None else (lv.run_id if lv is not None else None)
         ctx.edges.append((addr, "run:" + run_id if run_id else "source:" + (spec.source or (lv.source if lv else ""))))
 
@@ -157,27 +209,16 @@ class ModelVersionKind(Kind):
                 "run_id": run.run_id if run is not None else None,
             }
             ctx.changes.append(
-                Change(
-                    addr,
-                    TYPE,
-                    Action.CREATE,
-                    None,
-                    after,
-                    after_unknown=("version",),
-                    identity=identity,
-                    depends_on=depends,
-                    **self.recreate_reason(recorded),
-                )
+                created(addr, TYPE, after, recorded, after_unknown=("version",), identity=identity, depends_on=depends)
             )
             return
         live_tags = lv.tags
-        owned = spec.tags.keys() | recorded.attributes.get("tags", {}).keys() if recorded is not None else spec.tags
         before: dict = {"version": number}
         if stage is not None:
             before["stage"] = live_tags.get(STAGE_TAG)
         if spec.description is not None:
             before["description"] = lv.description or ""
-        before["tags"] = {k: live_tags[k] for k in owned if k in live_tags}
+        before["tags"] = picked(live_tags, owned(spec.tags, recorded.attributes if recorded else None, "tags"))
         identity = {"name": model, "version": number, "key": key}
         ctx.changes.append(decide(addr, TYPE, before, after, recorded, identity, depends_on=depends))
 
@@ -194,7 +235,7 @@ class ModelVersionKind(Kind):
         mine = str(recorded.identity.get("version")) if recorded else None
         kept = f"; state records version {mine}" if mine in numbers else ""
         extras = [n for n in numbers if n != (mine if mine in numbers else numbers[0])]
-        removed = ", ".join(f"{{address: {version_address(model, 'v' + n)}, destroy: true}}" for n in extras)
+        removed = ", ".join(f'{{address: "{version_address(model, "v" + n)}", destroy: true}}' for n in extras)
         ctx.error(
             f"{spec.key} matches {len(matches)} live versions of {model!r}: {', '.join(numbers)}{kept}",
             f"pin one with `version: N` in place of the matcher, or delete the extras: removed: [{removed}]",
@@ -234,7 +275,7 @@ class ModelVersionKind(Kind):
         for rs in state.resources.values():
             if rs.type == TYPE:
                 managed.setdefault(rs.identity.get("name"), set()).add(str(rs.identity.get("version")))
-            elif rs.type == "model":
+            elif rs.type == MODEL:
                 models.add(rs.identity.get("name"))
         out = []
         facts = live[RegistryFacts]
@@ -243,8 +284,8 @@ class ModelVersionKind(Kind):
                 if v.version not in managed.get(name, set()):
                     out.append(
                         DriftItem(
-                            f"model.{name}",
-                            "model",
+                            f"{MODEL}.{name}",
+                            MODEL,
                             None,
                             live=v.version,
                             last_updated=v.created,
@@ -271,7 +312,7 @@ def _unchanged(spec: VersionSpec, stage, lv: LiveVersion, number: str, key: str,
     if stage is None:
         if "stage" in rec:
             return False
-    elif rec.get("stage", "-") != _TAG_VALUES[stage] or live_tags.get(STAGE_TAG) != rec["stage"]:
+    elif rec.get("stage", "-") != TAG_VALUES[stage] or live_tags.get(STAGE_TAG) != rec["stage"]:
         return False
     if spec.description is None:
         return "description" not in rec

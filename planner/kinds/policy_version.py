@@ -2,7 +2,9 @@
 
 Immutable once created: the file is judged against the values last applied (state), never live
 against the file, so a row edited by hand in the database is drift that the plan restores, while
-an edit in the file is refused (add a new version instead; see rules.py).
+an edit in the file is refused (add a new version instead; `check`). Its rows hold the model
+versions they point at, and experiment variants hold the rows they use, from being deleted
+(`holds`).
 """
 
 from __future__ import annotations
@@ -11,18 +13,41 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mlreg.planner.kinds.base import DiffContext, Kind, decide
-from mlreg.planner.kinds.model_version import version_address
-from mlreg.planner.kinds.registry import RegistryFacts
+from mlreg.planner import diagnostics as dg
+from mlreg.planner.changes import Action, ActionReason, Address, Change, address
+from mlreg.planner.kinds import model_version
+from mlreg.planner.kinds.base import (
+    Chosen,
+    Config,
+    Diff,
+    DiffContext,
+    Findings,
+    Hold,
+    Importer,
+    Kind,
+    Section,
+    created,
+    decide,
+    dump,
+)
+from mlreg.planner.kinds.mlflow_facts import RegistryFacts
 from mlreg.planner.live import LiveSnapshot, Request
-from mlreg.planner.model import Action, Change, address
-from mlreg.planner.statedata import ResourceState, StateSnapshot
+from mlreg.planner.recorded import ResourceState
+from mlreg.planner.stages import Stage
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
-    from mlreg.planner.config.schema import Config, RemovedSpec
+    from mlreg.planner.config.sections.removed import RemovedSpec
 
 TYPE = "policy_version"
 PROVIDER = "mlreg/postgres"
+ROW = "policy_row"  # hold key of a row: what experiment variants hold
+SECTION = Section(
+    "policies",
+    "mlreg.planner.config.sections.policies:PolicySpec",
+    "Policies (rows of exp.policy_versions), by name: their policy id and versions",
+    check="mlreg.planner.config.sections.policies:check",
+    order=20,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,29 +87,76 @@ def row_values(row: LivePolicyVersion) -> dict:
     return {"model": row.model_name, "model_version": row.model_version, "config_defaults": row.config_defaults}
 
 
+class PolicyImporter(Importer):
+    option = "policy"
+    metavar = "[NAME=]UUID_OR_GLOB"
+    help = "Policy ids to import (repeatable); NAME= names the policy in the file."
+
+    def choose(self, names: list[str], patterns) -> list[Chosen]:
+        from fnmatch import fnmatchcase
+
+        out: list[Chosen] = []
+        for pattern in patterns:
+            label, _, glob = pattern.rpartition("=")
+            for pid in sorted(names):
+                if fnmatchcase(pid, glob) and pid not in {c.name for c in out}:
+                    out.append(Chosen(pid, label or f"policy_{pid[:8]}"))
+        return out
+
+    def requests(self, chosen: list[Chosen]):
+        yield PolicyRequest(policy_ids=frozenset(c.name for c in chosen))
+
+    def follow(self, live: LiveSnapshot, chosen: list[Chosen]):
+        ids = {c.name for c in chosen}
+        rows = live[PolicyFacts].policy_versions.values()
+        return {model_version.MODEL: {r.model_name for r in rows if r.policy_id in ids}}
+
+    def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
+        return policy_lines(live, [(c.label, c.name) for c in chosen])
+
+
 class PolicyVersionKind(Kind):
     type: ClassVar[str] = TYPE
     provider: ClassVar[str] = PROVIDER
     rank: ClassVar[int] = 20
     batch: ClassVar[bool] = True  # one transaction for every row of an apply
-    needs: ClassVar[tuple[str, ...]] = ("model_version",)
+    needs: ClassVar[tuple[str, ...]] = (model_version.TYPE,)
+    section: ClassVar[Section] = SECTION
+    context: ClassVar[tuple[str, ...]] = ("model", "model_version")
+    importer: ClassVar[Importer] = PolicyImporter()
 
-    def requests(self, cfg: Config, state: StateSnapshot) -> Iterable[PolicyRequest]:
+    def declared_addresses(self, cfg: Config) -> list[str]:
+        return [address(TYPE, name, num) for name, p in cfg.policies.items() for num in sorted(p.versions)]
+
+    def declared_requests(self, cfg: Config) -> Iterable[PolicyRequest]:
         ids = {str(p.id) for p in cfg.policies.values()}
-        ids |= {
-            str(rs.identity["policy_id"])
-            for rs in state.resources.values()
-            if rs.type == TYPE and "policy_id" in rs.identity
-        }
-        doomed = {
-            a.split(".", 1)[1].split("[", 1)[0] for a in cfg.destroyed() if a.startswith(("model.", "model_version."))
-        }
+        # models about to be deleted (or to lose versions): every row pointing at them is read
+        doomed = self.destroyed_names(cfg, (model_version.MODEL, model_version.TYPE))
         yield PolicyRequest(policy_ids=frozenset(ids), referenced_models=frozenset(doomed))
+
+    def recorded_requests(self, resources) -> Iterable[PolicyRequest]:
+        ids = {str(rs.identity["policy_id"]) for _, rs in resources if rs.type == TYPE and "policy_id" in rs.identity}
+        if ids:
+            yield PolicyRequest(policy_ids=frozenset(ids))
 
     def lineage(self, cfg: Config) -> Iterable[tuple[str, str]]:
         for pname, spec in cfg.policies.items():
             for num, pv in sorted(spec.versions.items()):
-                yield address(TYPE, pname, num), version_address(pv.model, pv.model_version.key)
+                yield address(TYPE, pname, num), model_version.version_address(pv.model, pv.model_version.key)
+
+    def label(self, address: Address, number: str | None) -> str:
+        return f"{address.name} v{address.key}"
+
+    def index(self, key: str) -> str | int:
+        return int(key) if key.isdigit() else key
+
+    def import_id(self, change: Change) -> str | None:
+        return f"{change.identity.get('policy_id')}/{change.identity.get('version')}"
+
+    def config_path(self, cfg: Config, address: Address) -> tuple | None:
+        key = int(address.key) if address.key and address.key.isdigit() else address.key
+        policy = cfg.policies.get(address.name)
+        return ("policies", address.name, "versions", key) if policy and key in policy.versions else None
 
     def diff(self, ctx: DiffContext) -> None:
         facts = ctx.live[PolicyFacts]
@@ -93,37 +165,32 @@ class PolicyVersionKind(Kind):
             for num, pv in sorted(policy.versions.items()):
                 addr = address(TYPE, pname, num)
                 recorded = ctx.state.resources.get(addr)
-                target = version_address(pv.model, pv.model_version.key)
+                target = model_version.version_address(pv.model, pv.model_version.key)
                 ctx.edges.append((addr, target))
                 known, number = ctx.number_of(target)
-                if pv.model_version.version is not None:
-                    model_version = str(pv.model_version.version)
-                else:
-                    model_version = number
+                pointed = str(pv.model_version.version) if pv.model_version.version is not None else number
                 refs = {}
-                if model_version is None:
+                if pointed is None:
                     if not known:  # its version failed to resolve; that error is already reported
                         ctx.skipped.add(addr)
                         continue
                     refs["model_version"] = target
                 elif pv.model_version.version is not None:
-                    exists = any(v.version == model_version for v in registry.versions.get(pv.model, []))
+                    exists = any(v.version == pointed for v in registry.versions.get(pv.model, []))
                     if not exists and not known:
                         ctx.error(
-                            f"Model version {pv.model} {model_version} does not exist and is not declared",
+                            f"Model version {pv.model} {pointed} does not exist and is not declared",
                             "declare it under models, or point at an existing version",
                             addr,
                         )
                         continue
-                after = {"model": pv.model, "model_version": model_version, "config_defaults": pv.config_defaults}
+                after = {"model": pv.model, "model_version": pointed, "config_defaults": pv.config_defaults}
                 row = facts.policy_versions.get((str(policy.id), num))
                 identity = {"policy_id": str(policy.id), "version": num, "id": row.id if row else None}
-                depends = tuple(sorted({f"model.{pv.model}"} | ({target} if known else set())))
+                depends = tuple(sorted({f"{model_version.MODEL}.{pv.model}"} | ({target} if known else set())))
                 kw = dict(identity=identity, refs=refs, after_unknown=tuple(refs), depends_on=depends)
                 if row is None:
-                    ctx.changes.append(
-                        Change(addr, TYPE, Action.CREATE, None, after, **kw, **self.recreate_reason(recorded))
-                    )
+                    ctx.changes.append(created(addr, TYPE, after, recorded, **kw))
                     continue
                 identity_kw = kw.pop("identity")
                 ctx.changes.append(decide(addr, TYPE, row_values(row), after, recorded, identity_kw, **kw))
@@ -145,6 +212,65 @@ class PolicyVersionKind(Kind):
             return None
         return row_values(row), {"policy_id": policy_id, "version": int(key), "id": row.id}
 
+    # -- rules -------------------------------------------------------------------------------------
+    def check(self, diff: Diff, live: LiveSnapshot) -> Findings:
+        """Immutability judges the file against what was last applied; a row edited by hand in the
+        database is drift that the plan restores (reason REVERT_DRIFT), not a violation. A row
+        pointing at a version this plan archives is worth a warning."""
+        out = []
+        mine = [c for c in diff.changes if c.type == TYPE and c.after]
+        wanted = {(c.after["model"], c.after.get("model_version")) for c in mine}
+        stage_by_number = {
+            (c.identity.get("name"), c.after.get("version")): c.after.get("stage")
+            for c in diff.changes
+            if wanted and c.type == model_version.TYPE and c.after
+        }
+        for c in mine:
+            recorded = diff.state.resources.get(c.address)
+            edited = (
+                recorded is not None and dict(recorded.attributes) != dict(c.after) and c.action is not Action.CREATE
+            )
+            if edited or (c.action is Action.UPDATE and c.reason is not ActionReason.REVERT_DRIFT):
+                against = dict(recorded.attributes) if recorded else dict(c.before or {})
+                basis = "the values last applied" if recorded else "the live row"
+                out.append(
+                    dg.error(
+                        "Policy versions are immutable: add a new version instead",
+                        f"registry.yaml differs from {basis}: {differences(against, dict(c.after))}",
+                        c.address,
+                    )
+                )
+            stage = stage_by_number.get((c.after["model"], c.after.get("model_version")))
+            if stage == Stage.ARCHIVED.value:
+                out.append(
+                    dg.warning(
+                        f"Points at {c.after['model']} version {c.after['model_version']}, which is archived",
+                        "",
+                        c.address,
+                    )
+                )
+        return Findings(tuple(out))
+
+    def holds(self, diff: Diff, live: LiveSnapshot) -> Iterable[Hold]:
+        facts = live[PolicyFacts]
+        for v in facts.variants:
+            yield Hold(
+                (ROW, v.policy_version_id),
+                None,
+                "Policy version is held by experiment variants",
+                v.id,
+                "a policy version that a variant uses is never deleted",
+            )
+        for r in facts.policy_versions.values():
+            label = f"policy {r.policy_id} version {r.version} (-> {r.model_name} {r.model_version})"
+            hint = "delete those policy versions in the same change, or keep it"
+            summary = "Cannot delete: policy versions point at it"
+            yield Hold((model_version.MODEL, r.model_name), (ROW, r.id), summary, label, hint)
+            yield Hold((model_version.TYPE, r.model_name, r.model_version), (ROW, r.id), summary, label, hint)
+
+    def hold_keys(self, change: Change) -> tuple[tuple, ...]:
+        return ((ROW, change.identity.get("id")),)
+
     def live_values(self, rs: ResourceState, live: LiveSnapshot):
         row = live[PolicyFacts].policy_versions.get((rs.identity.get("policy_id"), rs.identity.get("version")))
         return (row_values(row) if row else None), None, None
@@ -154,3 +280,36 @@ class PolicyVersionKind(Kind):
 
 
 KIND = PolicyVersionKind()
+
+
+def differences(old: dict, new: dict) -> str:
+    """What changed, one `path: old -> new` per difference (`config_defaults.temperature: 0.5 -> 0.7`)."""
+    import json
+
+    from deepdiff import DeepDiff  # only here: importing it costs a third of a second
+
+    def show(v) -> str:
+        return "(absent)" if type(v).__name__ == "NotPresent" else json.dumps(v, sort_keys=True, default=str)
+
+    out = []
+    for levels in DeepDiff(old, new, ignore_order=False).tree.values():
+        for level in levels:
+            path = ".".join(str(p) for p in level.path(output_format="list"))
+            out.append(f"{path}: {show(level.t1)} -> {show(level.t2)}")
+    return "; ".join(sorted(out))
+
+
+def policy_lines(live: LiveSnapshot, policies: list[tuple[str, str]]) -> list[str]:
+    """`policies` as (name in the file, policy id)."""
+    lines = ["policies:"]
+    for name, policy_id in policies:
+        lines += [f"  {dump(name)}:", f"    id: {policy_id}", "    versions:"]
+        rows = sorted(
+            (r for (pid, _), r in live[PolicyFacts].policy_versions.items() if pid == policy_id),
+            key=lambda r: r.version,
+        )
+        for r in rows:
+            mv = int(r.model_version) if str(r.model_version).isdigit() else r.model_version
+            row = {"model": r.model_name, "model_version": mv, "config_defaults": r.config_defaults}
+            lines.append(f"      {r.version}: {dump(row)}")
+    return lines

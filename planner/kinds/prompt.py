@@ -13,20 +13,49 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.kinds.base import DiffContext, Kind, Phase, Resolved, decide
-from mlreg.planner.kinds.registry import APPLY_TOKEN_TAG, PROVIDER
+from mlreg.planner.changes import Action, Address, Change, address
+from mlreg.planner.kinds.base import (
+    ALIASES,
+    MAIN,
+    Chosen,
+    Config,
+    DiffContext,
+    Findings,
+    Importer,
+    Kind,
+    Phase,
+    Resolved,
+    Section,
+    alias_deletions,
+    created,
+    decide,
+    dump,
+    owned,
+    picked,
+)
+from mlreg.planner.kinds.mlflow_facts import (
+    APPLY_TOKEN_TAG,
+    IS_PROMPT_TAG,
+    PROMPT_TEXT_TAG,
+    PROMPT_TYPE_TAG,
+    PROVIDER,
+    user_set_tags,
+)
 from mlreg.planner.live import LiveSnapshot, Request
-from mlreg.planner.model import Action, Address, Change, address
-from mlreg.planner.statedata import ResourceState, StateSnapshot
+from mlreg.planner.recorded import ResourceState
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
-    from mlreg.planner.config.prompts import PromptSpec, PromptVersionSpec
-    from mlreg.planner.config.schema import Config, RemovedSpec
+    from mlreg.planner.config.sections.prompts import PromptSpec, PromptVersionSpec
+    from mlreg.planner.config.sections.removed import RemovedSpec
 
 PROMPT, VERSION = "prompt", "prompt_version"
-IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
-TEXT_TAG = "mlflow.prompt.text"
-TYPE_TAG = "_mlflow_prompt_type"
+SECTION = Section(
+    "prompts",
+    "mlreg.planner.config.sections.prompts:PromptSpec",
+    "MLflow 3 prompts (by name): tags and versions, each identified by its template",
+    check="mlreg.planner.config.sections.prompts:check",
+    order=5,
+)
 
 
 def user_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -34,7 +63,8 @@ def user_tags(tags: dict[str, str]) -> dict[str, str]:
     return {
         k: v
         for k, v in tags.items()
-        if k not in (IS_PROMPT_TAG, TEXT_TAG, TYPE_TAG, APPLY_TOKEN_TAG) and not k.startswith("mlflow.prompt.")
+        if k not in (IS_PROMPT_TAG, PROMPT_TEXT_TAG, PROMPT_TYPE_TAG, APPLY_TOKEN_TAG)
+        and not k.startswith("mlflow.prompt.")
     }
 
 
@@ -77,11 +107,28 @@ def version_address(name: str, key: str) -> str:
     return address(VERSION, name, key)
 
 
-def _requests(cfg: Config, state: StateSnapshot) -> Iterable[PromptRequest]:
-    names = set(cfg.prompts)
-    names |= {Address.parse(a).name for a in cfg.destroyed() if a.startswith((PROMPT + ".", VERSION + "."))}
-    names |= {rs.identity.get("name") for rs in state.resources.values() if rs.type in (PROMPT, VERSION)}
-    yield PromptRequest(names=frozenset(names - {None}))
+class _Reads:
+    """Both prompt kinds read the same facts: the prompts the file or state names."""
+
+    def declared_requests(self, cfg: Config) -> Iterable[PromptRequest]:
+        yield PromptRequest(names=frozenset(set(cfg.prompts) | self.destroyed_names(cfg, (PROMPT, VERSION))))
+
+    def recorded_requests(self, resources) -> Iterable[PromptRequest]:
+        names = self.recorded_names(resources, (PROMPT, VERSION))
+        if names:
+            yield PromptRequest(names=frozenset(names))
+
+
+class PromptImporter(Importer):
+    option = "prompt"
+    one_file_each = True
+    help = "Prompts to import, with their versions (repeatable)."
+
+    def requests(self, chosen: list[Chosen]):
+        yield PromptRequest(names=frozenset(c.name for c in chosen))
+
+    def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
+        return prompt_lines(live, [c.name for c in chosen])
 
 
 def _match(spec: PromptVersionSpec, live: list[LivePromptVersion]) -> list[LivePromptVersion]:
@@ -90,14 +137,30 @@ def _match(spec: PromptVersionSpec, live: list[LivePromptVersion]) -> list[LiveP
     return [v for v in live if v.template == spec.template]
 
 
-class PromptVersionKind(Kind):
+class PromptVersionKind(_Reads, Kind):
     type: ClassVar[str] = VERSION
     provider: ClassVar[str] = PROVIDER
     rank: ClassVar[int] = 15
     parent: ClassVar[str | None] = PROMPT
+    section: ClassVar[Section] = SECTION
+    per_key: ClassVar[tuple[str, ...]] = ("tags",)
+    context: ClassVar[tuple[str, ...]] = ("version",)
 
-    def requests(self, cfg, state):
-        return _requests(cfg, state)
+    def declared_addresses(self, cfg: Config) -> list[str]:
+        return [version_address(name, v.key) for name, p in cfg.prompts.items() for v in p.versions]
+
+    def label(self, address: Address, number: str | None) -> str:
+        return f"{address.name} v{number}" if number else f"{address.name} {address.key} (new)"
+
+    def import_id(self, change: Change) -> str | None:
+        return f"{change.identity.get('name')}/{change.identity.get('version')}"
+
+    def config_path(self, cfg: Config, address: Address) -> tuple | None:
+        prompt = cfg.prompts.get(address.name)
+        for i, v in enumerate(prompt.versions if prompt else ()):
+            if v.key == address.key:
+                return ("prompts", address.name, "versions", i)
+        return None
 
     def diff(self, ctx: DiffContext) -> None:
         facts = ctx.live[PromptFacts]
@@ -117,8 +180,8 @@ class PromptVersionKind(Kind):
         matches = _match(spec, live)
         if len(matches) > 1:
             mine = str(recorded.identity.get("version")) if recorded else None
-            picked = [v for v in matches if v.version == mine]
-            if not picked:
+            mine_only = [v for v in matches if v.version == mine]
+            if not mine_only:
                 numbers = ", ".join(v.version for v in matches)
                 ctx.error(
                     f"{spec.key} matches {len(matches)} live versions of prompt {name!r}: {numbers}",
@@ -126,14 +189,14 @@ class PromptVersionKind(Kind):
                     addr,
                 )
                 return
-            matches = picked
+            matches = mine_only
         lv = matches[0] if matches else None
         if lv is None and spec.version is not None:
             have = ", ".join(v.version for v in live) or "none"
             ctx.error(f"Version {spec.version} of prompt {name!r} does not exist", f"live versions: {have}", addr)
             return
         number = lv.version if lv else None
-        ctx.resolved[addr] = Resolved(addr, name, number, spec, lv)
+        ctx.resolved[addr] = Resolved(addr, name, number, lv)
         after: dict = {"version": number}
         if spec.template is not None:
             after["template"] = spec.template
@@ -144,26 +207,23 @@ class PromptVersionKind(Kind):
         if lv is None:
             identity = {"name": name, "version": None, "key": spec.key}
             ctx.changes.append(
-                Change(
+                created(
                     addr,
                     VERSION,
-                    Action.CREATE,
-                    None,
                     after,
+                    recorded,
                     after_unknown=("version",),
                     identity=identity,
                     depends_on=depends + ((previous,) if previous else ()),
-                    **self.recreate_reason(recorded),
                 )
             )
             return addr
-        owned = spec.tags.keys() | ((recorded.attributes.get("tags") or {}).keys() if recorded else set())
         before: dict = {"version": number}
         if spec.template is not None:
             before["template"] = lv.template
         if spec.commit_message is not None:
             before["commit_message"] = lv.description
-        before["tags"] = {k: lv.tags[k] for k in owned if k in lv.tags}
+        before["tags"] = picked(lv.tags, owned(spec.tags, recorded.attributes if recorded else None, "tags"))
         ctx.changes.append(
             decide(
                 addr,
@@ -198,16 +258,23 @@ class PromptVersionKind(Kind):
         return f"prompt version {rs.identity.get('version')} no longer exists"
 
 
-class PromptKind(Kind):
+class PromptKind(_Reads, Kind):
     type: ClassVar[str] = PROMPT
+    entries: ClassVar[tuple[str, ...]] = ("prompts",)
     provider: ClassVar[str] = PROVIDER
     rank: ClassVar[int] = 5
     keyed: ClassVar[bool] = False
-    phases: ClassVar[tuple[Phase, ...]] = (Phase("main"), Phase("aliases", frozenset({"aliases"}), after_refs=True))
+    phases: ClassVar[tuple[Phase, ...]] = (MAIN, ALIASES)
     needs: ClassVar[tuple[str, ...]] = (VERSION,)
+    section: ClassVar[Section] = SECTION
+    per_key: ClassVar[tuple[str, ...]] = ("tags", "aliases")
+    importer: ClassVar[Importer] = PromptImporter()
 
-    def requests(self, cfg, state):
-        return _requests(cfg, state)
+    def check(self, diff, live) -> Findings:
+        return Findings(tuple(alias_deletions(diff, PROMPT)))
+
+    def label(self, address: Address, number: str | None) -> str:
+        return address.name
 
     def diff(self, ctx: DiffContext) -> None:
         facts = ctx.live[PromptFacts]
@@ -242,14 +309,11 @@ class PromptKind(Kind):
         )
         if lp is None:
             kw["identity"] = {"name": name, **({"description": first} if first else {})}
-            ctx.changes.append(Change(addr, PROMPT, Action.CREATE, None, after, **kw, **self.recreate_reason(recorded)))
+            ctx.changes.append(created(addr, PROMPT, after, recorded, **kw))
             return
-        rec = recorded.attributes if recorded else {}
-        owned_tags = spec.tags.keys() | (rec.get("tags") or {}).keys()
-        owned_aliases = aliases.keys() | ctx.cfg.destroyed_aliases(addr)
         before = {
-            "tags": {k: lp.tags[k] for k in owned_tags if k in lp.tags},
-            "aliases": {a: lp.aliases[a] for a in sorted(owned_aliases) if a in lp.aliases},
+            "tags": picked(lp.tags, owned(spec.tags, recorded.attributes if recorded else None, "tags")),
+            "aliases": picked(lp.aliases, aliases.keys() | ctx.cfg.destroyed_aliases(addr)),
         }
         if unknown:
             ctx.changes.append(Change(addr, PROMPT, Action.UPDATE, before, after, **kw))
@@ -279,3 +343,35 @@ class PromptKind(Kind):
 
 PROMPT_KIND = PromptKind()
 VERSION_KIND = PromptVersionKind()
+
+
+def prompt_lines(live: LiveSnapshot, prompts: list[str]) -> list[str]:
+    """Prompt versions by template (the number where two versions share one), with their aliases."""
+    facts = live[PromptFacts]
+    lines = ["prompts:"]
+    for name in prompts:
+        lp = facts.prompts[name]
+        lines.append(f"  {dump(name)}:")
+        if lp.tags:
+            lines.append(f"    tags: {dump(dict(sorted(lp.tags.items())))}")
+        versions = sorted(facts.versions.get(name, []), key=lambda v: int(v.version))
+        lines.append("    versions:" if versions else "    versions: []")
+        repeated = {t for t in (v.template for v in versions) if [w.template for w in versions].count(t) > 1}
+        by_number: dict[str, list[str]] = {}
+        for alias, number in sorted(lp.aliases.items()):
+            by_number.setdefault(number, []).append(alias)
+        for v in versions:
+            entry: dict = {}
+            if v.template is None or v.template in repeated:
+                entry["version"] = int(v.version)
+            else:
+                entry["template"] = v.template
+                if v.description:
+                    entry["commit_message"] = v.description
+            tags = user_set_tags(v.tags)
+            if tags:
+                entry["tags"] = tags
+            if v.version in by_number:
+                entry["aliases"] = by_number[v.version]
+            lines.append(f"      - {dump(entry)}   # version {v.version}")
+    return lines

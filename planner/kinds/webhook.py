@@ -9,23 +9,41 @@ place, keeping the webhook's id.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.kinds.base import DiffContext, Kind, decide
-from mlreg.planner.kinds.registry import PROVIDER
+from mlreg.planner.changes import Change, address
+from mlreg.planner.kinds.base import (
+    Chosen,
+    Config,
+    DiffContext,
+    Importer,
+    Kind,
+    Section,
+    created,
+    decide,
+    dump,
+    keyed_hash,
+)
+from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import LiveSnapshot, Request
-from mlreg.planner.model import Action, Address, Change, address
-from mlreg.planner.statedata import ResourceState, StateSnapshot
+from mlreg.planner.recorded import ResourceState
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
-    from mlreg.planner.config.schema import Config, RemovedSpec
-    from mlreg.planner.config.webhooks import WebhookSpec
+    from mlreg.planner.config.sections.removed import RemovedSpec
+    from mlreg.planner.config.sections.webhooks import WebhookSpec
 
 TYPE = "webhook"
-_ITERATIONS = 200_000
+SECTION = Section(
+    "webhooks",
+    "mlreg.planner.config.sections.webhooks:WebhookSpec",
+    "MLflow 3 registry webhooks, managed by name",
+    check="mlreg.planner.config.sections.webhooks:check",
+    expanded=("url", "secret"),
+    secrets=("secret",),
+    order=30,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,27 +72,45 @@ class WebhookRequest(Request):
 
 
 def secret_hash(name: str, secret: str) -> str:
-    """What state keeps of a secret: PBKDF2-HMAC-SHA256 salted with the webhook's name, slow on
-    purpose, so the value cannot be recovered or guessed from state or plan files."""
-    digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), f"mlreg/webhook/{name}".encode(), _ITERATIONS)
-    return "pbkdf2-sha256:" + digest.hex()[:32]
+    """What state keeps of a webhook's secret (see `keyed_hash`)."""
+    return keyed_hash(f"mlreg/webhook/{name}", secret)
 
 
 def values(w: LiveWebhook) -> dict:
     return {"url": w.url, "events": sorted(w.events), "description": w.description, "status": w.status}
 
 
+class WebhookImporter(Importer):
+    option = "webhook"
+    help = "Webhooks to import, by name (repeatable). MLflow never returns a secret: add it after."
+
+    def requests(self, chosen: list[Chosen]):
+        yield WebhookRequest(names=frozenset(c.name for c in chosen))
+
+    def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
+        return webhook_lines(live, [c.name for c in chosen])
+
+
 class WebhookKind(Kind):
     type: ClassVar[str] = TYPE
+    entries: ClassVar[tuple[str, ...]] = ("webhooks",)
     provider: ClassVar[str] = PROVIDER
     rank: ClassVar[int] = 30
     keyed: ClassVar[bool] = False
     sensitive: ClassVar[tuple[str, ...]] = ("secret",)
+    section: ClassVar[Section] = SECTION
+    importer: ClassVar[Importer] = WebhookImporter()
 
-    def requests(self, cfg: Config, state: StateSnapshot) -> Iterable[WebhookRequest]:
-        names = set(cfg.webhooks) | {Address.parse(a).name for a in cfg.destroyed() if a.startswith(TYPE + ".")}
-        names |= {rs.identity.get("name") for rs in state.resources.values() if rs.type == TYPE}
-        yield WebhookRequest(names=frozenset(names - {None}))
+    def declared_requests(self, cfg: Config) -> Iterable[WebhookRequest]:
+        yield WebhookRequest(names=frozenset(set(cfg.webhooks) | self.destroyed_names(cfg)))
+
+    def recorded_requests(self, resources) -> Iterable[WebhookRequest]:
+        names = self.recorded_names(resources, (TYPE,))
+        if names:
+            yield WebhookRequest(names=frozenset(names))
+
+    def import_id(self, change: Change) -> str | None:
+        return change.identity.get("id")
 
     def diff(self, ctx: DiffContext) -> None:
         facts = ctx.live[WebhookFacts]
@@ -101,16 +137,7 @@ class WebhookKind(Kind):
             secrets["secret"] = spec.secret
         if not live:
             ctx.changes.append(
-                Change(
-                    addr,
-                    TYPE,
-                    Action.CREATE,
-                    None,
-                    after,
-                    identity={"name": name, "id": None},
-                    secrets=secrets,
-                    **self.recreate_reason(recorded),
-                )
+                created(addr, TYPE, after, recorded, identity={"name": name, "id": None}, secrets=secrets)
             )
             return
         w = live[0]
@@ -148,3 +175,21 @@ class WebhookKind(Kind):
 
 
 KIND = WebhookKind()
+
+
+def webhook_lines(live: LiveSnapshot, names: list[str]) -> list[str]:
+    """Webhooks as MLflow lists them. MLflow never returns a secret, so none is written: a
+    webhook that has one keeps it (unmanaged) until the file names it as `${VAR}`."""
+    facts = live[WebhookFacts]
+    lines = ["webhooks:"]
+    for name in names:
+        found = facts.webhooks.get(name, [])
+        if len(found) != 1:
+            lines.append(f"  # {name}: {len(found)} live webhooks have this name; not imported")
+            continue
+        w = found[0]
+        entry = {"url": w.url, "events": sorted(w.events), "status": w.status}
+        if w.description:
+            entry["description"] = w.description
+        lines.append(f"  {dump(name)}: {dump(entry)}   # id {w.id}; a secret, if it has one, is not readable")
+    return lines

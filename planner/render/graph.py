@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from mlreg.planner.model import Action, Address, Plan
+from mlreg.planner.changes import Action, Address, Plan
+from mlreg.planner.kinds.catalog import KINDS
+from mlreg.planner.render import escape
 
 MAX_NODES = 40
 _CLASSES = {Action.CREATE: "create", Action.UPDATE: "update", Action.DELETE: "delete", Action.FORGET: "forget"}
@@ -21,20 +23,15 @@ _STYLE = {
 
 
 def _label(node: str, numbers: Mapping[str, str]) -> str:
-    parsed = Address.parse(node) if not node.startswith(("run:", "source:")) else None
+    """A node's label: a source run or URI, or what the node's kind calls its resource."""
     if node.startswith("run:"):
         rid = node[4:]
         return f"run {rid[:12]}{'…' if len(rid) > 12 else ''}"
     if node.startswith("source:"):
         return f"source {node[7:]}"
-    if parsed is None:
-        return node
-    if parsed.type == "model_version":
-        number = numbers.get(node)
-        return f"{parsed.name} v{number}" if number else f"{parsed.name} {parsed.key} (new)"
-    if parsed.type == "policy_version":
-        return f"{parsed.name} v{parsed.key}"
-    return node
+    parsed = Address.parse(node)
+    kind = KINDS.get(parsed.type) if parsed is not None else None
+    return kind.label(parsed, numbers.get(node)) if kind is not None else node
 
 
 class Picture:
@@ -55,8 +52,8 @@ class Picture:
         """What the plan touches and its direct neighbours."""
         classes = {c.address: _CLASSES[c.action] for c in plan.actionable}
         numbers = {}
-        for c in plan.changes:
-            v = (c.after or c.before or {}).get("version") if c.type == "model_version" else None
+        for c in plan.changes:  # what MLflow numbered (a version), for the labels
+            v = (c.after or c.before or {}).get("version")
             if v:
                 numbers[c.address] = str(v)
         touched = set(classes)
@@ -85,7 +82,7 @@ class Picture:
         lines = ["graph LR"]
         for n in self.nodes:
             shape = ("([", "])") if n.startswith(("run:", "source:")) else ("[", "]")
-            label = _label(n, self.numbers).replace('"', "#quot;")
+            label = escape.mermaid(_label(n, self.numbers))
             lines.append(f'  {ids[n]}{shape[0]}"{label}"{shape[1]}')
         for a, b in self.edges:
             lines.append(f"  {ids[a]} --> {ids[b]}")
@@ -100,9 +97,7 @@ class Picture:
         return "\n".join(lines) + "\n"
 
     def dot(self) -> str:
-        def q(s: str) -> str:
-            return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
+        q = escape.dot
         lines = ["digraph mlreg {", "  rankdir=LR;", "  node [shape=box];"]
         for n in self.nodes:
             shape = ", shape=ellipse" if n.startswith(("run:", "source:")) else ""

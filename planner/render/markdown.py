@@ -1,16 +1,25 @@
-"""Markdown for pull-request comments (plans) and scheduled-job reports (drift)."""
+"""Markdown for pull-request comments (plans) and scheduled-job reports (drift).
+
+A reviewer trusts this comment, and a pull request's author writes the file it is made of (and
+a hostile server what mlreg reads): every value goes through `escape` (no HTML, links, mentions
+or table pipes of its own), every fenced block gets a fence its content cannot close.
+"""
 
 from __future__ import annotations
 
-from mlreg.planner.model import Action, Change, DriftItem, Plan
+from mlreg.planner.changes import Action, Change, DriftItem, Plan
+from mlreg.planner.kinds.catalog import kind_of
 from mlreg.planner.redact import redact
+from mlreg.planner.render.escape import fence, md, md_code
 from mlreg.planner.render.graph import Picture
 from mlreg.planner.render.text import (
-    NO_CHANGES,
+    ADOPT,
     SENSITIVE,
+    adopted_ids,
     backends_line,
     flat,
     fmt_metric,
+    no_changes,
     plan_text,
     summary_line,
     value,
@@ -19,12 +28,10 @@ from mlreg.planner.render.text import (
 GITHUB_COMMENT_LIMIT = 65_536
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _what_changes(c: Change, sensitive) -> str:
-    before, after = flat(c.before), flat(c.after)
+def _what_changes(c: Change) -> str:
+    kind = kind_of(c.type)
+    sensitive = kind.sensitive
+    before, after = flat(c.before, kind.per_key), flat(c.after, kind.per_key)
 
     def shown(k, v):
         return "(known after apply)" if k in c.after_unknown else (SENSITIVE if k in sensitive else value(v))
@@ -41,27 +48,29 @@ def _what_changes(c: Change, sensitive) -> str:
     return ", ".join(parts)
 
 
-def plan_markdown(plan: Plan) -> str:
-    from mlreg.planner.kinds.catalog import KINDS
+def _row(c: Change, adopted: str | None) -> str:
+    if c.action is Action.NOOP:
+        return f"| {md_code(c.address)} | {ADOPT} adopt | {md(f'exists live as {adopted}; apply only records it')} |"
+    what = _what_changes(c) + (f" (adopted: exists live as {adopted})" if adopted is not None else "")
+    return f"| {md_code(c.address)} | {c.action.symbol} {c.action.value} | {md(what)} |"
 
-    changes = plan.actionable
+
+def plan_markdown(plan: Plan) -> str:
+    changes = plan.reviewed
     if plan.has_errors:
         verdict = f"❌ **mlreg plan failed** with {sum(d.is_error for d in plan.diagnostics)} error(s)."
     elif changes:
         verdict = f"📝 **{summary_line(plan)}**"
     else:
-        verdict = f"✅ {NO_CHANGES}"
+        verdict = f"✅ {no_changes(plan)}"
     head = [verdict, ""]
     if plan.backends:
-        head += [f"<sub>{backends_line(plan.backends)}</sub>", ""]
+        head += [f"<sub>{md(backends_line(plan.backends))}</sub>", ""]
     if any(c.action is Action.DELETE for c in changes):
         head += ["> [!CAUTION]", "> This plan **deletes** live objects.", ""]
-    rows = [
-        f"| `{_md_escape(c.address)}` | {c.action.symbol} {c.action.value} | "
-        f"{_md_escape(_what_changes(c, KINDS[c.type].sensitive))} |"
-        for c in changes
-    ]
-    table = ["| Address | Action | What changes |", "| --- | --- | --- |", *rows] if rows else []
+    adopted = adopted_ids(plan)
+    rows = [_row(c, adopted.get(c.address)) for c in changes]
+    table = _tables(plan, changes, rows)
     promo = []
     if plan.promotions:
         promo = [
@@ -78,39 +87,40 @@ def plan_markdown(plan: Plan) -> str:
                     f"{k}={fmt_metric(v)}" for k, v in p.replaces["metrics"].items()
                 )
             promo.append(
-                f"| {p.model} | {p.version or '(known after apply)'} | {p.from_stage} → {p.to_stage} | "
-                f"{metrics} | {rep} |"
+                f"| {md(p.model)} | {md(p.version or '(known after apply)')} | {p.from_stage} → {p.to_stage} | "
+                f"{md(metrics)} | {md(rep)} |"
             )
         promo.append("")
+    access = [n for c in changes if (n := kind_of(c.type).access_note(c))]
+    if access:  # who gains or loses what, in words a reviewer checks against the request
+        promo = ["### Access", "", *[f"- {md(n)}" for n in access], "", *promo]
     picture = Picture.of_plan(plan)
-    lineage = ["### Lineage", "", "```mermaid", picture.mermaid().rstrip(), "```", ""] if picture.nodes else []
+    lineage = ["### Lineage", "", *fence(picture.mermaid().rstrip(), "mermaid"), ""] if picture.nodes else []
     diags = []
     if plan.diagnostics:
         diags = (
             ["### Diagnostics", ""]
             + [
-                f"- {'❌' if d.is_error else '⚠️'} **{_md_escape(d.summary)}** — `{_md_escape(d.where())}`"
-                + (f": {_md_escape(d.detail)}" if d.detail else "")
+                f"- {'❌' if d.is_error else '⚠️'} **{md(d.summary)}**"
+                + (f" — {md_code(d.where())}" if d.where() else "")
+                + (f": {md(d.detail)}" if d.detail else "")
                 for d in plan.diagnostics
             ]
             + [""]
         )
     text = plan_text(plan, header=False)
-    details = ["<details><summary>Full plan</summary>", "", "```", text.rstrip(), "```", "", "</details>"]
+    details = ["<details><summary>Full plan</summary>", "", *fence(text.rstrip()), "", "</details>"]
     out = "\n".join(head + table + [""] + promo + lineage + diags + details) + "\n"
     if len(out) > GITHUB_COMMENT_LIMIT - 1000:
         shown = rows[:200]
         more = len(rows) - len(shown)
-        table = table[:2] + shown + ([f"| … | | {more} more changes; see the full plan in CI |"] if more else [])
+        table = _HEADER + shown + ([f"| … | | {more} more changes; see the full plan in CI |"] if more else [])
         budget = GITHUB_COMMENT_LIMIT - 2000 - len("\n".join(head + table + promo + lineage + diags))
         clipped = text[: max(budget, 0)]
         details = [
             "<details><summary>Full plan (truncated)</summary>",
             "",
-            "```",
-            clipped.rstrip(),
-            "… (truncated: run `mlreg plan` for the rest)",
-            "```",
+            *fence(clipped.rstrip() + "\n… (truncated: run `mlreg plan` for the rest)"),
             "",
             "</details>",
         ]
@@ -118,12 +128,31 @@ def plan_markdown(plan: Plan) -> str:
     return redact(out)
 
 
+_HEADER = ["| Address | Action | What changes |", "| --- | --- | --- |"]
+
+
+def _tables(plan: Plan, changes: list[Change], rows: list[str]) -> list[str]:
+    """The changes table, one per file when the configuration is several files (each owner
+    reviews their own part); changes no file declares (forgotten) come last."""
+    if not rows:
+        return []
+    declared = plan.declared
+    files = [declared.file_of(c.address) if declared is not None else None for c in changes]
+    if len(set(files)) <= 1:
+        return [*_HEADER, *rows]
+    out: list[str] = []
+    for file in sorted(set(files), key=lambda f: (f is None, f or "")):
+        title = f"#### In {md_code(file)}" if file else "#### In no file (forgotten: nothing live is deleted)"
+        out += [title, "", *_HEADER, *[r for r, f in zip(rows, files) if f == file], ""]
+    return out[:-1]
+
+
 def drift_markdown(items: list[DriftItem]) -> str:
     if not items:
         return "✅ No drift: live objects match what mlreg last applied.\n"
     rows = [
-        f"| `{_md_escape(d.address)}` | {d.attribute or '—'} | {_md_escape(value(d.recorded))} | "
-        f"{_md_escape(value(d.live))} | {_md_escape(d.note or '')} |"
+        f"| {md_code(d.address)} | {md(d.attribute or '—')} | {md(value(d.recorded))} | "
+        f"{md(value(d.live))} | {md(d.note or '')} |"
         for d in items
     ]
     out = [

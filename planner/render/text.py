@@ -1,6 +1,8 @@
 """Text for terminals and CI logs: plans, drift, diagnostics, apply progress.
 
-Every string leaves through `redact`, so no secret reaches a terminal, a PR comment or a file.
+Every string leaves through `redact`, so no secret reaches a terminal, a PR comment or a file;
+every untrusted value is interpolated through `escape.text` (a value never starts a line of its
+own), and what is printed passes `escape.ci_safe` in the CLI (no line begins with `::`).
 """
 
 from __future__ import annotations
@@ -8,14 +10,25 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mlreg.planner.changes import Action, ActionReason, Change, DriftItem, Plan, Promotion
 from mlreg.planner.diagnostics import Diagnostic
-from mlreg.planner.kinds.catalog import KINDS
-from mlreg.planner.model import Action, ActionReason, Change, DriftItem, Plan, Promotion
+from mlreg.planner.kinds.catalog import kind_of
 from mlreg.planner.redact import redact
+from mlreg.planner.render.escape import text as esc
+
+if TYPE_CHECKING:
+    from mlreg.planner.apply import Event
 
 NO_CHANGES = "No changes. The registry matches registry.yaml."
+NO_TARGETED_CHANGES = "No changes for the targeted resources (resource targeting is in effect; others may be pending)."
+
+
+def no_changes(plan: Plan) -> str:
+    return NO_TARGETED_CHANGES if plan.targets else NO_CHANGES
+
+
 SENSITIVE = "(sensitive value)"
 _VERB = {
     Action.CREATE: "created",
@@ -25,8 +38,7 @@ _VERB = {
 }
 _LEGEND = {Action.CREATE: "create", Action.UPDATE: "update in-place", Action.DELETE: "delete", Action.FORGET: "forget"}
 _COLOR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.FORGET: "cyan"}
-# Map-valued attributes shown one line per key; other dicts (config_defaults) stay JSON.
-_PER_KEY = ("tags", "aliases")
+ADOPT = "="  # adopted as it is (Terraform's import): apply records it, writes nothing live
 
 
 class Style:
@@ -49,10 +61,12 @@ def value(v: Any) -> str:
     return json.dumps(v, sort_keys=True)
 
 
-def flat(d: Mapping | None) -> dict[str, Any]:
+def flat(d: Mapping | None, per_key=()) -> dict[str, Any]:
+    """Values one per line: the kind's `per_key` maps (tags) key by key; other dicts
+    (config_defaults) stay whole."""
     out = {}
     for k, v in (d or {}).items():
-        if k in _PER_KEY and isinstance(v, Mapping):
+        if k in per_key and isinstance(v, Mapping):
             for sub, subv in v.items():
                 out[f"{k}.{sub}"] = subv
         else:
@@ -61,17 +75,19 @@ def flat(d: Mapping | None) -> dict[str, Any]:
 
 
 def _shown(change: Change, key: str, v: Any) -> str:
-    return SENSITIVE if key in KINDS[change.type].sensitive else value(v)
+    return SENSITIVE if key in kind_of(change.type).sensitive else value(v)
 
 
 def _attribute_lines(change: Change, style: Style) -> list[str]:
-    before, after = flat(change.before), flat(change.after)
+    kind = kind_of(change.type)
+    before, after = flat(change.before, kind.per_key), flat(change.after, kind.per_key)
     unknown = set(change.after_unknown)
     keys = list(dict.fromkeys([*after, *before]))
-    width = max((len(k) for k in keys), default=0)
+    names = {k: esc(k) for k in keys}  # tag keys come from live systems and state too
+    width = max((len(n) for n in names.values()), default=0)
     lines = []
     for k in keys:
-        name = k.ljust(width)
+        name = names[k].ljust(width)
         new = "(known after apply)" if k in unknown else _shown(change, k, after.get(k))
         if change.action is Action.CREATE:
             lines.append(f"      {style('+', 'green')} {name} = {new}")
@@ -83,21 +99,36 @@ def _attribute_lines(change: Change, style: Style) -> list[str]:
         elif k not in before and k not in unknown:
             lines.append(f"      {style('+', 'green')} {name} = {new}")
         elif k in unknown or before.get(k) != after.get(k):
-            if k in KINDS[change.type].sensitive:
+            if k in kind.sensitive:
                 lines.append(f"      {style('~', 'yellow')} {name} = {SENSITIVE}")
             else:
                 lines.append(f"      {style('~', 'yellow')} {name} = {value(before.get(k))} -> {new}")
-        elif k in ("version", "model", "model_version"):
+        elif k in kind.context:  # what identifies it, shown though unchanged
             lines.append(f"        {name} = {new}")
     return lines
 
 
-def _change_block(change: Change, style: Style) -> list[str]:
+def adopted_ids(plan: Plan) -> dict[str, str]:
+    """address -> the id of the live object the plan adopts (Terraform's `importing.id`)."""
+    return {c.address: str(kind_of(c.type).import_id(c)) for c in plan.adoptions}
+
+
+def _change_block(change: Change, style: Style, adopted: str | None = None) -> list[str]:
     a = change.action
-    lines = [style(f"  # {change.address} will be {_VERB[a]}", bold=True)]
+    address = esc(change.address)
+    if a is Action.NOOP:  # adopted as it is: only state changes
+        lines = [style(f"  # {address} will be adopted (it exists live; apply only records it)", bold=True)]
+        lines.append(f"  {style(ADOPT, 'cyan')} {address} {{")
+        lines.append(f"        id = {value(adopted)}")
+        lines += _attribute_lines(change, style)
+        lines.append("    }")
+        return lines
+    lines = [style(f"  # {address} will be {_VERB[a]}", bold=True)]
+    if adopted is not None:
+        lines.append(f"  # (adopted: it exists live as {value(adopted)})")
     if change.reason:
-        lines.append(f"  # ({change.reason.text}{f' ({change.note})' if change.note else ''})")
-    lines.append(f"  {style(a.symbol, _COLOR[a])} {change.address} {{")
+        lines.append(f"  # ({change.reason.text}{f' ({esc(change.note)})' if change.note else ''})")
+    lines.append(f"  {style(a.symbol, _COLOR[a])} {address} {{")
     lines += _attribute_lines(change, style)
     lines.append("    }")
     return lines
@@ -111,13 +142,15 @@ def _promotion_lines(promotions: Iterable[Promotion]) -> list[str]:
     lines = []
     for p in promotions:
         version = p.version or "(known after apply)"
-        who = f", registered by {p.registered_by}" if p.registered_by else ""
-        lines.append(f"  {p.model} version {version}: {p.from_stage} -> {p.to_stage} (run {p.run_id}{who})")
+        who = f", registered by {esc(p.registered_by)}" if p.registered_by else ""
+        lines.append(
+            f"  {esc(p.model)} version {esc(version)}: {p.from_stage} -> {p.to_stage} (run {esc(p.run_id)}{who})"
+        )
         for metric, v in p.metrics.items():
             old = ""
             if p.replaces:
                 old = f"   (replaces version {p.replaces['version']}: {fmt_metric(p.replaces['metrics'].get(metric))})"
-            lines.append(f"      {metric} = {fmt_metric(v)}{old}")
+            lines.append(f"      {esc(metric)} = {fmt_metric(v)}{old}")
     return lines
 
 
@@ -126,19 +159,19 @@ def diagnostics_text(diags: Iterable[Diagnostic], style: Style | None = None) ->
     out = []
     for d in diags:
         label = style("Error:", "red", bold=True) if d.is_error else style("Warning:", "yellow", bold=True)
-        out.append(f"{label} {d.summary}")
+        out.append(f"{label} {esc(d.summary)}")
         where = d.where()
         if where:
-            out.append(f"  at {where}")
+            out.append(f"  at {esc(where)}")
         if d.detail:
-            out.append(f"  {d.detail}")
+            out.append(f"  {esc(d.detail)}")
         out.append("")
     return redact("\n".join(out))
 
 
-def drift_line(d: DriftItem, sensitive=()) -> str:
+def drift_line(d: DriftItem) -> str:
     if d.attribute is None:
-        return f"  {d.address}: {d.note}"
+        return f"  {esc(d.address)}: {esc(d.note)}"
     who = ""
     if d.last_updated or d.user:
         from datetime import datetime
@@ -146,20 +179,21 @@ def drift_line(d: DriftItem, sensitive=()) -> str:
         when = (
             datetime.fromtimestamp(d.last_updated / 1000, UTC).isoformat(timespec="seconds") if d.last_updated else "?"
         )
-        who = f"  (last updated {when}{' by ' + d.user if d.user else ''})"
-    return f"  {d.address}: {d.attribute} = {value(d.recorded)} -> {value(d.live)}{who}"
+        who = f"  (last updated {when}{' by ' + esc(d.user) if d.user else ''})"
+    return f"  {esc(d.address)}: {esc(d.attribute)} = {value(d.recorded)} -> {value(d.live)}{who}"
 
 
 def summary_line(plan: Plan) -> str:
     s = plan.summary
-    return f"Plan: {s.create} to add, {s.update} to change, {s.delete} to delete, {s.forget} to forget."
+    adopt = f"{s.adopt} to adopt, " if s.adopt else ""
+    return f"Plan: {adopt}{s.create} to add, {s.update} to change, {s.delete} to delete, {s.forget} to forget."
 
 
 def backends_line(backends: Mapping[str, str]) -> str:
     """`Reading MLflow at http://…, database postgresql://u:***@h/db; state in local file ….`"""
     live = [v for k, v in backends.items() if v and k != "state"]
     state = f"; state in {backends['state']}" if backends.get("state") else ""
-    return f"Reading {', '.join(live)}{state}." if live or state else ""
+    return esc(f"Reading {', '.join(live)}{state}.") if live or state else ""
 
 
 def plan_text(plan: Plan, color: bool = False, header: bool = True) -> str:
@@ -168,7 +202,8 @@ def plan_text(plan: Plan, color: bool = False, header: bool = True) -> str:
     if header and plan.backends:
         out += [backends_line(plan.backends), ""]
     drift = [d for d in plan.drift if d.attribute is not None or d.vanished]
-    changes = plan.actionable
+    changes = plan.reviewed
+    adopted = adopted_ids(plan)
     if drift:
         reverted = {c.address for c in changes if c.reason is ActionReason.REVERT_DRIFT}
         out += [style("Objects have changed outside of mlreg", bold=True), ""]
@@ -178,14 +213,17 @@ def plan_text(plan: Plan, color: bool = False, header: bool = True) -> str:
     if changes:
         used = [a for a in _LEGEND if any(c.action is a for c in changes)]
         out.append("mlreg will perform the following actions. Resource actions are indicated with:")
-        out += [f"  {style(a.symbol, _COLOR[a])} {_LEGEND[a]}" for a in used] + [""]
+        out += [f"  {style(a.symbol, _COLOR[a])} {_LEGEND[a]}" for a in used]
+        if any(c.action is Action.NOOP for c in changes):
+            out.append(f"  {style(ADOPT, 'cyan')} adopt (exists live; state starts managing it)")
+        out.append("")
         if any(c.action is Action.DELETE for c in changes):
             out += [
                 style("!! WARNING: this plan DELETES live objects. Read every `-` block below. !!", "red", True),
                 "",
             ]
         for c in changes:
-            out += _change_block(c, style) + [""]
+            out += _change_block(c, style, adopted.get(c.address)) + [""]
     if plan.promotions:
         out += [style("Promotions:", bold=True), *_promotion_lines(plan.promotions), ""]
     if plan.diagnostics:
@@ -193,7 +231,7 @@ def plan_text(plan: Plan, color: bool = False, header: bool = True) -> str:
     if changes:
         out.append(style(summary_line(plan), bold=True))
     elif not plan.has_errors:
-        out.append(NO_CHANGES)
+        out.append(no_changes(plan))
     if plan.has_errors:
         out.append(style("The plan has errors and cannot be applied.", "red"))
     return redact("\n".join(out).rstrip() + "\n")
@@ -214,25 +252,26 @@ _PROGRESS = {
 }
 
 
-def progress_line(event: str, label: str, change: Change | None, detail: str) -> str | None:
-    if event == "forget":
+def progress_line(event: Event) -> str | None:
+    """One line per apply event, as Terraform prints them (`ADDRESS: Creating...`)."""
+    label = esc(event.address) if not event.phase.doing else f"{esc(event.address)} ({event.phase.name})"
+    if event.what == "forget":
         return redact(f"{label}: Forgotten (removed from state; nothing live was deleted)")
-    if event == "fail":
-        return redact(f"{label}: FAILED: {detail}")
-    if event == "skip":
-        return redact(f"{label}: not applied ({detail})")
-    if change is None:
+    if event.what == "fail":
+        return redact(f"{label}: FAILED: {esc(event.detail)}")
+    if event.what == "skip":
+        return redact(f"{label}: not applied ({esc(event.detail)})")
+    if event.change is None:
         return None
-    start, done = _PROGRESS[change.action]
-    if label.endswith(")") and " (" in label:
-        start, done = "Setting aliases...", "Aliases set"
-    if event == "start":
+    start, done = (event.phase.doing, event.phase.done) if event.phase.doing else _PROGRESS[event.change.action]
+    if event.what == "start":
         return redact(f"{label}: {start}")
-    return redact(f"{label}: {done} after {detail}")
+    return redact(f"{label}: {done} after {event.detail}")
 
 
 def apply_summary(executed: Mapping[str, int]) -> str:
+    adopted = f"{executed['adopt']} adopted, " if executed.get("adopt") else ""
     return (
-        f"Apply complete! Resources: {executed.get('create', 0)} added, {executed.get('update', 0)} changed, "
+        f"Apply complete! Resources: {adopted}{executed.get('create', 0)} added, {executed.get('update', 0)} changed, "
         f"{executed.get('delete', 0)} deleted, {executed.get('forget', 0)} forgotten."
     )

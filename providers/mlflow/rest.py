@@ -1,89 +1,63 @@
-"""The REST transport for `http(s)://` tracking servers: reads and writes, with mlreg's own
-timeouts and retry budget (never MLflow's client defaults of 7 retries for every method).
+"""The REST transport for `http(s)://` tracking servers: mlreg's own timeouts and retry budget
+(never MLflow's client defaults of 7 retries for every method).
 
 - Every request has a timeout (connect 10 s; read: what is left of the backend timeout).
 - Idempotent requests (every read, tag and alias writes, updates, deletes) are retried with
   backoff on dropped connections, timeouts, 429 and 5xx, until the backend timeout; a request
   that never left this machine (connection refused) is retried even when it is not idempotent.
 - A create that got no clear answer raises `AmbiguousWrite`: the caller re-reads and adopts what
-  the server made (see models.py). Creates are never retried blindly.
-Same environment as MLflow's own client: MLFLOW_TRACKING_USERNAME / _PASSWORD, MLFLOW_TRACKING_TOKEN,
-MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_TRACKING_SERVER_CERT_PATH, MLFLOW_TRACKING_CLIENT_CERT_PATH.
+  the server made (see kinds/registered_models.py). Creates are never retried blindly.
+Credentials and TLS settings are given by the wiring (`Credentials`), which decides whether the
+environment's credentials may go to this server at all; the workspace, when set, goes in MLflow's
+`X-MLFLOW-WORKSPACE` header on every request.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
+from dataclasses import dataclass
 
 from mlreg.planner import redact
-from mlreg.planner.errors import AmbiguousWrite
-from mlreg.planner.kinds.registry import LiveModel, LiveRun, LiveVersion
-from mlreg.planner.kinds.webhook import LiveWebhook
-from mlreg.providers.mlflow.api import MlflowApiError, RunInfo
-from mlreg.providers.patience import CONNECT_TIMEOUT, Patience
+from mlreg.planner.errors import AmbiguousWrite, BackendError
+from mlreg.planner.patience import CONNECT_TIMEOUT, Patience
+from mlreg.providers.mlflow.transport import Endpoint, MlflowApiError, Transport, WorkspaceMissing
 
-API = "/api/2.0/mlflow"
-PAGE_MODELS = 1000
-PAGE_VERSIONS = 200_000
-PAGE_RUNS = 1000
-VERSION_ORDER = ["name ASC", "version_number ASC"]
+WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
 
 
-def _kv(items) -> dict[str, str]:
-    return {t["key"]: t.get("value", "") for t in items or ()}
+@dataclass(frozen=True)
+class Credentials:
+    """What MLflow's own client reads from MLFLOW_TRACKING_*: a token or a user and password, and
+    TLS settings. `repr` never shows the secrets."""
 
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    insecure_tls: bool = False
+    server_cert: str | None = None
+    client_cert: str | None = None
 
-def _int(v):
-    return int(v) if v is not None else None
+    def __repr__(self) -> str:
+        return f"Credentials(token={'***' if self.token else None}, username={self.username!r})"
 
+    @classmethod
+    def from_env(cls, env) -> Credentials:
+        return cls(
+            token=env.get("MLFLOW_TRACKING_TOKEN") or None,
+            username=env.get("MLFLOW_TRACKING_USERNAME") or None,
+            password=env.get("MLFLOW_TRACKING_PASSWORD") or None,
+            insecure_tls=env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true",
+            server_cert=env.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None,
+            client_cert=env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None,
+        )
 
-def version_of(d: dict) -> LiveVersion:
-    return LiveVersion(
-        name=d["name"],
-        version=str(d["version"]),
-        source=d.get("source", ""),
-        run_id=d.get("run_id") or None,
-        description=d.get("description", ""),
-        tags=_kv(d.get("tags")),
-        model_id=d.get("model_id") or None,
-        user_id=d.get("user_id") or None,
-        created=_int(d.get("creation_timestamp")),
-        last_updated=_int(d.get("last_updated_timestamp")),
-    )
+    @property
+    def secret(self) -> bool:
+        return bool(self.token or self.password)
 
-
-def model_of(d: dict) -> LiveModel:
-    return LiveModel(
-        name=d["name"],
-        description=d.get("description", ""),
-        tags=_kv(d.get("tags")),
-        aliases={a["alias"]: str(a["version"]) for a in d.get("aliases", ())},
-        last_updated=_int(d.get("last_updated_timestamp")),
-    )
-
-
-def _event(name: str) -> dict:
-    entity, action = name.split(".")
-    return {"entity": entity.upper(), "action": action.upper()}
-
-
-def webhook_of(d: dict) -> LiveWebhook:
-    events = tuple(f"{e['entity'].lower()}.{e['action'].lower()}" for e in d.get("events", ()))
-    return LiveWebhook(
-        id=d["webhook_id"],
-        name=d.get("name", ""),
-        url=d.get("url", ""),
-        events=events,
-        description=d.get("description", ""),
-        status=d.get("status", "ACTIVE").lower(),
-        last_updated=_int(d.get("last_updated_timestamp")),
-    )
-
-
-def _tags(tags: dict[str, str]) -> list[dict]:
-    return [{"key": k, "value": v} for k, v in tags.items()]
+    def without_secrets(self) -> Credentials:
+        return Credentials(insecure_tls=self.insecure_tls, server_cert=self.server_cert)
 
 
 def _never_sent(exc) -> bool:
@@ -97,14 +71,28 @@ def _never_sent(exc) -> bool:
     return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
-class RestApi:
-    def __init__(self, base_url: str, patience: Patience | None = None):
+class RestTransport(Transport):
+    capabilities = frozenset({"registry", "webhooks", "workspaces", "access"})
+    concurrent_reads = True
+
+    def __init__(
+        self,
+        base_url: str,
+        patience: Patience | None = None,
+        credentials: Credentials | None = None,
+        workspace: str | None = None,
+    ):
         self.base = base_url.rstrip("/")
-        self.target = f"MLflow at {redact.url(self.base)}"
+        self.target = f"MLflow at {redact.url(self.base)}" + (f" (workspace {workspace})" if workspace else "")
         self.patience = patience or Patience(self.target, hint="; check the server, then run `mlreg plan` again")
+        self.credentials = credentials or Credentials()
+        self.workspace = workspace
         self._local = threading.local()
 
-    # -- plumbing --------------------------------------------------------------------------------
+    @property
+    def budget(self) -> float:
+        return self.patience.budget
+
     def _session(self):
         s = getattr(self._local, "session", None)
         if s is None:
@@ -112,28 +100,35 @@ class RestApi:
             from requests.adapters import HTTPAdapter
 
             s = requests.Session()
-            adapter = HTTPAdapter(max_retries=0, pool_maxsize=32)  # retries are ours (see call)
+            # An auth that adds nothing: requests would otherwise send ~/.netrc's credentials for
+            # whatever host the file names (proxies and CA bundles from the environment still apply).
+            s.auth = _no_auth
+            adapter = HTTPAdapter(max_retries=0, pool_maxsize=32)  # retries are ours (see _send)
             s.mount("http://", adapter)
             s.mount("https://", adapter)
-            env = os.environ
-            if env.get("MLFLOW_TRACKING_TOKEN"):
-                s.headers["Authorization"] = f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"
-            elif env.get("MLFLOW_TRACKING_USERNAME"):
-                s.auth = (env["MLFLOW_TRACKING_USERNAME"], env.get("MLFLOW_TRACKING_PASSWORD", ""))
-            if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+            c = self.credentials
+            if c.token:
+                s.headers["Authorization"] = f"Bearer {c.token}"
+            elif c.username:
+                s.auth = (c.username, c.password or "")
+            if c.insecure_tls:
                 s.verify = False
-            elif env.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
-                s.verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
-            if env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH"):
-                s.cert = env["MLFLOW_TRACKING_CLIENT_CERT_PATH"]
+            elif c.server_cert:
+                s.verify = c.server_cert
+            if c.client_cert:
+                s.cert = c.client_cert
             self._local.session = s
         return s
 
-    def call(self, method: str, path: str, body: dict | None = None, idempotent: bool = True) -> dict:
+    def _send(self, endpoint: Endpoint, body: dict) -> dict:
         import requests
 
-        url = f"{self.base}{API}{path}"
-        kw = {"params": body} if method == "GET" else {"json": body or {}}
+        path, body = endpoint.fill(body)
+        method = endpoint.method
+        url = f"{self.base}{path}"
+        kw = {"params": body} if method == "GET" else {"json": body}
+        if self.workspace and endpoint.scoped:
+            kw["headers"] = {WORKSPACE_HEADER: self.workspace}
         while True:
             started = time.monotonic()
             read_timeout = self.patience.attempt_timeout()
@@ -143,7 +138,7 @@ class RestApi:
                 )
             except (requests.ConnectionError, requests.Timeout) as e:
                 problem = type(e).__name__ if not e.args else f"{type(e).__name__}: {_short(e)}"
-                if not idempotent and not _never_sent(e):
+                if not endpoint.idempotent and not _never_sent(e):
                     raise AmbiguousWrite(f"{self.target}: no answer to {method} {path} ({problem})") from None
                 time.sleep(self.patience.failed(started, problem))
                 continue
@@ -151,154 +146,44 @@ class RestApi:
                 error_code = _error_code(r)
                 if r.status_code == 500 and error_code:  # MLflow answered with an application error
                     self.patience.ok()
-                    raise _api_error(self.target, method, path, r)
-                if not idempotent:
+                    raise self._refused(method, path, r)
+                if r.status_code == 503 and "disabled because the server is running without" in r.text:
+                    self.patience.ok()  # an answer, not a pause: this server lacks the feature
+                    raise MlflowApiError(f"{self.target}: {r.text.strip()[:300]}", "FEATURE_DISABLED", 503)
+                if not endpoint.idempotent:
                     raise AmbiguousWrite(f"{self.target}: HTTP {r.status_code} for {method} {path}")
                 time.sleep(self.patience.failed(started, f"HTTP {r.status_code}"))
                 continue
             self.patience.ok()
-            if r.status_code != 200:
-                raise _api_error(self.target, method, path, r)
-            return r.json()
+            if r.status_code not in (200, 201, 204):
+                raise self._refused(method, path, r)
+            try:
+                return r.json() if r.content else {}
+            except ValueError:
+                raise MlflowApiError(
+                    f"{self.target} answered {method} {path} with something that is not JSON", status=r.status_code
+                ) from None
 
-    def _pages(self, method: str, path: str, key: str, params: dict) -> list[dict]:
-        out, token = [], None
-        while True:
-            p = dict(params, page_token=token) if token else params
-            body = self.call(method, path, p)
-            out.extend(body.get(key, ()))
-            token = body.get("next_page_token")
-            if not token:
-                return out
-
-    # -- reads -----------------------------------------------------------------------------------
-    def search_models(self, flt):
-        params = {"max_results": PAGE_MODELS, **({"filter": flt} if flt else {})}
-        return [model_of(d) for d in self._pages("GET", "/registered-models/search", "registered_models", params)]
-
-    def search_versions(self, flt):
-        params = {"max_results": PAGE_VERSIONS, "order_by": VERSION_ORDER, **({"filter": flt} if flt else {})}
-        return [version_of(d) for d in self._pages("GET", "/model-versions/search", "model_versions", params)]
-
-    def search_experiments(self):
-        found = self._pages("POST", "/experiments/search", "experiments", {"max_results": 1000})
-        return {e["experiment_id"]: e["name"] for e in found}
-
-    def search_runs(self, experiment_ids, flt, names):
-        body = {"experiment_ids": experiment_ids, "max_results": PAGE_RUNS, **({"filter": flt} if flt else {})}
-        out = []
-        for r in self._pages("POST", "/runs/search", "runs", body):
-            info, data = r.get("info", {}), r.get("data", {})
-            out.append(
-                LiveRun(
-                    run_id=info["run_id"],
-                    experiment_id=info["experiment_id"],
-                    experiment_name=names.get(info["experiment_id"], ""),
-                    run_name=info.get("run_name", ""),
-                    params=_kv(data.get("params")),
-                    metrics={m["key"]: float(m["value"]) for m in data.get("metrics", ())},
-                    tags=_kv(data.get("tags")),
-                    user_id=info.get("user_id") or None,
-                )
+    def _refused(self, method: str, path: str, r) -> BackendError:
+        """MLflow's refusal, said plainly where it is about the server rather than the request."""
+        error = _api_error(self.target, method, path, r)
+        message = str(error)
+        if self.workspace and error.error_code == "FEATURE_DISABLED" and "orkspace" in message:
+            return BackendError(
+                f"{self.target}: the server runs without workspaces, and registry.yaml names workspace "
+                f"{self.workspace!r}; start it with `mlflow server --enable-workspaces`, or remove `workspace:`"
             )
-        return out
+        if (
+            self.workspace
+            and error.error_code == "RESOURCE_DOES_NOT_EXIST"
+            and f"Workspace '{self.workspace}'" in message
+        ):
+            return WorkspaceMissing(f"workspace {self.workspace!r} does not exist on {self.target}")
+        return error
 
-    def search_logged_models(self, experiment_ids):
-        found = self._pages(
-            "POST", "/logged-models/search", "models", {"experiment_ids": experiment_ids, "max_results": 1000}
-        )
-        return [(m["info"]["model_id"], m["info"].get("name", ""), m["info"].get("source_run_id", "")) for m in found]
 
-    def list_artifacts(self, run_id, path=None):
-        body = self.call("GET", "/artifacts/list", {"run_id": run_id, **({"path": path} if path else {})})
-        return [f["path"] for f in body.get("files", ())]
-
-    def get_run(self, run_id: str) -> RunInfo:
-        run = self.call("GET", "/runs/get", {"run_id": run_id})["run"]
-        outputs = (run.get("outputs") or {}).get("model_outputs") or []
-        return RunInfo(
-            run_id,
-            run["info"]["experiment_id"],
-            run["info"]["artifact_uri"],
-            {o["model_id"]: int(o.get("step", 0)) for o in outputs},
-        )
-
-    # -- writes ----------------------------------------------------------------------------------
-    def create_model(self, name, tags, description):
-        body = {"name": name, "tags": _tags(tags), **({"description": description} if description else {})}
-        self.call("POST", "/registered-models/create", body, idempotent=False)
-
-    def update_model(self, name, description):
-        self.call("PATCH", "/registered-models/update", {"name": name, "description": description})
-
-    def set_model_tag(self, name, key, value):
-        self.call("POST", "/registered-models/set-tag", {"name": name, "key": key, "value": value})
-
-    def delete_model_tag(self, name, key):
-        self._absent_ok("DELETE", "/registered-models/delete-tag", {"name": name, "key": key})
-
-    def set_alias(self, name, alias, version):
-        self.call("POST", "/registered-models/alias", {"name": name, "alias": alias, "version": str(version)})
-
-    def delete_alias(self, name, alias):
-        self._absent_ok("DELETE", "/registered-models/alias", {"name": name, "alias": alias})
-
-    def delete_model(self, name):
-        self._absent_ok("DELETE", "/registered-models/delete", {"name": name})
-
-    def create_version(self, name, source, run_id, tags, description, model_id):
-        body = {"name": name, "source": source, "tags": _tags(tags)}
-        for k, v in (("run_id", run_id), ("description", description), ("model_id", model_id)):
-            if v:
-                body[k] = v
-        return version_of(self.call("POST", "/model-versions/create", body, idempotent=False)["model_version"])
-
-    def update_version(self, name, version, description):
-        self.call(
-            "PATCH", "/model-versions/update", {"name": name, "version": str(version), "description": description}
-        )
-
-    def set_version_tag(self, name, version, key, value):
-        self.call(
-            "POST", "/model-versions/set-tag", {"name": name, "version": str(version), "key": key, "value": value}
-        )
-
-    def delete_version_tag(self, name, version, key):
-        self._absent_ok("DELETE", "/model-versions/delete-tag", {"name": name, "version": str(version), "key": key})
-
-    def delete_version(self, name, version):
-        self._absent_ok("DELETE", "/model-versions/delete", {"name": name, "version": str(version)})
-
-    # -- webhooks ------------------------------------------------------------------------------------
-    def list_webhooks(self) -> list[LiveWebhook]:
-        return [webhook_of(w) for w in self._pages("GET", "/webhooks", "webhooks", {"max_results": 1000})]
-
-    def create_webhook(self, name, url, events, description, status, secret) -> LiveWebhook:
-        body = {"name": name, "url": url, "events": [_event(e) for e in events], "status": status.upper()}
-        if description is not None:
-            body["description"] = description
-        if secret:
-            body["secret"] = secret
-        return webhook_of(self.call("POST", "/webhooks", body, idempotent=False)["webhook"])
-
-    def update_webhook(self, webhook_id, fields):
-        body = dict(fields)
-        if "events" in body:
-            body["events"] = [_event(e) for e in body["events"]]
-        if "status" in body:
-            body["status"] = body["status"].upper()
-        self.call("PATCH", f"/webhooks/{webhook_id}", body)
-
-    def delete_webhook(self, webhook_id):
-        self._absent_ok("DELETE", f"/webhooks/{webhook_id}", {})
-
-    def _absent_ok(self, method: str, path: str, body: dict) -> None:
-        """Deletes are idempotent: already gone counts as done."""
-        try:
-            self.call(method, path, body)
-        except MlflowApiError as e:
-            if e.error_code != "RESOURCE_DOES_NOT_EXIST":
-                raise
+def _no_auth(request):
+    return request
 
 
 def _short(e: Exception) -> str:
@@ -322,6 +207,8 @@ def _api_error(target: str, method: str, path: str, r) -> MlflowApiError:
         code, msg = body.get("error_code", ""), body.get("message", "")
     except ValueError:
         code, msg = "", r.text[:200]
+    if r.status_code in (401, 403) and not code:
+        code = "PERMISSION_DENIED" if r.status_code == 403 else "UNAUTHENTICATED"
     return MlflowApiError(
         redact.redact(f"{target} refused {method} {path}: {code or r.status_code}: {msg}"), code, r.status_code
     )

@@ -30,8 +30,8 @@ def test_bench_code_path_small(services, tmp_path):
         text=True,
     ).stdout.split()
     assert int(out[1]) >= 100
-    seconds, rss = engine(2000)
-    assert seconds > 0 and rss > 0
+    seconds, rss, floor = engine(2000)
+    assert seconds > 0 and rss > 0 and floor > 0
     # measure() leaves the registry converged with its registry.yaml
     plan = subprocess.run(
         [sys.executable, "-m", "mlreg", "plan", "--detailed-exitcode"],

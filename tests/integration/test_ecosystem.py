@@ -97,7 +97,7 @@ def test_plan_validate_drift_write_nothing_on_the_embedded_defaults(tmp_path):
         "    versions: {1: {model: a_model, model_version: {source: 's3://b/m'}}}\n"
     )
     out = ws.run("plan", env=env, check=0)
-    assert "sqlite:///mlflow.db does not exist yet: apply creates it" in out.stdout
+    assert f"{ws.path / 'mlflow.db'} does not exist yet: apply creates it" in out.stdout  # beside the file
     assert "Plan: 3 to add" in out.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.yaml"], "a read-only command wrote files"
     # apply creates the embedded stores, as MLflow itself does

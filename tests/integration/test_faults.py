@@ -5,10 +5,12 @@ exactly one version per matcher, every policy row present, and a converged regis
 from __future__ import annotations
 
 import json
+import re
 import time
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from tests.support.faultproxy import HttpFaultProxy, TcpFaultProxy
 from tests.support.workspace import Workspace
@@ -16,19 +18,6 @@ from tests.support.workspace import Workspace
 pytestmark = pytest.mark.integration
 
 CREATE = "/model-versions/create"
-
-
-@pytest.fixture
-def proxy(services):
-    p = HttpFaultProxy(services.mlflow.url)
-    yield p
-    p.stop()
-
-
-@pytest.fixture
-def pws(services, tmp_path, proxy) -> Workspace:
-    """A workspace whose CLI talks to MLflow through the proxy; the test itself talks directly."""
-    return Workspace(tmp_path, proxy.url, services.database_url, direct_uri=services.mlflow.url)
 
 
 def _declare(ws: Workspace, n: int, with_policies: bool = False) -> tuple[str, list[str], str]:
@@ -47,14 +36,6 @@ def _declare(ws: Workspace, n: int, with_policies: bool = False) -> tuple[str, l
     return m, runs, pid
 
 
-def _one_per_run(ws: Workspace, m: str, runs: list[str]) -> None:
-    per_run: dict[str, list[str]] = {}
-    for v in ws.client.search_model_versions(f"name = '{m}'"):
-        per_run.setdefault(v.run_id, []).append(v.version)
-    assert sorted(per_run) == sorted(runs), per_run
-    assert all(len(v) == 1 for v in per_run.values()), f"registered twice: {per_run}"
-
-
 @pytest.mark.parametrize("mode", ["lose", "504"])
 def test_create_whose_answer_is_lost_registers_once(pws, proxy, mode):
     m, runs, _ = _declare(pws, 4)
@@ -62,7 +43,7 @@ def test_create_whose_answer_is_lost_registers_once(pws, proxy, mode):
     out = pws.run("apply", "--auto-approve", "--parallelism", "1")
     assert out.returncode == 0, out.stdout + out.stderr
     assert len(proxy.requests(mode)) == 2
-    _one_per_run(pws, m, runs)
+    pws.assert_one_version_per_run(m, runs)
     history = json.loads(pws.run("history", "--format", "json", check=0).stdout)
     for v in pws.client.search_model_versions(f"name = '{m}'"):
         assert v.tags["mlreg.apply_id"] == history[-1]["id"]  # the token it was found again by
@@ -75,7 +56,7 @@ def test_503_on_every_third_request_is_ridden_out(pws, proxy):
     out = pws.run("apply", "--auto-approve")
     assert out.returncode == 0, out.stdout + out.stderr
     assert proxy.requests("503")
-    _one_per_run(pws, m, runs)
+    pws.assert_one_version_per_run(m, runs)
     assert len(pws.policy_rows(pid)) == 4
     pws.assert_converged()
 
@@ -90,15 +71,13 @@ def test_plan_reports_duplicates_it_did_not_make(pws, proxy, services):
     out = pws.run("plan")
     assert out.returncode == 1 and "No changes" not in out.stdout
     assert f"run:{runs[0]}/model matches 2 live versions of '{m}': 1, 2; state records version 1" in out.stdout
-    assert f"removed: [{{address: model_version.{m}[v2], destroy: true}}]" in out.stdout
-    pws.write(
-        {
-            "models": {m: {"versions": [{"run_id": runs[0], "stage": "candidate"}]}},
-            "removed": [{"address": f"model_version.{m}[v2]", "destroy": True}],
-        }
-    )
+    hint = re.search(r"or delete the extras: (removed: \[.*\])", out.stdout)
+    assert hint, out.stdout
+    removed = yaml.safe_load(hint.group(1))["removed"]  # the hint is YAML that pastes as printed
+    assert removed == [{"address": f"model_version.{m}[v2]", "destroy": True}]
+    pws.write({"models": {m: {"versions": [{"run_id": runs[0], "stage": "candidate"}]}}, "removed": removed})
     pws.run("apply", "--auto-approve", check=0)
-    _one_per_run(pws, m, runs)
+    pws.assert_one_version_per_run(m, runs)
     pws.assert_converged()
 
 
@@ -126,7 +105,7 @@ def test_server_gone_mid_apply_stops_in_bounded_time_then_converges(pws, proxy):
     proxy.clear()
     proxy.restore()
     pws.run("apply", "--auto-approve", check=0)
-    _one_per_run(pws, m, runs)
+    pws.assert_one_version_per_run(m, runs)
     pws.assert_converged()
 
 
@@ -141,7 +120,7 @@ def test_server_gone_stops_within_60_s_by_default(pws, proxy):
     proxy.clear()
     proxy.restore()
     pws.run("apply", "--auto-approve", check=0)
-    _one_per_run(pws, m, runs)
+    pws.assert_one_version_per_run(m, runs)
     pws.assert_converged()
 
 
@@ -177,7 +156,7 @@ def test_database_gone_mid_apply_then_every_row_lands(services, tmp_path, proxy)
         db.restore()
         proxy.clear()
         ws.run("apply", "--auto-approve", check=0)
-        _one_per_run(ws, m, runs)
+        ws.assert_one_version_per_run(m, runs)
         assert [r["version"] for r in ws.policy_rows(pid)] == [1, 2, 3]
         ws.assert_converged()
     finally:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from mlreg.planner.errors import StaleSerial
-from mlreg.planner.statedata import StateSnapshot
+from mlreg.planner.recorded import StateSnapshot
 from mlreg.state.postgres import PostgresState
 
 pytestmark = pytest.mark.integration

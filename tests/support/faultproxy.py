@@ -5,6 +5,7 @@ servers. The `mlreg` CLI under test talks to the proxy; the test decides what go
 - "lose":   forward, let the server act, then drop the connection: the answer is lost;
 - "504":    forward, let the server act, then answer 504 (a gateway that gave up waiting);
 - "503":    answer 503 without forwarding (refused before anything happened);
+- "fake200": answer `200 {}` without forwarding (a server that says it acted and did not);
 - "call":   forward, and run a callback first (to break another system at the right moment).
 `refuse()` stops listening and cuts open connections (the server is gone); `restore()` comes back
 on the same port.
@@ -88,6 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.state.log.append((self.command, self.path, mode))
         if mode == "503":
             return self._reply(503, {"Content-Type": "text/plain"}, b"unavailable")
+        if mode == "fake200":
+            return self._reply(200, {"Content-Type": "application/json"}, b"{}")
         if mode == "call" and rule.callback:
             rule.callback()
         status, headers, data = self._forward(body)

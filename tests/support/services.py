@@ -142,6 +142,24 @@ class MlflowServer:
         ]
 
 
+ADMIN = ("admin", "admin-pass-for-tests")
+
+
+def auth_config(folder: Path) -> Path:
+    """MLflow's basic-auth app config: READ for everyone by default, the admin's password set
+    (3.17 refuses the old default), users and roles in an SQLite file of the folder."""
+    path = folder / "auth.ini"
+    path.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{folder / 'auth.db'}\n"
+        f"admin_username = {ADMIN[0]}\n"
+        f"admin_password = {ADMIN[1]}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    return path
+
+
 def start_mlflow(
     backend_uri: str,
     artifacts_dir: str,
@@ -149,9 +167,13 @@ def start_mlflow(
     workers: int = 1,
     log_path: str | None = None,
     gunicorn: bool = False,
+    basic_auth: bool = False,
+    workspaces: bool = False,
 ) -> MlflowServer:
     """`gunicorn=True` serves with gunicorn (several workers without uvicorn's Nagle delay, with an
-    access log so requests can be counted); the default is uvicorn, as `mlflow server` does."""
+    access log so requests can be counted); the default is uvicorn, as `mlflow server` does.
+    `basic_auth`: MLflow's users and roles (`--app-name basic-auth`, admin `ADMIN`);
+    `workspaces`: `--enable-workspaces`."""
     port = port or free_port()
     log = Path(log_path or tempfile.mktemp(prefix="mlflow-server-", suffix=".log"))
     mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
@@ -172,7 +194,17 @@ def start_mlflow(
         cmd += ["--gunicorn-opts", f"--workers {workers} --access-logfile - --timeout 300"]
     else:
         cmd += ["--workers", str(workers)]
+    extra = {}
+    if basic_auth:
+        cmd += ["--app-name", "basic-auth"]
+        extra = {
+            "MLFLOW_AUTH_CONFIG_PATH": str(auth_config(Path(artifacts_dir).parent)),
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": base64.urlsafe_b64encode(os.urandom(24)).decode(),
+        }
+    if workspaces:
+        cmd += ["--enable-workspaces"]
     env = {
+        **extra,
         **os.environ,
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         # webhooks delivered to a receiver on loopback, signed with secrets the server keeps encrypted

@@ -153,6 +153,14 @@ class Workspace:
         p = self.path / ".mlreg" / "history.jsonl"
         return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []
 
+    def assert_one_version_per_run(self, model: str, runs: list[str]) -> None:
+        """Exactly one version of `model` per run: nothing registered twice, nothing missing."""
+        per_run: dict[str, list[str]] = {}
+        for v in self.client.search_model_versions(f"name = '{model}'"):
+            per_run.setdefault(v.run_id, []).append(v.version)
+        assert sorted(per_run) == sorted(runs), per_run
+        assert all(len(v) == 1 for v in per_run.values()), f"registered twice: {per_run}"
+
     def assert_converged(self, env: dict | None = None) -> None:
         """Terraform's provider-test rule: after apply, plan is empty and apply writes nothing."""
         plan = self.run("plan", "--detailed-exitcode", env=env)

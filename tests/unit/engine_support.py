@@ -8,13 +8,15 @@ from pathlib import Path
 import yaml
 
 from mlreg.planner.config.load import load_config
+from mlreg.planner.kinds.access_facts import AccessFacts, LivePermission, LiveRole, LiveUser
+from mlreg.planner.kinds.mlflow_facts import LiveModel, LiveRun, LiveVersion, RegistryFacts
 from mlreg.planner.kinds.policy_version import LivePolicyVersion, LiveVariant, PolicyFacts
 from mlreg.planner.kinds.prompt import LivePrompt, LivePromptVersion, PromptFacts
-from mlreg.planner.kinds.registry import LiveModel, LiveRun, LiveVersion, RegistryFacts
 from mlreg.planner.kinds.webhook import LiveWebhook, WebhookFacts
+from mlreg.planner.kinds.workspace import LiveWorkspace, WorkspaceFacts
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.plan import build_plan
-from mlreg.planner.statedata import StateSnapshot
+from mlreg.planner.recorded import StateSnapshot
 
 RUN_DEFAULTS = {
     "params": {
@@ -94,7 +96,39 @@ def live_from(data: dict) -> LiveSnapshot:
             PolicyFacts: PolicyFacts(policy_versions=pvs, variants=variants),
             PromptFacts: _prompts(data),
             WebhookFacts: WebhookFacts(_webhooks(data.get("webhooks", []))),
+            WorkspaceFacts: WorkspaceFacts(
+                {n: LiveWorkspace(n, d or "") for n, d in data.get("workspaces", {}).items()}
+            ),
+            AccessFacts: _access(data),
         }
+    )
+
+
+def _access(data: dict) -> AccessFacts:
+    """users: {name: {id, admin}}; roles: {name: {id, description, permissions: [[id, type,
+    pattern, permission]], members: [names]}}; current: {name, admin}; names: {type: [names]}."""
+    roles = {
+        n: LiveRole(
+            r["id"],
+            n,
+            "default",
+            r.get("description", ""),
+            tuple(LivePermission(*p) for p in r.get("permissions", [])),
+            frozenset(r.get("members", [])),
+        )
+        for n, r in data.get("roles", {}).items()
+    }
+    current = data.get("current") or {}
+    return AccessFacts(
+        workspace="default",
+        users={
+            n: LiveUser(u.get("id", i + 1), n, u.get("admin", False))
+            for i, (n, u) in enumerate(data.get("users", {}).items())
+        },
+        roles=roles,
+        current=current.get("name"),
+        current_admin=current.get("admin", False),
+        names={t: frozenset(v) for t, v in data.get("names", {}).items()},
     )
 
 

@@ -29,7 +29,7 @@ BAD = {
     "bad_enum": (
         "models:\n  a_model:\n    versions:\n      - version: 1\n        stage: prod\n",
         5,
-        "expected one of: 'none', 'candidate', 'production' or 'archived'",
+        "expected one of: 'none', 'candidate', 'production', 'archived'; did you mean 'production'?",
         "models.a_model.versions[0].stage",
     ),
     "zero_matchers": (
@@ -126,8 +126,11 @@ def test_cli_validate_exit_1_no_traceback(tmp_path):
     out = subprocess.run([sys.executable, "-m", "mlreg", "-f", str(p), "validate"], capture_output=True, text=True)
     assert out.returncode == 1
     assert f"{p}:6:" in out.stderr and "stage" in out.stderr
-    assert f"{p}:8:" in out.stderr and "MLREG_TEST_SURELY_UNSET" in out.stderr
+    assert "MLREG_TEST_SURELY_UNSET" not in out.stderr  # offline: a reference need not be set
     assert "Traceback" not in out.stderr + out.stdout
+    out = subprocess.run([sys.executable, "-m", "mlreg", "-f", str(p), "plan"], capture_output=True, text=True)
+    assert out.returncode == 1 and f"{p}:6:" in out.stderr  # refused before any server is asked
+    assert f"{p}:8:" in out.stderr and "MLREG_TEST_SURELY_UNSET" in out.stderr
     debug = subprocess.run(
         [sys.executable, "-m", "mlreg", "--debug", "-f", str(tmp_path / "nope.yaml"), "plan"],
         capture_output=True,
@@ -138,7 +141,8 @@ def test_cli_validate_exit_1_no_traceback(tmp_path):
 
 def test_env_expansion_defaults_and_secrets(tmp_path):
     p = _write(
-        tmp_path, "database:\n  url: ${DB_URL:-sqlite:///x.db}\nmlflow:\n  tracking_uri: http://h/${MLFLOW_TOKEN}\n"
+        tmp_path,
+        "database:\n  url: ${MLREG_DB_URL:-sqlite:///x.db}\nmlflow:\n  tracking_uri: http://h/${MLFLOW_TOKEN}\n",
     )
     loaded, diags = load_config(p, env={"MLFLOW_TOKEN": "t0psecretvalue"})
     assert not diags
@@ -146,6 +150,26 @@ def test_env_expansion_defaults_and_secrets(tmp_path):
     assert loaded.config.mlflow.tracking_uri == "http://h/t0psecretvalue"
     assert redact.redact(loaded.config.mlflow.tracking_uri) == "http://h/***"
     assert redact.redact("postgresql+psycopg://u:pw123@h/db") == "postgresql+psycopg://u:***@h/db"
+
+
+def test_backend_settings_expand_only_mlflow_mlreg_and_libpq_variables(tmp_path):
+    text = (
+        "mlflow:\n  tracking_uri: http://their-host/${AWS_SECRET_ACCESS_KEY}\n"
+        "database:\n  url: ${DB_URL:-sqlite:///x.db}\n"
+        "state:\n  backend: postgres\n  url: postgresql://u@${PGHOST:-db}/s\n"
+        "webhooks:\n  hook:\n    url: https://h/${SLACK_TOKEN}\n    events: [model_version.created]\n"
+    )
+    env = {"AWS_SECRET_ACCESS_KEY": "aws-s3cret-value", "DB_URL": "sqlite:///y.db", "SLACK_TOKEN": "xoxb-s3cret"}
+    _, diags = load_config(_write(tmp_path, text), env=env)
+    found = {(d.key_path, d.line): d.summary for d in diags}
+    assert found == {
+        ("mlflow.tracking_uri", 3): "Environment variable AWS_SECRET_ACCESS_KEY may not be used here",
+        ("database.url", 5): "Environment variable DB_URL may not be used here",
+        ("webhooks.hook.url", 11): "Environment variable SLACK_TOKEN may not be used here",
+    }
+    assert all("MLFLOW_*, MLREG_* and PG*" in d.detail for d in diags if d.key_path != "webhooks.hook.url")
+    for d in diags:
+        assert "s3cret" not in f"{d.summary} {d.detail}"
 
 
 def test_tag_values_coerced_and_version_keys(tmp_path):
@@ -197,7 +221,10 @@ def test_removed_entries_are_checked(tmp_path):
     text = [(d.line, d.summary) for d in diags]
     assert (6, "model_version.a_model[v1] is declared in this file and listed under removed") in text
     assert any(line == 7 and "expected an address" in s for line, s in text)
-    assert any(line == 8 and "`alias` goes with a model" in s for line, s in text)
+    assert any(
+        line == 8 and "`alias` goes with an address of a kind that has aliases (model.NAME, prompt.NAME)" in s
+        for line, s in text
+    )
 
 
 def test_global_options_after_the_command(tmp_path):
@@ -312,3 +339,28 @@ def test_webhook_secret_from_the_environment_is_masked_everywhere(tmp_path):
     assert not diags and loaded.config.webhooks["w"].secret == "s3cr3t-value-xyz"
     # its name says nothing secret, but it is a webhook secret: masked anyway
     assert redact.redact("leaked s3cr3t-value-xyz here") == "leaked *** here"
+
+
+def test_offline_checks_need_no_secrets_but_still_refuse_misplaced_references(tmp_path):
+    path = tmp_path / "registry.yaml"
+    path.write_text(
+        "version: 1\nwebhooks:\n  deploy_bot:\n    url: ${HOOK_URL}\n    events: [model_version.created]\n"
+        "    secret: ${DEPLOY_BOT_SECRET}\naccess:\n  users:\n    ci_bot: {password: '${CI_BOT_PASSWORD}'}\n"
+    )
+    _, online = load_config(path, env={})
+    assert sorted(d.summary for d in online) == [
+        "Environment variable CI_BOT_PASSWORD is not set",
+        "Environment variable DEPLOY_BOT_SECRET is not set",
+        "Environment variable HOOK_URL is not set",
+    ]
+    loaded, offline = load_config(path, env={}, offline=True)
+    assert offline == [] and "deploy_bot" in loaded.config.webhooks
+    path.write_text(
+        "version: 1\nwebhooks:\n  deploy_bot:\n    url: https://h/${API_TOKEN}\n    events: [model_version.created]\n"
+        "mlflow: {tracking_uri: '${AWS_SECRET_ACCESS_KEY}'}\n"
+    )
+    _, refused = load_config(path, env={}, offline=True)
+    assert sorted(d.summary for d in refused) == [
+        "Environment variable API_TOKEN may not be used here",
+        "Environment variable AWS_SECRET_ACCESS_KEY may not be used here",
+    ]

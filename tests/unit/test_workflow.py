@@ -8,8 +8,8 @@ import json
 import pytest
 
 from mlreg.planner import planfile
+from mlreg.planner.changes import ActionReason
 from mlreg.planner.errors import BackendError, PlanRefused, StalePlan, StateLocked
-from mlreg.planner.model import ActionReason
 from mlreg.planner.render.json import plan_json
 from mlreg.planner.workflow import adopt, apply, make_plan, read_live
 from tests.unit.fakes import MemoryPolicies, MemoryRegistry, MemoryState, session, unavailable
@@ -55,7 +55,7 @@ def test_apply_in_dependency_order_records_state_and_history(world):
     assert db.calls == ["policy_version.planner_policy[1]"]
     assert reg.models["planner_model"]["aliases"] == {"champion": "1"}
     assert db.rows[(PID, 1)].model_version == "1"
-    assert outcome.result.executed == {"create": 4, "update": 0, "delete": 0, "forget": 0}
+    assert outcome.result.executed == {"adopt": 0, "create": 4, "update": 0, "delete": 0, "forget": 0}
     assert set(st.snapshot.resources) == {
         "model.planner_model",
         "model_version.planner_model[run:r1/model]",

@@ -1,0 +1,314 @@
+"""The engine's vocabulary: addresses, actions, changes and plans. No I/O.
+
+In-memory types are slotted frozen dataclasses (a plan of a 100,000-version registry holds that
+many changes); the JSON shapes users' tools read are built at the edge (`planfile.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from mlreg.planner.diagnostics import Diagnostic
+
+
+class _Empty(Mapping):
+    """The shared empty mapping that frozen dataclasses may take as a default (it is hashable)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+EMPTY: Mapping[str, Any] = _Empty()
+
+# --- addresses -------------------------------------------------------------------------------------
+
+_ADDRESS = re.compile(r"^([a-z_]+)\.([^\[\]]+?)(?:\[(.+)\])?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """`TYPE.NAME` or `TYPE.NAME[KEY]`: the shape users' scripts rely on (`--target`, `state show`)."""
+
+    type: str
+    name: str
+    key: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.type}.{self.name}" if self.key is None else f"{self.type}.{self.name}[{self.key}]"
+
+    @classmethod
+    def parse(cls, text: str) -> Address | None:
+        m = _ADDRESS.match(text)
+        return cls(m.group(1), m.group(2), m.group(3)) if m else None
+
+
+def address(type_: str, name: str, key: str | int | None = None) -> str:
+    return f"{type_}.{name}" if key is None else f"{type_}.{name}[{key}]"
+
+
+# --- actions and changes ---------------------------------------------------------------------------
+
+
+class Action(str, Enum):
+    """Terraform's words; the symbol is what the text plan shows."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    FORGET = "forget"
+    NOOP = "no-op"
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+
+_SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.FORGET: ".", Action.NOOP: " "}
+
+
+class ActionReason(str, Enum):
+    """Why a change is planned, for people (Terraform's `action_reason`); apply never reads it."""
+
+    DELETED_OUTSIDE = "create_because_deleted_outside"
+    REVERT_DRIFT = "update_because_changed_outside"
+    NOT_IN_CONFIG = "forget_because_no_resource_config"
+    REMOVED_DESTROY = "delete_because_removed_block"
+    NOT_DECLARED = "delete_because_not_declared"  # mlreg's: a grant or member of a managed role added by hand
+    EXCLUSIVE = "delete_because_exclusive"  # mlreg's: a per-user grant on a managed resource
+
+    @property
+    def text(self) -> str:
+        return _REASON_TEXT[self]
+
+
+_REASON_TEXT = {
+    ActionReason.DELETED_OUTSIDE: "because it was deleted outside mlreg",
+    ActionReason.REVERT_DRIFT: "because it changed outside mlreg: putting back the values last applied",
+    ActionReason.NOT_IN_CONFIG: "because it is not in registry.yaml; nothing live is deleted",
+    ActionReason.REMOVED_DESTROY: "because it is listed under removed with destroy: true",
+    ActionReason.NOT_DECLARED: "because the role's permissions and members are what the file lists, and this "
+    "one is not: it was added outside mlreg",
+    ActionReason.EXCLUSIVE: "because access.exclusive takes per-user grants on the resources this file manages away",
+}
+
+
+@dataclass(slots=True)
+class Change:
+    """One resource's planned change. Treated as immutable: the diff builds it, nothing changes
+    it after (not `frozen=True` only because a plan of 100,000 versions builds that many, and a
+    frozen dataclass takes four times as long to construct).
+
+    before: the live values of the managed attributes (None for create, and for forget the values
+        last recorded); apply refuses a saved plan when live no longer gives the same.
+    after:  the values apply will leave (None for delete and forget); keys in `after_unknown` are
+        known only after apply (e.g. a version number MLflow assigns).
+    sensitive: attributes whose values are never shown (a webhook secret: after holds a keyed hash).
+    identity: what apply needs to find or create the object (model name, version number, matcher,
+        policy row id, webhook id); never shown as a diff.
+    refs: attribute -> address whose identity (its `version`) fills that attribute during apply.
+    secrets: values apply needs but nothing may keep (a webhook secret): never shown, never
+        written to a plan file, state or history; `after` holds only a salted hash of them.
+    record_only: live already matches but state does not record it yet (adoption): apply records
+        it without writing to any live system.
+    reason / note: for people only (`note`: words from the file, e.g. a removed entry's reason).
+    """
+
+    address: str
+    type: str
+    action: Action
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    after_unknown: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()
+    reason: ActionReason | None = None
+    note: str | None = None
+    depends_on: tuple[str, ...] = ()
+    identity: Mapping[str, Any] = EMPTY
+    refs: Mapping[str, str] = EMPTY
+    record_only: bool = False
+    secrets: Mapping[str, str] = EMPTY
+
+    def filled_after(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """`after` with the attributes only apply knows filled in: `values` maps the keys of
+        `refs` (`model_version`, `aliases.NAME`) to what the referenced resources became."""
+        after = dict(self.after or {})
+        for attr, value in values.items():
+            head, _, sub = attr.partition(".")
+            if sub:
+                after[head] = {**after.get(head, {}), sub: value}
+            elif attr in after:
+                after[attr] = value
+        return after
+
+
+@dataclass(frozen=True, slots=True)
+class DriftItem:
+    """One attribute that live no longer has as last applied (attribute None: the whole resource
+    is gone, or a note about something unmanaged that appeared)."""
+
+    address: str
+    type: str
+    attribute: str | None
+    recorded: Any = None
+    live: Any = None
+    last_updated: int | None = None
+    user: str | None = None
+    note: str | None = None
+
+    @property
+    def vanished(self) -> bool:
+        return self.attribute is None and self.note is not None and self.live is None
+
+    def to_json(self) -> dict:
+        return {
+            "address": self.address,
+            "type": self.type,
+            "attribute": self.attribute,
+            "recorded": self.recorded,
+            "live": self.live,
+            "last_updated": self.last_updated,
+            "user": self.user,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    model: str
+    version: str | None
+    address: str
+    from_stage: str
+    to_stage: str
+    metrics: Mapping[str, float | None] = EMPTY
+    run_id: str | None = None
+    registered_by: str | None = None
+    replaces: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "address": self.address,
+            "from": self.from_stage,
+            "to": self.to_stage,
+            "metrics": dict(self.metrics),
+            "run_id": self.run_id,
+            "registered_by": self.registered_by,
+            "replaces": dict(self.replaces) if self.replaces else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Counts by action; `adopt` counts live objects the plan starts managing (Terraform's "to
+    import"), some of which are also updated and so counted under `update` too."""
+
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+    forget: int = 0
+    adopt: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.create + self.update + self.delete + self.forget
+
+    def to_json(self) -> dict:
+        return {
+            "adopt": self.adopt,
+            "create": self.create,
+            "update": self.update,
+            "delete": self.delete,
+            "forget": self.forget,
+        }
+
+    @classmethod
+    def of(cls, changes, recorded: Mapping[str, Any] = EMPTY) -> Summary:
+        counts = dict.fromkeys(("create", "update", "delete", "forget"), 0)
+        noop, update = Action.NOOP, Action.UPDATE
+        adopt = 0
+        for c in changes:
+            if c.action is not noop:
+                counts[c.action.value] += 1
+            if (c.record_only or c.action is update) and c.address not in recorded:
+                adopt += 1
+        return cls(**counts, adopt=adopt)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What apply would do, and why. `changes` holds every declared or recorded resource in apply
+    order, no-ops included (they carry the identities apply needs and what adoption records)."""
+
+    config_path: str
+    config_digest: str
+    lineage: str | None
+    serial: int
+    changes: tuple[Change, ...] = ()
+    drift: tuple[DriftItem, ...] = ()
+    promotions: tuple[Promotion, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    # lineage edges for the picture: (from address, to node), e.g. a policy version -> a model
+    # version address, a model version -> "run:ID" or "source:URI"
+    edges: tuple[tuple[str, str], ...] = ()
+    # what it read, for people: {"mlflow": "...", "database": "...", "state": "..."}
+    backends: Mapping[str, str] = EMPTY
+    targets: tuple[str, ...] = ()
+    summary: Summary = field(default_factory=Summary)
+    # where each resource is declared (declared.Declared: file and line, computed when asked)
+    declared: Any = None
+    # the state this plan was made against (recorded.StateSnapshot): Terraform's prior_state
+    prior: Any = None
+
+    @property
+    def actionable(self) -> list[Change]:
+        """Changes that do something live or in state for people to review (not no-ops)."""
+        return [c for c in self.changes if c.action is not Action.NOOP]
+
+    @property
+    def adoptions(self) -> list[Change]:
+        """Live objects the file declares that state does not record yet, which the plan starts
+        managing (Terraform's import): as they are (apply only records them), or updated."""
+        recorded = self.prior.resources if self.prior is not None else {}
+        return [c for c in self.changes if c.address not in recorded and (c.record_only or c.action is Action.UPDATE)]
+
+    @property
+    def reviewed(self) -> list[Change]:
+        """What a reviewer reads: actionable changes, and the adoptions apply only records."""
+        adopted = {c.address for c in self.adoptions}
+        return [c for c in self.changes if c.action is not Action.NOOP or c.address in adopted]
+
+    @property
+    def pending(self) -> list[Change]:
+        """What apply executes: actionable changes plus adoptions that only state records."""
+        return [c for c in self.changes if c.action is not Action.NOOP or c.record_only]
+
+    @property
+    def has_changes(self) -> bool:
+        return self.summary.total > 0 or self.summary.adopt > 0
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+    @property
+    def applyable(self) -> bool:
+        return not self.has_errors

@@ -1,0 +1,204 @@
+"""One registry in many files: every `*.yaml` / `*.yml` directly in a folder, read in name order and
+merged into one configuration, as Terraform reads every `*.tf` of a module.
+
+Every model, prompt, webhook, policy, role, user and workspace is declared in exactly one file;
+the settings (`mlflow`, `database`, `state`, `rules`, `workspace`) in one file only; `version`
+in at least one (others may repeat it, with the same value); `removed` entries come from any
+file. `MergedSource` routes a diagnostic about a key path to the file that declares it, at its
+line, so every message names the right file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlreg.planner.config.source import Path, Source, load_yaml
+from mlreg.planner.diagnostics import Diagnostic, Severity
+
+SETTINGS = ("mlflow", "database", "state", "rules", "workspace")
+
+
+@dataclass
+class ParsedFile:
+    """One file, parsed: its data, and its positions (None when the fast loader read it; they
+    are then read again only if something needs a line)."""
+
+    name: str  # as shown in messages (relative to where mlreg was started)
+    text: str
+    data: dict
+    source: Source | None = None
+    fast: bool = False  # read by the fast loader (its data may hold validated objects, not raw YAML)
+
+    def located(self) -> Source:
+        """Its positions, from the exact loader (read now if the fast loader read it)."""
+        if self.source is None:
+            self.source, _ = load_yaml(self.text, self.name)
+        return self.source
+
+
+@dataclass
+class MergedSource:
+    """Diagnostics and positions for the merged data, answered by the file that declares each
+    key path. `owners` maps an ownership key (see `owner_key`) to the index of its file;
+    `removed` maps a merged `removed` index to (file index, index in that file)."""
+
+    files: list[ParsedFile]
+    owners: dict[tuple, int] = field(default_factory=dict)
+    removed: list[tuple[int, int]] = field(default_factory=list)
+    named_sections: dict[str, tuple[str, ...]] = field(default_factory=dict)  # section -> sub-keys of names
+
+    @property
+    def file(self) -> str:
+        return self.files[0].name if len(self.files) == 1 else ", ".join(f.name for f in self.files)
+
+    def owner_key(self, path: Path) -> tuple | None:
+        if not path:
+            return None
+        head = path[0]
+        if head in self.named_sections:
+            subs = self.named_sections[head]
+            if subs:
+                return tuple(path[:3]) if len(path) >= 3 and path[1] in subs else (head,)
+            return tuple(path[:2]) if len(path) >= 2 else (head,)
+        return (head,)
+
+    def locate(self, path: Path) -> tuple[ParsedFile | None, Path]:
+        """The file that declares `path`, and the path as that file has it."""
+        if len(path) >= 2 and path[0] == "removed" and isinstance(path[1], int) and path[1] < len(self.removed):
+            i, local = self.removed[path[1]]
+            return self.files[i], ("removed", local, *path[2:])
+        key = self.owner_key(path)
+        while key:
+            if key in self.owners:
+                return self.files[self.owners[key]], path
+            key = key[:-1]
+        return (self.files[0] if len(self.files) == 1 else None), path
+
+    def diag(self, path: Path, summary: str, detail: str = "", severity=Severity.ERROR) -> Diagnostic:
+        found, local = self.locate(path)
+        if found is None:
+            return Diagnostic(severity=severity, summary=summary, detail=detail, key_path=render(path))
+        return found.located().diag(local, summary, detail, severity)
+
+    def value_text(self, path: Path) -> str | None:
+        """The value at `path` as written on its line (`off` for `status: off`), if simple."""
+        found, local = self.locate(path)
+        mark = found.located().mark(local) if found is not None else None
+        if mark is None:
+            return None
+        lines = found.text.splitlines()
+        line = lines[mark[0] - 1] if mark[0] - 1 < len(lines) else ""
+        key = str(path[-1]) if path else ""
+        _, sep, rest = line.partition(f"{key}:")
+        value = rest.split("#", 1)[0].strip().rstrip(",}").strip() if sep else ""
+        return value or None
+
+    def where(self, path: Path) -> tuple[str | None, int | None]:
+        """(file, line) of the deepest node of `path` that exists."""
+        found, local = self.locate(path)
+        if found is None:
+            return None, None
+        mark = found.located().mark(local)
+        return found.name, (mark[0] if mark else None)
+
+    def file_of(self, path: Path) -> str | None:
+        """The file that declares `path` (without reading positions)."""
+        found, _ = self.locate(path)
+        return found.name if found is not None else None
+
+
+def render(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out
+
+
+def merge(
+    files: list[ParsedFile], named_sections: dict[str, tuple[str, ...]]
+) -> tuple[dict, MergedSource, list[Diagnostic]]:
+    """The files' data as one configuration, who owns what, and every conflict (named in both
+    files, at both lines)."""
+    source = MergedSource(files, named_sections=named_sections)
+    merged: dict = {}
+    diags: list[Diagnostic] = []
+    first_at: dict[tuple, tuple[int, Path]] = {}
+
+    def claim(key: tuple, index: int, path: Path, what: str) -> bool:
+        if key in first_at:
+            j, other_path = first_at[key]
+            here, there = _at(files[index], path), _at(files[j], other_path)
+            diags.append(
+                files[index]
+                .located()
+                .diag(path, f"{what} is declared in two files: {there} and {here}", "each is declared in one file only")
+            )
+            return False
+        first_at[key] = (index, path)
+        source.owners[key] = index
+        return True
+
+    for i, f in enumerate(files):
+        data = f.data
+        if not isinstance(data, dict):
+            diags.append(f.located().diag((), "The file must be a mapping"))
+            continue
+        for key, value in data.items():
+            if key == "version":
+                if "version" in merged and merged["version"] != value:
+                    diags.append(
+                        f.located().diag(
+                            ("version",),
+                            f"version: {value!r} differs from {merged['version']!r} in another file",
+                            "every file that gives `version` gives the same",
+                        )
+                    )
+                merged.setdefault("version", value)
+                source.owners.setdefault(("version",), i)
+            elif key == "removed":
+                items = value if isinstance(value, list) else [value]
+                merged.setdefault("removed", [])
+                for local, item in enumerate(items):
+                    source.removed.append((i, local))
+                    merged["removed"].append(item)
+            elif key in named_sections and isinstance(value, dict):
+                subs = named_sections[key]
+                target = merged.setdefault(key, {})
+                if not isinstance(target, dict):
+                    continue
+                if not subs:
+                    for name, entry in value.items():
+                        if claim((key, name), i, (key, name), f"{_noun(key)} {name!r}"):
+                            target[name] = entry
+                    continue
+                for sub, entries in value.items():
+                    if sub in subs and isinstance(entries, dict):
+                        into = target.setdefault(sub, {})
+                        for name, entry in entries.items():
+                            if claim((key, sub, name), i, (key, sub, name), f"{key}.{sub} {name!r}"):
+                                into[name] = entry
+                    elif claim((key, sub), i, (key, sub), f"`{key}.{sub}`"):
+                        target[sub] = entries
+            else:
+                what = f"`{key}`" if key in SETTINGS else f"the top-level key `{key}`"
+                if claim((key,), i, (key,), what):
+                    merged[key] = value
+    if len(files) > 1 and "version" not in merged:
+        diags.append(
+            Diagnostic(
+                Severity.ERROR,
+                "No file gives `version: 1`",
+                "put it in one file (conventionally _settings.yaml)",
+                file=files[0].name,
+            )
+        )
+    return merged, source, diags
+
+
+def _noun(section: str) -> str:
+    return {"policies": "policy"}.get(section, section.removesuffix("s"))
+
+
+def _at(f: ParsedFile, path: Path) -> str:
+    mark = f.located().mark(path)
+    return f"{f.name}:{mark[0]}" if mark else f.name

@@ -1,0 +1,49 @@
+"""Text for `mlreg history`: past applies, and the recorded changes of one address."""
+
+from __future__ import annotations
+
+from mlreg.planner.audit import AddressEvent
+from mlreg.planner.redact import redact
+from mlreg.planner.render.escape import text as esc
+from mlreg.planner.render.text import flat, value
+
+LEGEND = "(= adopted, + added, ~ changed, - deleted, . forgotten)"
+
+
+def applies_text(records: list[dict]) -> str:
+    if not records:
+        return "No applies recorded yet.\n"
+    lines = [f"finished                   outcome     apply id                              who  changes {LEGEND}"]
+    for r in records:
+        s = r.get("summary") or {}
+        lines.append(
+            f"{r.get('finished')}  {r.get('outcome'):<11} {r.get('id')}  {esc(r.get('who'))}@{esc(r.get('host'))}  "
+            f"={s.get('adopt', 0)} +{s.get('create', 0)} ~{s.get('update', 0)} -{s.get('delete', 0)} "
+            f".{s.get('forget', 0)}"
+        )
+        for a in r.get("changed", []):
+            lines.append(f"    {esc(a)}")
+    return redact("\n".join(lines) + "\n")
+
+
+def address_text(address: str, events: list[AddressEvent]) -> str:
+    lines = [f"{esc(address)}: {len(events)} recorded change(s), newest first", ""]
+    for e in events:
+        by = f" by {esc(e.who)}" if e.who else ""
+        apply = f" ({esc(e.operation)} {e.apply}{f', {e.outcome}' if e.outcome else ''})" if e.apply else ""
+        lines.append(f"{e.at}  serial {e.serial}  {e.action}{by}{apply}")
+        before, after = flat(e.before, ("tags", "aliases")), flat(e.after, ("tags", "aliases"))
+        for k in dict.fromkeys([*before, *after]):
+            if k not in before:
+                lines.append(f"    + {esc(k)} = {value(after[k])}")
+            elif k not in after:
+                lines.append(f"    - {esc(k)} = {value(before[k])}")
+            elif before[k] != after[k]:
+                lines.append(f"    ~ {esc(k)} = {value(before[k])} -> {value(after[k])}")
+        if e.drift_put_back:
+            changed = ", ".join(
+                f"{esc(k)} = {value(v)}" for k, v in flat(e.drift_put_back, ("tags", "aliases")).items()
+            )
+            lines.append(f"    (drift put back: live had {changed})")
+        lines.append("")
+    return redact("\n".join(lines))

@@ -1,0 +1,184 @@
+"""Registry webhooks (`webhook`): read all (MLflow lists them, no search), write in place by id.
+
+A create is not idempotent: its answer lost, the webhooks are listed again and one with the name
+is adopted (then brought to the declared values); only when none is there is it sent again. The
+secret travels only in the create or update request (`change.secrets`), never anywhere else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mlreg.planner.changes import Action, Change
+from mlreg.planner.errors import AmbiguousWrite
+from mlreg.planner.kinds.base import Phase
+from mlreg.planner.kinds.webhook import LiveWebhook, WebhookFacts, WebhookRequest
+from mlreg.providers.mlflow import DISPATCH
+from mlreg.providers.mlflow.endpoints import API, as_json, done, page
+from mlreg.providers.mlflow.transport import Endpoint, MlflowApiError
+
+if TYPE_CHECKING:
+    from mlreg.providers.mlflow.provider import Mlflow
+
+
+def _events(body: dict) -> list[str]:
+    return [f"{e['entity'].lower()}.{e['action'].lower()}" for e in body.get("events", ())]
+
+
+def _update(c, b: dict):
+    fields = {k: v for k, v in b.items() if k != "webhook_id"}
+    if "events" in fields:
+        fields["events"] = _events(fields)
+    if "status" in fields:
+        fields["status"] = fields["status"].upper()
+    return {"webhook": as_json(c.update_webhook(b["webhook_id"], **fields))}
+
+
+LIST = Endpoint(
+    "GET",
+    f"{API}/webhooks",
+    capability="webhooks",
+    local=lambda c, b: page(c.list_webhooks(max_results=b["max_results"], page_token=b.get("page_token")), "webhooks"),
+)
+CREATE = Endpoint(
+    "POST",
+    f"{API}/webhooks",
+    capability="webhooks",
+    idempotent=False,
+    local=lambda c, b: {
+        "webhook": as_json(
+            c.create_webhook(
+                name=b["name"],
+                url=b["url"],
+                events=_events(b),
+                description=b.get("description"),
+                secret=b.get("secret"),
+                status=b.get("status"),
+            )
+        )
+    },
+)
+UPDATE = Endpoint("PATCH", f"{API}/webhooks/{{webhook_id}}", capability="webhooks", local=_update)
+DELETE = Endpoint(
+    "DELETE",
+    f"{API}/webhooks/{{webhook_id}}",
+    capability="webhooks",
+    absent_ok=True,
+    local=lambda c, b: done(c.delete_webhook(b["webhook_id"])),
+)
+
+
+def _event(name: str) -> dict:
+    entity, action = name.split(".")
+    return {"entity": entity.upper(), "action": action.upper()}
+
+
+def webhook_of(d: dict) -> LiveWebhook:
+    last = d.get("last_updated_timestamp")
+    return LiveWebhook(
+        id=d["webhook_id"],
+        name=d.get("name", ""),
+        url=d.get("url", ""),
+        events=tuple(_events(d)),
+        description=d.get("description", ""),
+        status=d.get("status", "ACTIVE").lower(),
+        last_updated=int(last) if last is not None else None,
+    )
+
+
+def _list(mf: Mlflow) -> list[LiveWebhook]:
+    return [webhook_of(w) for w in mf.api.pages(LIST, {"max_results": 1000}, "webhooks")]
+
+
+@DISPATCH.reads(WebhookRequest)
+def read(mf: Mlflow, request: WebhookRequest) -> WebhookFacts:
+    if not mf.api.exists():
+        return WebhookFacts(note=f"{mf.api.target} does not exist yet: apply creates it")
+    if not request.names:
+        return WebhookFacts()
+    found: dict = {}
+    for w in _list(mf):
+        if w.name in request.names:
+            found.setdefault(w.name, []).append(w)
+    return WebhookFacts(found)
+
+
+@DISPATCH.lists("webhook")
+def names(mf: Mlflow) -> list[str]:
+    return sorted({w.name for w in _list(mf)})
+
+
+PRIVATE_REFUSED = "must not resolve to a non-public IP address"
+
+
+@DISPATCH.writes("webhook")
+def write(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+    try:
+        return _write(mf, change)
+    except MlflowApiError as e:
+        if PRIVATE_REFUSED not in str(e):
+            raise
+        raise MlflowApiError(
+            f"{e} (the MLflow server refuses webhooks to private and loopback addresses; a server for tests "
+            "or demos allows them with MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true in its environment)",
+            e.error_code,
+            e.status,
+        ) from e
+
+
+def _write(mf: Mlflow, change: Change) -> dict:
+    name = change.identity["name"]
+    if change.action is Action.DELETE:
+        mf.api.call(DELETE, {"webhook_id": change.identity["id"]})
+        return dict(change.identity)
+    after = dict(change.after or {})
+    secret = change.secrets.get("secret")
+    if change.before is None:
+        created = _create(mf, name, after, secret)
+        if created is not None:
+            return {"name": name, "id": created}
+        before, webhook_id = {}, _by_name(mf, name)  # adopted after a lost answer: converge it below
+    else:
+        before, webhook_id = dict(change.before), change.identity["id"]
+    fields = {
+        k: after[k] for k in ("url", "events", "description", "status") if k in after and before.get(k) != after[k]
+    }
+    if after.get("secret") != before.get("secret"):
+        fields["secret"] = secret or ""  # a secret taken out of the file is cleared
+    if fields:
+        if "events" in fields:
+            fields["events"] = [_event(e) for e in fields["events"]]
+        if "status" in fields:
+            fields["status"] = fields["status"].upper()
+        mf.api.call(UPDATE, {"webhook_id": webhook_id, **fields})
+    return {"name": name, "id": webhook_id}
+
+
+def _create(mf: Mlflow, name: str, after: dict, secret: str | None) -> str | None:
+    """The new webhook's id, or None when a create whose answer was lost made it after all."""
+    body = {
+        "name": name,
+        "url": after["url"],
+        "events": [_event(e) for e in after["events"]],
+        "status": after["status"].upper(),
+    }
+    if after.get("description") is not None:
+        body["description"] = after["description"]
+    if secret:
+        body["secret"] = secret
+    started, attempt = time.monotonic(), 0
+    while True:
+        try:
+            return webhook_of(mf.api.call(CREATE, body)["webhook"]).id
+        except AmbiguousWrite as e:
+            if _by_name(mf, name) is not None:
+                return None
+            time.sleep(mf.api.resend_wait(started, attempt, str(e)))
+            attempt += 1
+
+
+def _by_name(mf: Mlflow, name: str) -> str | None:
+    found = [w.id for w in _list(mf) if w.name == name]
+    return found[0] if found else None

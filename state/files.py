@@ -1,0 +1,108 @@
+"""mlreg's own files (the local state, its history and lock, saved plans, imported files), written
+so that a pull request cannot redirect them: a committed symbolic link (`.mlreg/history.jsonl` ->
+anywhere) is refused, not followed, and a path the file names (`state.path`) stays inside the
+configuration's folder unless the environment says otherwise (MLREG_FILES_OUTSIDE=1).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from mlreg.planner.errors import UserError
+
+OUTSIDE = "MLREG_FILES_OUTSIDE"
+
+
+def contained(base: str | Path, path: str | Path, what: str) -> Path:
+    """`path` (relative to `base`) as an absolute path, refused when it leaves `base`."""
+    base = Path(base).resolve()
+    target = Path(path) if Path(path).is_absolute() else base / path
+    normal = Path(os.path.normpath(target))
+    if os.environ.get(OUTSIDE) != "1" and not normal.is_relative_to(base):
+        raise UserError(
+            f"{what} {path} is outside the configuration's folder {base}; set {OUTSIDE}=1 in the "
+            "environment to allow it"
+        )
+    return normal
+
+
+def within(bases: list[str | Path], path: str | Path, what: str) -> tuple[Path, Path]:
+    """`path` (relative to the working directory) and the first of `bases` it lies under; refused
+    when it lies under none (unless MLREG_FILES_OUTSIDE=1: then its own folder is its base)."""
+    target = Path(os.path.normpath(Path(path).absolute()))
+    for base in bases:
+        b = Path(base).resolve()
+        if target.is_relative_to(b):
+            return target, b
+    if os.environ.get(OUTSIDE) == "1":
+        return target, target.parent
+    shown = " or ".join(str(Path(b).resolve()) for b in bases)
+    raise UserError(f"{what} {path} is outside {shown}; set {OUTSIDE}=1 in the environment to allow it")
+
+
+def refuse_links(path: Path, base: Path | None = None) -> None:
+    """Refuse `path` if it, or any folder between `base` and it, is a symbolic link (without a
+    base: `path` itself and its folder). Folders above the base are the machine's business."""
+    path = Path(os.path.abspath(path))
+    stop = Path(os.path.abspath(base)) if base is not None else None
+    current = path
+    while True:
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                raise UserError(
+                    f"{current} is a symbolic link; mlreg does not write through links (a link committed "
+                    "to a repository could send its files anywhere): remove it"
+                )
+        except FileNotFoundError:
+            pass
+        if current == stop or current.parent == current or (stop is None and current != path):
+            return
+        current = current.parent
+
+
+def write_atomic(path: Path, text: str, base: Path | None = None) -> None:
+    """Replace `path` with `text` at once (a temporary file renamed over it)."""
+    refuse_links(path, base)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    refuse_links(path, base)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append(path: Path, text: str, base: Path | None = None) -> None:
+    """Append to `path`, never through a link."""
+    refuse_links(path.parent, base)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        if os.path.islink(path):
+            refuse_links(path, base)
+        raise UserError(f"cannot write {path}: {e.strerror}") from None
+    with os.fdopen(fd, "a") as f:
+        f.write(text)
+
+
+def read_text(path: Path) -> str:
+    """Read `path`, never through a link (FileNotFoundError when it does not exist)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        if os.path.islink(path):
+            refuse_links(path)
+        raise
+    with os.fdopen(fd) as f:
+        return f.read()
