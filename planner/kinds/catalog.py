@@ -16,6 +16,7 @@ from mlreg.planner.kinds import (
     policy_version,
     prompt,
     webhook,
+    workspace,
 )
 from mlreg.planner.kinds.base import Config, Kind, Section
 from mlreg.planner.live import Reads
@@ -27,6 +28,7 @@ _ALL = (
     prompt.PROMPT_KIND,
     prompt.VERSION_KIND,
     webhook.KIND,
+    workspace.KIND,
 )
 # In apply order (rank): a model before its versions, versions before the rows pointing at them.
 KINDS: dict[str, Kind] = {k.type: k for k in sorted(_ALL, key=lambda k: k.rank)}
