@@ -15,6 +15,10 @@ from mlreg.planner.kinds import (
     model_version,
     policy_version,
     prompt,
+    role,
+    role_member,
+    role_permission,
+    user,
     webhook,
     workspace,
 )
@@ -29,6 +33,10 @@ _ALL = (
     prompt.VERSION_KIND,
     webhook.KIND,
     workspace.KIND,
+    user.KIND,
+    role.KIND,
+    role_permission.KIND,
+    role_member.KIND,
 )
 # In apply order (rank): a model before its versions, versions before the rows pointing at them.
 KINDS: dict[str, Kind] = {k.type: k for k in sorted(_ALL, key=lambda k: k.rank)}

@@ -1,0 +1,235 @@
+"""Users and roles of MLflow's basic-auth app (`user`, `role`, `role_permission`, `role_member`).
+
+The whole access state of a workspace is read in a bounded number of requests, however many
+models there are: the users with their roles (`users/list`, hence every role's members), the
+workspace's roles with their permissions (`roles/list`), the identity mlreg runs as
+(`users/current`), and, when the file has glob patterns, the names they expand over (one paged
+search). Role endpoints name their workspace themselves and go without the workspace header (a workspace
+that does not exist yet would make the server refuse them); listing users asks as a member of
+the file's workspace.
+
+Creates (a user, a role, a grant, a membership) are not idempotent: an answer lost on the way is
+resolved by reading back, and sent again only when nothing was made.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from mlreg.planner.changes import Action, Change
+from mlreg.planner.errors import AmbiguousWrite, BackendError
+from mlreg.planner.kinds.access_facts import (
+    PER_USER_ROLE,
+    AccessFacts,
+    AccessRequest,
+    LivePermission,
+    LiveRole,
+    LiveUser,
+)
+from mlreg.planner.kinds.base import Phase
+from mlreg.providers.mlflow import DISPATCH
+from mlreg.providers.mlflow.registry_reads import PROMPT_FILTER
+from mlreg.providers.mlflow.transport import Endpoint, MlflowApiError
+
+if TYPE_CHECKING:
+    from mlreg.providers.mlflow.provider import Mlflow
+
+V2, V3 = "/api/2.0/mlflow", "/api/3.0/mlflow"
+
+
+def _ep(method: str, path: str, **kw) -> Endpoint:
+    return Endpoint(method, path, capability="access", scoped=False, **kw)
+
+
+# listing users is for members of the request's workspace: these carry the workspace header
+USERS = Endpoint("GET", f"{V2}/users/list", capability="access")
+CURRENT = Endpoint("GET", f"{V2}/users/current", capability="access")
+CREATE_USER = _ep("POST", f"{V2}/users/create", idempotent=False)
+USER_ADMIN = _ep("PATCH", f"{V2}/users/update-admin")
+USER_PASSWORD = _ep("PATCH", f"{V2}/users/update-password")
+ROLES = _ep("GET", f"{V3}/roles/list")
+CREATE_ROLE = _ep("POST", f"{V3}/roles/create", idempotent=False)
+UPDATE_ROLE = _ep("PATCH", f"{V3}/roles/update")
+DELETE_ROLE = _ep("DELETE", f"{V3}/roles/delete", absent_ok=True)
+ADD_GRANT = _ep("POST", f"{V3}/roles/permissions/add", idempotent=False)
+UPDATE_GRANT = _ep("PATCH", f"{V3}/roles/permissions/update")
+REMOVE_GRANT = _ep("DELETE", f"{V3}/roles/permissions/remove", absent_ok=True)
+ASSIGN = _ep("POST", f"{V3}/roles/assign", idempotent=False)
+UNASSIGN = _ep("DELETE", f"{V3}/roles/unassign", absent_ok=True)
+
+
+def _call(mf: Mlflow, endpoint: Endpoint, body: dict | None = None) -> dict:
+    """A request to the basic-auth app; a server without it is one clear line."""
+    if "access" not in mf.api.capabilities:
+        raise _no_auth(mf)
+    try:
+        return mf.api.call(endpoint, body)
+    except MlflowApiError as e:
+        if e.status == 404 and not e.error_code:
+            raise _no_auth(mf) from None
+        if e.status == 401:
+            raise BackendError(
+                f"{mf.api.target} asks for credentials: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD "
+                "(or MLFLOW_TRACKING_TOKEN) for the identity that applies registry.yaml"
+            ) from None
+        raise
+
+
+def _no_auth(mf: Mlflow) -> BackendError:
+    return BackendError(f"{mf.api.target} has no authentication: `access:` needs `mlflow server --app-name basic-auth`")
+
+
+# every live name of a resource type whose glob patterns mlreg expands (one paged search each)
+_NAMES: dict[str, Callable[[Mlflow], list[str]]] = {
+    "registered_model": lambda mf: mf.reads.list_model_names(),
+    "prompt": lambda mf: [m.name for m in mf.reads.search_models(PROMPT_FILTER)],
+}
+
+
+def _permission(p: dict) -> LivePermission:
+    return LivePermission(int(p["id"]), p["resource_type"], p["resource_pattern"], p["permission"])
+
+
+@DISPATCH.reads(AccessRequest)
+def read(mf: Mlflow, request: AccessRequest) -> AccessFacts:
+    workspace = next(iter(sorted(request.workspaces)), "default")
+    users = _call(mf, USERS).get("users", ())
+    current = _call(mf, CURRENT).get("user") or {}
+    members: dict[int, set[str]] = {}
+    for u in users:
+        for r in u.get("roles", ()):
+            members.setdefault(int(r["id"]), set()).add(u["username"])
+    roles = {
+        r["name"]: LiveRole(
+            int(r["id"]),
+            r["name"],
+            r.get("workspace", workspace),
+            r.get("description") or "",
+            tuple(_permission(p) for p in r.get("permissions", ())),
+            frozenset(members.get(int(r["id"]), ())),
+        )
+        for r in _call(mf, ROLES, {"workspace": workspace}).get("roles", ())
+    }
+    names = {t: frozenset(listed(mf)) for t, listed in _NAMES.items() if t in request.expand}
+    return AccessFacts(
+        workspace=workspace,
+        users={u["username"]: LiveUser(int(u["id"]), u["username"], bool(u.get("is_admin"))) for u in users},
+        roles=roles,
+        current=current.get("username"),
+        current_admin=bool(current.get("is_admin")),
+        names=names,
+    )
+
+
+@DISPATCH.lists("role")
+def role_names(mf: Mlflow) -> list[str]:
+    return sorted(name for name in _facts(mf, mf.api.workspace or "default").roles if not PER_USER_ROLE.match(name))
+
+
+def _once(mf: Mlflow, endpoint: Endpoint, body: dict, found: Callable[[], Any]) -> Any:
+    """Send a create; when its answer is lost, read back (`found()`) and send again only when
+    nothing was made, while the backend timeout lasts."""
+    started, attempt = time.monotonic(), 0
+    while True:
+        try:
+            return _call(mf, endpoint, body)
+        except AmbiguousWrite as e:
+            made = found()
+            if made:
+                return made
+            time.sleep(mf.api.resend_wait(started, attempt, str(e)))
+            attempt += 1
+
+
+def _facts(mf: Mlflow, workspace: str) -> AccessFacts:
+    return read(mf, AccessRequest(workspaces=frozenset({workspace})))
+
+
+@DISPATCH.writes("user")
+def write_user(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+    name = change.identity["name"]
+    after, before = dict(change.after or {}), dict(change.before or {})
+    password = change.secrets.get("password")
+    if change.before is None:
+
+        def made():
+            user = _facts(mf, "default").users.get(name)
+            return {"user": {"id": user.id}} if user else None
+
+        answer = _once(mf, CREATE_USER, {"username": name, "password": password}, made)
+        user_id = int((answer.get("user") or {}).get("id", 0)) or None
+        before = {"admin": False, "password": after.get("password")}
+    else:
+        user_id = change.identity.get("id")
+    if after.get("admin") != before.get("admin"):
+        _call(mf, USER_ADMIN, {"username": name, "is_admin": bool(after.get("admin"))})
+    if "password" in after and after["password"] != before.get("password") and password:
+        _call(mf, USER_PASSWORD, {"username": name, "password": password})
+    return {"name": name, "id": user_id}
+
+
+@DISPATCH.writes("role")
+def write_role(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+    name, workspace = change.identity["name"], change.identity["workspace"]
+    if change.action is Action.DELETE:
+        _call(mf, DELETE_ROLE, {"role_id": change.identity["id"]})
+        return dict(change.identity)
+    after = dict(change.after or {})
+    if change.before is None:
+
+        def made():
+            role = _facts(mf, workspace).roles.get(name)
+            return {"role": {"id": role.id}} if role else None
+
+        answer = _once(mf, CREATE_ROLE, {"name": name, "workspace": workspace, **after}, made)
+        return {"name": name, "workspace": workspace, "id": int(answer["role"]["id"])}
+    if "description" in after and change.before.get("description") != after["description"]:
+        _call(mf, UPDATE_ROLE, {"role_id": change.identity["id"], "description": after["description"]})
+    return dict(change.identity)
+
+
+@DISPATCH.writes("role_permission")
+def write_grant(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+    ident = dict(change.identity)
+    if change.action is Action.DELETE:
+        _call(mf, REMOVE_GRANT, {"role_permission_id": ident["id"]})
+        return ident
+    role_id = ident.get("role_id") or resolved.get("role_id")
+    permission = change.after["permission"]
+    if change.before is None:
+        key = f"{ident['resource_type']}:{ident['pattern']}"
+
+        def made():
+            role = _facts(mf, ident["workspace"]).roles.get(ident["role"])
+            grant = next((g for g in (role.permissions if role else ()) if g.key == key), None)
+            return {"role_permission": {"id": grant.id}} if grant else None
+
+        body = {
+            "role_id": role_id,
+            "resource_type": ident["resource_type"],
+            "resource_pattern": ident["pattern"],
+            "permission": permission,
+        }
+        answer = _once(mf, ADD_GRANT, body, made)
+        return {**ident, "role_id": role_id, "id": int(answer["role_permission"]["id"])}
+    _call(mf, UPDATE_GRANT, {"role_permission_id": ident["id"], "permission": permission})
+    return ident
+
+
+@DISPATCH.writes("role_member")
+def write_member(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+    ident = dict(change.identity)
+    role_id = ident.get("role_id") or resolved.get("role_id")
+    body = {"username": ident["user"], "role_id": role_id}
+    if change.action is Action.DELETE:
+        _call(mf, UNASSIGN, body)
+        return ident
+
+    def made():
+        role = _facts(mf, ident["workspace"]).roles.get(ident["role"])
+        return {"assignment": {}} if role and ident["user"] in role.members else None
+
+    _once(mf, ASSIGN, body, made)
+    return {**ident, "role_id": role_id}
