@@ -176,11 +176,13 @@ def resource_drift(items: list[DriftItem]) -> list[dict]:
     return out
 
 
-def document(plan: Plan) -> dict:
-    """The plan as users' tools read it (`plan --format json`, and the content of `--out` files)."""
+def document(plan: Plan, configuration_section: bool = True) -> dict:
+    """The plan as users' tools read it (`plan --format json`, and the content of `--out` files).
+    `configuration_section=False` leaves out `configuration`, whose file lines cost a second parse
+    of a large file that the fast loader read (apply's digest of the plan does without)."""
     notes = {c.address: c.note for c in plan.changes if c.note}
     adopted = {c.address for c in plan.adoptions}
-    return {
+    doc = {
         "format_version": FORMAT_VERSION,
         "mlreg_version": __version__,
         "config": {"path": plan.config_path, "digest": plan.config_digest},
@@ -190,7 +192,7 @@ def document(plan: Plan) -> dict:
         "resource_changes": [resource_change(c, c.address in adopted) for c in plan.changes],
         "planned_values": planned_values(plan),
         "prior_state": prior_state(plan),
-        "configuration": configuration(plan),
+        "configuration": configuration(plan) if configuration_section else None,
         "resource_drift": resource_drift(list(plan.drift)),
         "drift": [d.to_json() for d in plan.drift],
         "promotions": [p.to_json() for p in plan.promotions],
@@ -200,6 +202,9 @@ def document(plan: Plan) -> dict:
         "errored": plan.has_errors,
         "applyable": plan.applyable,
     }
+    if not configuration_section:
+        del doc["configuration"]
+    return doc
 
 
 def drift_document(items: list[DriftItem]) -> dict:

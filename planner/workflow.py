@@ -206,7 +206,7 @@ def _unrecord(session: Session, before: StateSnapshot, result: ApplyResult, addr
 
 
 def plan_digest(plan: Plan) -> str:
-    doc = planfile.document(plan)
+    doc = planfile.document(plan, configuration_section=False)  # what the plan does, not where it is written
     return "sha256:" + hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 

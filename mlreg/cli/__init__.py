@@ -18,6 +18,9 @@ def main() -> None:
     tearing down a large plan's objects one by one would only make the caller wait (~0.1 s)."""
     import click
 
+    from mlreg.planner.perf import own_process
+
+    own_process()
     try:
         group.main(standalone_mode=False)
         code = 0

@@ -79,11 +79,11 @@ def emit_plan(ctx: Ctx, plan, fmt: str) -> None:
 def plan(ctx: Ctx, out, fmt, detailed_exitcode, targets, backend_timeout, reconfigure):
     """Compare registry.yaml with live MLflow, the database and state; print the plan. Read-only."""
     from mlreg.cli import wiring
+
+    # the server works while the engine is imported and the file validated
+    early = early_read.start(ctx.file, lambda uri: wiring.early_provider(uri, backend_timeout))
     from mlreg.planner.render.json import plan_json
     from mlreg.planner.workflow import make_plan
-
-    # the server works while the file is validated
-    early = early_read.start(ctx.file, lambda uri: wiring.early_provider(uri, backend_timeout))
 
     loaded = ctx.loaded()
     session = wiring.session(loaded, backend_timeout, early, read_only=True, reconfigure=reconfigure)

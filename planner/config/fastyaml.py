@@ -60,6 +60,18 @@ class _Unsure(Exception):
     pass
 
 
+_PLAIN_ASCII = bytes(range(32, 127)) + b"\n\r"
+
+
+def _control_possible(text: str) -> bool:
+    """Could a parsed key hold a control character? Only if the text has one written raw (a tab
+    included), an escape in a double-quoted scalar (a backslash), or non-ASCII text (Unicode
+    separators, direction marks). Checked in C over the whole text: a few milliseconds."""
+    if not text.isascii() or "\\" in text:
+        return True
+    return bool(text.encode("ascii").translate(None, _PLAIN_ASCII))
+
+
 _OPEN = frozenset(" \t\n[{,:")
 _CLOSE = frozenset(" \t\r\n]},:#")
 
@@ -87,8 +99,11 @@ class _Loader:
     """One fast load: rapidyaml parses, json's C decoder builds, and every mapping is checked in
     json's object hook (duplicate keys, keys and strings PyYAML would type differently)."""
 
-    def __init__(self, ryml):
+    def __init__(self, ryml, control_possible: bool = True):
         self.ryml = ryml
+        # no control character, and no escape that could make one, anywhere in the text: no key
+        # can hold one, and the check per key is skipped
+        self.control_possible = control_possible
         self.floats: set[str] = set()
         self.suspicious: set[str] = set()
         self.typed_keys = 0
@@ -120,8 +135,9 @@ class _Loader:
         if len(d) != len(items):
             raise _Unsure
         known = _seen.get  # the cache answers for nearly every key and value: no call needed
+        control = self.control_possible
         for k, v in items:
-            if not k.isprintable():  # control characters in a name: the exact loader reports it
+            if control and not k.isprintable():  # control characters in a name: the exact loader reports it
                 raise _Unsure
             hit = known(k)
             if hit is None:
@@ -202,7 +218,7 @@ def fast_load(text: str, convert_model=None):
         return None
     if (any(c in text for c in "&*!<") or "---" in text or "..." in text) and _RISKY_SYNTAX.search(text):
         return None
-    loader = _Loader(ryml)
+    loader = _Loader(ryml, _control_possible(text))
     try:
         split = _chunks(text) if len(text) > BATCH_BYTES else None
         if split is None:

@@ -11,6 +11,7 @@ line, so every message names the right file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path as FsPath
 
 from mlreg.planner.config.source import Path, Source, load_yaml
 from mlreg.planner.diagnostics import Diagnostic, Severity
@@ -24,15 +25,28 @@ class ParsedFile:
     are then read again only if something needs a line)."""
 
     name: str  # as shown in messages (relative to where mlreg was started)
-    text: str
+    text: str | None  # None: a large file not kept in memory (read again from disk if needed)
     data: dict
     source: Source | None = None
     fast: bool = False  # read by the fast loader (its data may hold validated objects, not raw YAML)
+    sha: str | None = None  # SHA-256 of the file's bytes as read
+
+    def full_text(self) -> str:
+        """Its text: kept, or read again from disk if it is still the same file ("" if not)."""
+        if self.text is not None:
+            return self.text
+        import hashlib
+
+        try:
+            data = FsPath(self.name).read_bytes()
+        except OSError:
+            return ""
+        return data.decode("utf-8", errors="replace") if hashlib.sha256(data).hexdigest() == self.sha else ""
 
     def located(self) -> Source:
         """Its positions, from the exact loader (read now if the fast loader read it)."""
         if self.source is None:
-            self.source, _ = load_yaml(self.text, self.name)
+            self.source, _ = load_yaml(self.full_text(), self.name)
         return self.source
 
 
@@ -86,7 +100,7 @@ class MergedSource:
         mark = found.located().mark(local) if found is not None else None
         if mark is None:
             return None
-        lines = found.text.splitlines()
+        lines = found.full_text().splitlines()
         line = lines[mark[0] - 1] if mark[0] - 1 < len(lines) else ""
         key = str(path[-1]) if path else ""
         _, sep, rest = line.partition(f"{key}:")

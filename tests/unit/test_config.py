@@ -364,3 +364,20 @@ def test_offline_checks_need_no_secrets_but_still_refuse_misplaced_references(tm
         "Environment variable API_TOKEN may not be used here",
         "Environment variable AWS_SECRET_ACCESS_KEY may not be used here",
     ]
+
+
+def test_a_large_file_is_not_kept_in_memory_but_its_lines_are_still_found(tmp_path):
+    from mlreg.planner.config import load as loader
+
+    models = "".join(f"  m{i:05d}_model:\n    description: {'x' * 40}\n" for i in range(15_000))
+    path = tmp_path / "registry.yaml"
+    path.write_text("version: 1\nmodels:\n" + models)
+    assert path.stat().st_size > loader.KEEP_TEXT
+    loaded, diags = load_config(path, env={})
+    assert not diags
+    (parsed,) = loaded.source.files
+    assert parsed.fast and parsed.text is None  # read by the fast loader, text not kept
+    assert loaded.where(("models", "m12345_model")) == (str(path), 2 + 2 * 12345 + 1)
+    path.write_text("version: 1\nmodels: {}\n")  # changed since: no line rather than a wrong one
+    parsed.source = None
+    assert loaded.where(("models", "m00001_model")) == (str(path), None)

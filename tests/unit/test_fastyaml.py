@@ -56,3 +56,11 @@ def test_the_demo_registry_takes_the_fast_path():
     text = (ROOT / "registry.yaml").read_text()
     fast = fast_load(text)
     assert fast is not None and fast == yaml.safe_load(text)
+
+
+def test_the_per_key_control_check_is_skipped_only_when_no_key_could_hold_one():
+    from mlreg.planner.config.fastyaml import _control_possible
+
+    assert not _control_possible("models:\n  a_model: {description: plain}\r\n")
+    for text in ('"a\\tb": 1\n', "a\tb: 1\n", "a\x1bb: 1\n", "a\u2028b: 1\n", "caf\u00e9: 1\n"):
+        assert _control_possible(text), repr(text)
