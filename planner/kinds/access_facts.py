@@ -102,6 +102,15 @@ class InRoles(Kind):
 
     provider: ClassVar[str] = PROVIDER
     section: ClassVar[Section] = SECTION
+    # (summary, hint) of the error for a `removed … destroy: true` entry of a part of a role,
+    # which is taken away by taking it out of the role instead
+    taken_out_instead: ClassVar[tuple[str, str] | None] = None
+
+    def destroy(self, ctx, addr: str, name: str, key: str | None, entry):
+        if self.taken_out_instead is None:
+            return super().destroy(ctx, addr, name, key, entry)
+        ctx.error(*self.taken_out_instead, addr)
+        return None
 
     def declared_requests(self, cfg: Config) -> Iterable[AccessRequest]:
         if cfg.access.roles or self.destroyed_names(cfg):

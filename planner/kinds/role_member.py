@@ -25,6 +25,10 @@ class RoleMemberKind(InRoles):
     type: ClassVar[str] = TYPE
     rank: ClassVar[int] = 37
     parent: ClassVar[str | None] = ROLE
+    taken_out_instead: ClassVar[tuple[str, str] | None] = (
+        "A member is removed by taking it out of its role's members",
+        "a managed role's members are what the file lists",
+    )
 
     def declared_addresses(self, cfg: Config) -> list[str]:
         return [address(TYPE, r, m) for r, spec in cfg.access.roles.items() for m in spec.members]
@@ -87,14 +91,6 @@ class RoleMemberKind(InRoles):
             for u in sorted(r.members)
             if address(TYPE, r.name, u) not in recorded
         ]
-
-    def destroy(self, ctx: DiffContext, addr: str, name: str, key: str | None, entry):
-        ctx.error(
-            "A member is removed by taking it out of its role's members",
-            "a managed role's members are what the file lists",
-            addr,
-        )
-        return None
 
     def live_values(self, rs: ResourceState, live: LiveSnapshot):
         role = live[AccessFacts].roles.get(rs.identity.get("role"))

@@ -40,6 +40,10 @@ class RolePermissionKind(InRoles):
     type: ClassVar[str] = TYPE
     rank: ClassVar[int] = 36
     parent: ClassVar[str | None] = ROLE
+    taken_out_instead: ClassVar[tuple[str, str] | None] = (
+        "A grant is removed by taking it out of its role's permissions",
+        "a managed role's permissions are what the file lists",
+    )
     ref_field: ClassVar[str] = "id"
 
     def declared_addresses(self, cfg: Config) -> list[str]:
@@ -141,14 +145,6 @@ class RolePermissionKind(InRoles):
                         )
                     )
         return out
-
-    def destroy(self, ctx: DiffContext, addr: str, name: str, key: str | None, entry):
-        ctx.error(
-            "A grant is removed by taking it out of its role's permissions",
-            "a managed role's permissions are what the file lists",
-            addr,
-        )
-        return None
 
     def live_values(self, rs: ResourceState, live: LiveSnapshot):
         role = live[AccessFacts].roles.get(rs.identity.get("role"))
