@@ -286,6 +286,10 @@ class Importer:
     metavar: ClassVar[str] = "NAME_OR_GLOB"
     help: ClassVar[str] = ""
     one_file_each: ClassVar[bool] = False  # `import --out DIR`: a file per object (else one per kind)
+    # the read of the chosen objects by name, when one request type does it: the type, and its
+    # field that takes the names
+    by_names: ClassVar[type | None] = None
+    names_field: ClassVar[str] = "names"
 
     def choose(self, names: list[str], patterns: Iterable[str]) -> list[Chosen]:
         """The live names matching the patterns (shell globs)."""
@@ -296,7 +300,9 @@ class Importer:
 
     def requests(self, chosen: list[Chosen]) -> Iterable[Request]:
         """What to read for the chosen objects."""
-        return ()
+        if self.by_names is None:
+            return ()
+        return (self.by_names(**{self.names_field: frozenset(c.name for c in chosen)}),)
 
     def follow(self, live: LiveSnapshot, chosen: list[Chosen]) -> Mapping[str, set[str]]:
         """Names of other kinds the chosen objects need in the file (kind type -> names): the

@@ -91,6 +91,8 @@ class PolicyImporter(Importer):
     option = "policy"
     metavar = "[NAME=]UUID_OR_GLOB"
     help = "Policy ids to import (repeatable); NAME= names the policy in the file."
+    by_names = PolicyRequest
+    names_field = "policy_ids"
 
     def choose(self, names: list[str], patterns) -> list[Chosen]:
         from fnmatch import fnmatchcase
@@ -102,9 +104,6 @@ class PolicyImporter(Importer):
                 if fnmatchcase(pid, glob) and pid not in {c.name for c in out}:
                     out.append(Chosen(pid, label or f"policy_{pid[:8]}"))
         return out
-
-    def requests(self, chosen: list[Chosen]):
-        yield PolicyRequest(policy_ids=frozenset(c.name for c in chosen))
 
     def follow(self, live: LiveSnapshot, chosen: list[Chosen]):
         ids = {c.name for c in chosen}

@@ -123,9 +123,7 @@ class PromptImporter(Importer):
     option = "prompt"
     one_file_each = True
     help = "Prompts to import, with their versions (repeatable)."
-
-    def requests(self, chosen: list[Chosen]):
-        yield PromptRequest(names=frozenset(c.name for c in chosen))
+    by_names = PromptRequest
 
     def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
         return prompt_lines(live, [c.name for c in chosen])

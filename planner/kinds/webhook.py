@@ -83,9 +83,7 @@ def values(w: LiveWebhook) -> dict:
 class WebhookImporter(Importer):
     option = "webhook"
     help = "Webhooks to import, by name (repeatable). MLflow never returns a secret: add it after."
-
-    def requests(self, chosen: list[Chosen]):
-        yield WebhookRequest(names=frozenset(c.name for c in chosen))
+    by_names = WebhookRequest
 
     def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
         return webhook_lines(live, [c.name for c in chosen])

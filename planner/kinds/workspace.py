@@ -70,9 +70,7 @@ class WorkspaceRequest(Request):
 class WorkspaceImporter(Importer):
     option = "workspace"
     help = "Workspaces to import, with their description (repeatable)."
-
-    def requests(self, chosen: list[Chosen]):
-        yield WorkspaceRequest(names=frozenset(c.name for c in chosen))
+    by_names = WorkspaceRequest
 
     def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
         found = live[WorkspaceFacts].workspaces
