@@ -13,16 +13,27 @@ LEGEND = "(= adopted, + added, ~ changed, - deleted, . forgotten)"
 def applies_text(records: list[dict]) -> str:
     if not records:
         return "No applies recorded yet.\n"
-    lines = [f"finished                   outcome     apply id                              who  changes {LEGEND}"]
+    header = ("finished", "outcome", "apply id", "who", "changes")
+    rows = []
     for r in records:
         s = r.get("summary") or {}
-        lines.append(
-            f"{r.get('finished')}  {r.get('outcome'):<11} {r.get('id')}  {esc(r.get('who'))}@{esc(r.get('host'))}  "
+        counts = (
             f"={s.get('adopt', 0)} +{s.get('create', 0)} ~{s.get('update', 0)} -{s.get('delete', 0)} "
             f".{s.get('forget', 0)}"
         )
+        who = f"{esc(r.get('who'))}@{esc(r.get('host'))}"
+        rows.append(((str(r.get("finished")), str(r.get("outcome")), str(r.get("id")), who, counts), r))
+    widths = [max(len(c[i]) for c in [header, *(cells for cells, _ in rows)]) for i in range(len(header) - 1)]
+
+    def line(cells) -> str:
+        return "  ".join([*(c.ljust(w) for c, w in zip(cells, widths)), cells[-1]])
+
+    lines = [line(header)]
+    for cells, r in rows:
+        lines.append(line(cells))
         for a in r.get("changed", []):
             lines.append(f"    {esc(a)}")
+    lines.append(f"changes: {LEGEND}")
     return redact("\n".join(lines) + "\n")
 
 

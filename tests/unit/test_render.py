@@ -222,3 +222,35 @@ def test_progress_lines():
 
 def _rec(type_: str, identity: dict, attributes: dict | None = None) -> dict:
     return {"type": type_, "identity": identity, "attributes": attributes or {"tags": {}, "aliases": {}}}
+
+
+def test_history_columns_line_up_whatever_the_values():
+    from mlreg.planner.render.audit import applies_text
+
+    records = [
+        {
+            "finished": "2026-12-01T10:00:00+00:00",
+            "outcome": "succeeded",
+            "id": "a1",
+            "who": "ci",
+            "host": "runner-1",
+            "summary": {"create": 3},
+            "changed": ["model.m"],
+        },
+        {
+            "finished": "2026-12-01T11:00:00.123456+00:00",
+            "outcome": "failed",
+            "id": "b2222222",
+            "who": "alice-from-the-platform-team",
+            "host": "laptop",
+            "summary": {"update": 1, "adopt": 2},
+        },
+    ]
+    lines = applies_text(records).splitlines()
+    header, rows = lines[0], [ln for ln in lines[1:] if not ln.startswith((" ", "changes:"))]
+    assert len(rows) == 2
+    for column, first_value in (("outcome", "succeeded"), ("apply id", "a1"), ("who", "ci@"), ("changes", "=0 +3")):
+        at = header.index(column)
+        assert rows[0][at:].startswith(first_value), (column, lines)
+    assert rows[1][header.index("changes") :].startswith("=2 +0 ~1 -0 .0")
+    assert "    model.m" in lines and lines[-1].startswith("changes: (= adopted")
