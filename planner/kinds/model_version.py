@@ -131,8 +131,10 @@ class ModelVersionKind(Kind):
             index = VersionIndex(live_versions, facts.logged_model_names)
             doomed = self._doomed_numbers(ctx, name) if ctx.destroying else ()
             depends = (f"{MODEL}.{name}",)
+            previous = None  # new versions are registered one after the other: numbers follow the file
             for v in spec.versions:
-                self._diff_one(ctx, facts, name, v, live_versions, index, doomed, depends)
+                made = self._diff_one(ctx, facts, name, v, live_versions, index, doomed, depends, previous)
+                previous = made or previous
 
     @staticmethod
     def _doomed_numbers(ctx: DiffContext, model: str) -> set[str]:
@@ -153,10 +155,11 @@ class ModelVersionKind(Kind):
         index: VersionIndex,
         doomed,
         depends: tuple[str, ...],
-    ) -> None:
+        previous: str | None,
+    ) -> str | None:
         """Compare first, build only what the comparison needs: this runs once per declared version
         (100,000 in the benchmark), so the common case (a version pinned or matched, unchanged)
-        takes the shortest path."""
+        takes the shortest path. Returns the address when it registers a new version."""
         key = spec.key
         addr = f"{TYPE}.{model}[{key}]"
         recorded = ctx.state.resources.get(addr)
@@ -208,10 +211,11 @@ class ModelVersionKind(Kind):
                 "matcher": spec.matcher(),
                 "run_id": run.run_id if run is not None else None,
             }
+            deps = depends + ((previous,) if previous else ())
             ctx.changes.append(
-                created(addr, TYPE, after, recorded, after_unknown=("version",), identity=identity, depends_on=depends)
+                created(addr, TYPE, after, recorded, after_unknown=("version",), identity=identity, depends_on=deps)
             )
-            return
+            return addr
         live_tags = lv.tags
         before: dict = {"version": number}
         if stage is not None:

@@ -73,6 +73,7 @@ def test_create_then_converged(ws):
     assert rm.aliases == {"champion": str(va.version)}
     vb = next(v for v in versions.values() if v.run_id != a)
     assert vb.description == "second" and vb.source.startswith("models:/m-")
+    assert (va.version, vb.version) == ("1", "2")  # new versions are registered in the file's order
     rows = ws.policy_rows(pid)
     assert [(r["version"], r["mlflow_model_version"]) for r in rows] == [(1, str(va.version)), (2, str(vb.version))]
     assert rows[0]["config_defaults"] == {"temperature": 0.7}

@@ -3,6 +3,7 @@ executor, driven through in-memory providers and state."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -138,15 +139,38 @@ def test_unavailable_backend_stops_apply_records_what_completed_and_rerun_conver
 
 def test_a_failed_step_skips_its_dependents_only(world):
     reg, db, st = world
-    s = session(FILE, reg, db, st)
+    reg.log_run("r3")
+    two_models = FILE.replace("policies:", "  ranker_model:\n    versions:\n      - {run_id: r3}\npolicies:")
+    s = session(two_models, reg, db, st)
     reg.fail["model_version.planner_model[run:r1/model]"] = BackendError("MLflow refused: 400")
     result = apply(s).result
     assert "model_version.planner_model[run:r1/model]" in result.failed
-    assert "model_version.planner_model[run:r2/model]" in result.done  # independent: applied
-    assert db.calls == []  # the row points at the failed version: skipped
+    assert "model_version.ranker_model[run:r3/model]" in result.done  # independent: applied
+    # registered after r1 (numbers follow the file), and the row points at r1: both wait
+    assert "model_version.planner_model[run:r2/model]" not in result.done
+    assert db.calls == []
     assert not result.stopped
     del reg.fail["model_version.planner_model[run:r1/model]"]
     apply(s)
+    assert converged(s)
+    assert [v["run_id"] for v in reg.versions["planner_model"]] == ["r1", "r2"]
+
+
+def test_new_versions_of_one_model_are_registered_in_the_files_order(world):
+    reg, db, st = world
+    runs = [f"r{i}" for i in range(3, 11)]
+    for r in runs:
+        reg.log_run(r)
+    listed = "".join(f"      - {{run_id: {r}}}\n" for r in runs)
+    last = "      - {run_id: r2, stage: candidate}\n"
+    s = session(FILE.replace(last, last + listed), reg, db, st)
+    plan, _ = make_plan(s)
+    created = [c for c in plan.changes if c.type == "model_version"]
+    for before, after in itertools.pairwise(created):
+        assert before.address in after.depends_on, (before.address, after.depends_on)
+    apply(s, parallelism=8)
+    assert [v["run_id"] for v in reg.versions["planner_model"]] == ["r1", "r2", *runs]
+    assert [v["version"] for v in reg.versions["planner_model"]] == [str(i) for i in range(1, 11)]
     assert converged(s)
 
 
