@@ -60,6 +60,5 @@ def _forgotten(state: StateSnapshot, declared: set[str]) -> list[Change]:
         Change(
             addr, rs.type, Action.FORGET, rs.attributes, None, identity=rs.identity, reason=ActionReason.NOT_IN_CONFIG
         )
-        for addr, rs in sorted(state.resources.items())
-        if addr not in declared
+        for addr, rs in sorted((a, rs) for a, rs in state.resources.items() if a not in declared)
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
@@ -43,9 +42,10 @@ class VersionRef(Frozen):
             raise ValueError(f"a version needs exactly one of version, run_id, run, source (found: {found})")
         return self
 
-    @cached_property
+    @property
     def key(self) -> str:
-        """The stable address key: v3, run:ID/PATH, run:EXP/NAME/PATH, source:URI."""
+        """The stable address key: v3, run:ID/PATH, run:EXP/NAME/PATH, source:URI. (Computed on
+        each use: cheaper than Python 3.11's cached_property, which takes a lock per instance.)"""
         if self.version is not None:
             return f"v{self.version}"
         if self.run_id is not None:
