@@ -27,6 +27,8 @@ def test_every_error_exits_1_even_usage_errors(ws):
     # --detailed-exitcode keeps 2 for "changes present" only
     _model_with_description(ws, "d")
     assert ws.run("plan", "--detailed-exitcode").returncode == 2
+    ws.run("apply", "--auto-approve", check=0)
+    ws.assert_converged()
 
 
 def test_a_target_matching_nothing_is_an_error_and_a_targeted_plan_says_so(ws):
@@ -156,3 +158,10 @@ def test_a_webhook_to_a_private_address_explains_the_server_setting(tmp_path):
     assert out.returncode == 1
     assert "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true" in out.stderr + out.stdout
     assert "Traceback" not in out.stderr
+    # with the setting the message names, the rerun applies and converges
+    allowed = {**env, "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true"}
+
+    run = {"cwd": tmp_path, "env": allowed, "capture_output": True, "text": True}
+    assert subprocess.run([sys.executable, "-m", "mlreg", "apply", "--auto-approve"], **run).returncode == 0
+    plan = subprocess.run([sys.executable, "-m", "mlreg", "plan", "--detailed-exitcode"], **run)
+    assert plan.returncode == 0 and "No changes." in plan.stdout, plan.stdout + plan.stderr

@@ -170,9 +170,6 @@ class Workspace:
         self.run("apply", "--auto-approve", check=0, env=env)
         assert self.serial(env) == before, "a second apply wrote state"
 
-    def assert_converged_with(self, env: dict) -> None:
-        self.assert_converged(env)
-
     def serial(self, env: dict | None = None) -> int:
         """The recorded state's serial, from whichever backend registry.yaml names."""
         return json.loads(self.run("state", "pull", check=0, env=env).stdout)["serial"]
