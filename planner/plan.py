@@ -26,7 +26,7 @@ from mlreg.planner.kinds.base import Diff, Hold
 from mlreg.planner.kinds.catalog import KINDS, kind_of
 from mlreg.planner.live import LiveSnapshot, Reads
 from mlreg.planner.perf import no_gc_pauses
-from mlreg.planner.recorded import StateSnapshot
+from mlreg.planner.recorded import ResourceState, StateSnapshot
 
 
 def declared_reads(cfg: Config) -> Reads:
@@ -37,11 +37,13 @@ def declared_reads(cfg: Config) -> Reads:
 def recorded_reads(state: StateSnapshot, addresses: Iterable[str] | None = None) -> Reads:
     """Read phase 1b (and apply's read-back): what recorded resources need read; all of them, or
     only `addresses`."""
-    if addresses is None:
-        resources = list(state.resources.items())
-    else:
-        resources = [(a, state.resources[a]) for a in addresses if a in state.resources]
-    return Reads.of(r for kind in KINDS.values() for r in kind.recorded_requests(resources))
+    found = state.resources.items() if addresses is None else ((a, state.resources.get(a)) for a in addresses)
+    by_type: dict[str, list[tuple[str, ResourceState]]] = {}
+    with no_gc_pauses():
+        for a, rs in found:  # one pass, each kind then sees only its own resources
+            if rs is not None:
+                by_type.setdefault(rs.type, []).append((a, rs))
+    return Reads.of(r for t, own in by_type.items() if t in KINDS for r in KINDS[t].recorded_requests(own))
 
 
 def diff(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot) -> Diff:

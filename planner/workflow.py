@@ -23,6 +23,7 @@ from mlreg.planner.errors import BackendError, MlregError, PlanRefused, UserErro
 from mlreg.planner.kinds.base import Chosen
 from mlreg.planner.kinds.catalog import KINDS, importable
 from mlreg.planner.live import LiveSnapshot, Reads
+from mlreg.planner.perf import no_gc_pauses
 from mlreg.planner.ports import LockInfo, Prefetched, Provider, StateBackend
 from mlreg.planner.recorded import StateSnapshot
 from mlreg.planner.redact import redact
@@ -73,7 +74,8 @@ def read_live(
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(read, session, declared.minus(done))
         if state is None:
-            state = session.state.read()
+            with no_gc_pauses():  # a large state is a million objects, none in a cycle
+                state = session.state.read()
         live = LiveSnapshot(prefetch.result() if prefetch is not None else {})
         live = live.with_facts(first.result())
     rest = planning.recorded_reads(state).minus(declared.plus(done))

@@ -117,7 +117,7 @@ class InRoles(Kind):
             yield access_request(cfg)
 
     def recorded_requests(self, resources) -> Iterable[AccessRequest]:
-        workspaces = {rs.identity.get("workspace") for _, rs in resources if rs.type == self.type} - {None}
+        workspaces = {rs.identity.get("workspace") for _, rs in resources} - {None}
         if workspaces:
             yield AccessRequest(workspaces=frozenset(workspaces))
 

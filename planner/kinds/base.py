@@ -13,7 +13,7 @@ import` writes it. Kinds import no pydantic at run time: their config types are 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -350,9 +350,9 @@ class Kind:
         """What the file names (declared and `removed` entries): read before state is known."""
         return ()
 
-    def recorded_requests(self, resources: Iterable[tuple[str, ResourceState]]) -> Iterable[Request]:
-        """What these recorded resources need read (forgotten ones for a plan, written ones for
-        apply's read-back)."""
+    def recorded_requests(self, resources: Sequence[tuple[str, ResourceState]]) -> Iterable[Request]:
+        """What these recorded resources of this kind need read (forgotten ones for a plan,
+        written ones for apply's read-back)."""
         return ()
 
     def named_requests(self, names: frozenset[str]) -> Iterable[Request]:
@@ -460,9 +460,8 @@ class Kind:
         return out
 
     @staticmethod
-    def recorded_names(resources: Iterable[tuple[str, ResourceState]], types: Iterable[str]) -> set[str]:
-        wanted = set(types)
-        return {rs.identity.get("name") for _, rs in resources if rs.type in wanted} - {None}
+    def recorded_names(resources: Iterable[tuple[str, ResourceState]]) -> set[str]:
+        return {rs.identity.get("name") for _, rs in resources} - {None}
 
     def number_to_delete(self, ctx: DiffContext, addr: str, name: str, key: str | None) -> str | None:
         """The version number a `removed` entry of a versioned kind means; an error when unknown."""

@@ -99,7 +99,7 @@ class ModelKind(Kind):
         yield RegistryRequest(model_names=names)
 
     def recorded_requests(self, resources) -> Iterable[RegistryRequest]:
-        names = self.recorded_names(resources, (TYPE,))
+        names = self.recorded_names(resources)
         if names:
             yield RegistryRequest(model_names=frozenset(names))
 

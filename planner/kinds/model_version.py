@@ -85,7 +85,7 @@ class ModelVersionKind(Kind):
         )
 
     def recorded_requests(self, resources) -> Iterable[RegistryRequest]:
-        names = self.recorded_names(resources, (TYPE,))
+        names = self.recorded_names(resources)
         if names:
             yield RegistryRequest(model_names=frozenset(names))
 

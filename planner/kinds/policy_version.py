@@ -134,7 +134,7 @@ class PolicyVersionKind(Kind):
         yield PolicyRequest(policy_ids=frozenset(ids), referenced_models=frozenset(doomed))
 
     def recorded_requests(self, resources) -> Iterable[PolicyRequest]:
-        ids = {str(rs.identity["policy_id"]) for _, rs in resources if rs.type == TYPE and "policy_id" in rs.identity}
+        ids = {str(rs.identity["policy_id"]) for _, rs in resources if "policy_id" in rs.identity}
         if ids:
             yield PolicyRequest(policy_ids=frozenset(ids))
 

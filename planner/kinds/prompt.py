@@ -114,7 +114,7 @@ class _Reads:
         yield PromptRequest(names=frozenset(set(cfg.prompts) | self.destroyed_names(cfg, (PROMPT, VERSION))))
 
     def recorded_requests(self, resources) -> Iterable[PromptRequest]:
-        names = self.recorded_names(resources, (PROMPT, VERSION))
+        names = self.recorded_names(resources)
         if names:
             yield PromptRequest(names=frozenset(names))
 

@@ -42,7 +42,7 @@ class UserKind(Kind):
             yield access_request(cfg)
 
     def recorded_requests(self, resources) -> Iterable[AccessRequest]:
-        if any(rs.type == TYPE for _, rs in resources):
+        if resources:
             yield AccessRequest(workspaces=frozenset({"default"}))
 
     def diff(self, ctx: DiffContext) -> None:

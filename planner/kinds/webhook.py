@@ -103,7 +103,7 @@ class WebhookKind(Kind):
         yield WebhookRequest(names=frozenset(set(cfg.webhooks) | self.destroyed_names(cfg)))
 
     def recorded_requests(self, resources) -> Iterable[WebhookRequest]:
-        names = self.recorded_names(resources, (TYPE,))
+        names = self.recorded_names(resources)
         if names:
             yield WebhookRequest(names=frozenset(names))
 

@@ -98,7 +98,7 @@ class WorkspaceKind(Kind):
             yield WorkspaceRequest(names=frozenset(names | required), required=frozenset(required))
 
     def recorded_requests(self, resources) -> Iterable[WorkspaceRequest]:
-        names = self.recorded_names(resources, (TYPE,))
+        names = self.recorded_names(resources)
         if names:
             yield WorkspaceRequest(names=frozenset(names))
 
