@@ -34,15 +34,17 @@ def declared_reads(cfg: Config) -> Reads:
     return Reads.of(r for kind in KINDS.values() for r in kind.declared_requests(cfg))
 
 
-def recorded_reads(state: StateSnapshot, addresses: Iterable[str] | None = None) -> Reads:
-    """Read phase 1b (and apply's read-back): what recorded resources need read; all of them, or
-    only `addresses`."""
-    found = state.resources.items() if addresses is None else ((a, state.resources.get(a)) for a in addresses)
+def recorded_reads(state: StateSnapshot) -> Reads:
+    """Read phase 1b: what the recorded resources need read (those the file no longer names)."""
+    return resource_reads(state.resources.items())
+
+
+def resource_reads(resources: Iterable[tuple[str, ResourceState]]) -> Reads:
+    """What these resources need read (recorded ones, or apply's read-back of what it wrote)."""
     by_type: dict[str, list[tuple[str, ResourceState]]] = {}
     with no_gc_pauses():
-        for a, rs in found:  # one pass, each kind then sees only its own resources
-            if rs is not None:
-                by_type.setdefault(rs.type, []).append((a, rs))
+        for a, rs in resources:  # one pass, each kind then sees only its own resources
+            by_type.setdefault(rs.type, []).append((a, rs))
     return Reads.of(r for t, own in by_type.items() if t in KINDS for r in KINDS[t].recorded_requests(own))
 
 

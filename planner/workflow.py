@@ -175,9 +175,7 @@ def read_back(session: Session, plan: Plan, result: ApplyResult) -> list[Misread
         return []
     deleted = {c.address: ResourceState(c.type, dict(c.identity), {}) for c in changes if c.action is Action.DELETE}
     present = [c.address for c in changes if c.address not in deleted]
-    reads = planning.recorded_reads(result.state, present).plus(
-        Reads.of(r for a, rs in deleted.items() for r in kind_of(rs.type).recorded_requests([(a, rs)]))
-    )
+    reads = planning.resource_reads([*((a, result.state.resources[a]) for a in present), *deleted.items()])
     live = LiveSnapshot(read(session, reads))
     out = []
     for addr in present:
