@@ -132,3 +132,4 @@ def test_local_backend_names_its_holder_too(ws):
         holder.kill()
         holder.wait()
     ws.run("apply", "--auto-approve", check=0)  # the OS released the dead holder's lock
+    ws.assert_converged()
