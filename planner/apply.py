@@ -169,6 +169,7 @@ class _StateWriter:
         state = state.with_lineage()
         self._lineage = state.lineage
         self._endpoints = dict(state.endpoints)
+        self._secret_key = state.secret_key
         self._resources = dict(state.resources)
         self._serial = state.serial
         self.written_serial = state.serial
@@ -192,7 +193,11 @@ class _StateWriter:
     def state(self) -> StateSnapshot:
         with self._cond:
             return StateSnapshot(
-                lineage=self._lineage, serial=self._serial, resources=dict(self._resources), endpoints=self._endpoints
+                lineage=self._lineage,
+                serial=self._serial,
+                resources=dict(self._resources),
+                endpoints=self._endpoints,
+                secret_key=self._secret_key,
             )
 
     def _run(self) -> None:

@@ -13,6 +13,7 @@ from mlreg.planner.changes import DriftItem
 from mlreg.planner.kinds.catalog import KINDS, kind_of
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import StateSnapshot
+from mlreg.planner.secrets import SENSITIVE, Hasher, is_hash
 
 
 def compare(
@@ -24,12 +25,20 @@ def compare(
     user=None,
     sensitive=(),
     per_key=(),
+    hasher: Hasher | None = None,
 ) -> list[DriftItem]:
     """Attribute by attribute; `per_key` attributes (tags) key by key, since only the keys mlreg
-    owns are recorded; `sensitive` ones never (MLflow never returns a secret)."""
+    owns are recorded; `sensitive` ones never (MLflow never returns a secret). A value recorded as
+    a hash that live does return (a webhook URL that is a secret) is compared hashed with the
+    state's key (`hasher`), and shown as SENSITIVE."""
     out = []
     for attr, rec in recorded.items():
         if attr in sensitive:
+            continue
+        if is_hash(rec):
+            now = live.get(attr)
+            if attr in live and not is_hash(now) and hasher is not None and not hasher.same(rec, now):
+                out.append(DriftItem(address, type_, attr, SENSITIVE, SENSITIVE, when, user))
             continue
         if isinstance(rec, dict) and attr in per_key:
             now = live.get(attr) or {}
@@ -47,6 +56,7 @@ def detect(
     """Drift of every recorded resource, or only of `only` (a plan passes the addresses it
     changes: where live equals both the file and state there is nothing to report)."""
     out = []
+    hasher = Hasher(state.secret_key)
     for addr in sorted(state.resources if only is None else only & state.resources.keys()):
         rs = state.resources[addr]
         kind = kind_of(rs.type)
@@ -54,7 +64,7 @@ def detect(
         if now is None:
             out.append(DriftItem(addr, rs.type, None, note=kind.gone_note(rs)))
         else:
-            out.extend(compare(addr, rs.type, rs.attributes, now, when, user, kind.sensitive, kind.per_key))
+            out.extend(compare(addr, rs.type, rs.attributes, now, when, user, kind.sensitive, kind.per_key, hasher))
     if notes:
         for kind in KINDS.values():
             out.extend(kind.drift_notes(state, live))

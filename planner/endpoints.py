@@ -2,10 +2,15 @@
 
 `mlreg plan` runs on pull requests, whose author controls registry.yaml, while CI's environment
 holds the credentials (MLFLOW_TRACKING_TOKEN, PGPASSWORD, …). So:
-- when the environment names an endpoint (MLFLOW_TRACKING_URI, MLREG_DATABASE_URL,
-  MLREG_STATE_URL) and the file names another scheme, host or port, the command is refused before
-  any request is sent (`check`), unless MLREG_ENDPOINTS_FROM_FILE=1 is set in the environment;
-- credentials from the environment go only to an endpoint the environment names (`trusted`).
+- when the environment pins an endpoint (MLFLOW_TRACKING_URI, MLREG_DATABASE_URL, MLREG_STATE_URL,
+  and the workspace in MLFLOW_WORKSPACE), the file's value, once expanded, must be the same string
+  exactly: another host, path, query, user info or any other byte is refused (`check`), before
+  any request is sent, unless MLREG_ENDPOINTS_FROM_FILE=1 is set in the environment. Comparing
+  strings, not parsed hosts, leaves no parser to disagree with;
+- credentials from the environment go only to an endpoint the environment names that way
+  (`trusted`, `trusted_database`);
+- a URL in a shape parsers read differently is refused whatever the environment says
+  (planner/urls.py, checked when the file is loaded).
 An `Endpoint` never holds credentials: it is also what state remembers it was recorded against.
 """
 
@@ -15,12 +20,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
+from mlreg.planner import redact, urls
 from mlreg.planner.errors import UserError
 
 FROM_FILE = "MLREG_ENDPOINTS_FROM_FILE"
 _DEFAULT_PORTS = {"http": 80, "https": 443, "postgresql": 5432}
+# the variables that pin each endpoint, and what they name
+PINS = {
+    "MLFLOW_TRACKING_URI": "MLflow",
+    "MLREG_DATABASE_URL": "the policy database",
+    "MLREG_STATE_URL": "the state database",
+    "MLFLOW_WORKSPACE": "the MLflow workspace",
+}
 
 
 @dataclass(frozen=True)
@@ -44,72 +57,82 @@ class Endpoint:
 
 
 def endpoint_of(url: str | None, base_dir: str | None = None) -> Endpoint | None:
-    """The endpoint a URL names (None for no URL). `postgresql+psycopg` is `postgresql`;
-    `sqlite+driver:///rel.db` is the file, resolved beside `base_dir`."""
+    """The endpoint an accepted URL names (None for no URL). `postgresql+psycopg` is
+    `postgresql`; `sqlite+driver:///rel.db` is the file, resolved beside `base_dir`."""
     if not url:
         return None
-    scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
-    family = scheme.split("+", 1)[0]
+    try:
+        u = urls.parse_mlflow(url)
+    except urls.UrlRefused:
+        return None
+    family = "postgresql" if u.family == "postgres" else u.family
     if family == "sqlite":
-        rest = url.split("://", 1)[1] if "://" in url else ""
-        path = rest[1:].split("?", 1)[0] if rest.startswith("/") else ""
-        path = path.removeprefix("file:")
+        path = u.path.removeprefix("file:")
         if path in ("", ":memory:"):
             return Endpoint("sqlite", ":memory:")
         p = Path(unquote(path))
         if not p.is_absolute() and base_dir:
             p = Path(base_dir) / p
         return Endpoint("sqlite", str(p.resolve()) if p.is_absolute() else str(p))
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return Endpoint(family, url)
-    host = (parts.hostname or "").lower()
-    database = parts.path.lstrip("/") or None if family == "postgresql" else None
-    return Endpoint(family, host, port if port is not None else _DEFAULT_PORTS.get(family), database)
+    if not u.host:
+        return Endpoint(family, u.path)
+    port = u.port if u.port is not None else _DEFAULT_PORTS.get(family)
+    database = None if family in ("http", "https") else (u.path or None)
+    return Endpoint(family, u.host, port, database)
 
 
 @dataclass(frozen=True)
 class Named:
-    """An endpoint the configuration uses, what it is for, and the environment variable that
-    would name it."""
+    """A value of the configuration that says where mlreg goes (an endpoint's URL, the workspace),
+    what it is for, and the environment variable that pins it."""
 
-    what: str  # "MLflow", "the policy database", "the state database"
-    url: str
+    what: str  # "MLflow", "the policy database", "the state database", "the MLflow workspace"
+    value: str
     variable: str
 
 
-def named_by_environment(env: Mapping[str, str], base_dir: str | None = None) -> list[Endpoint]:
-    """Every endpoint the environment names: its URLs, and libpq's PGHOST / PGPORT."""
-    variables = ("MLFLOW_TRACKING_URI", "MLREG_DATABASE_URL", "MLREG_STATE_URL")
-    out = [e for e in (endpoint_of(env.get(v), base_dir) for v in variables) if e is not None]
-    for host in filter(None, re.split(r"[,\s]+", env.get("PGHOST", ""))):
-        port = env.get("PGPORT", "5432")
-        out.append(Endpoint("postgresql", host.lower(), int(port) if port.isdigit() else 5432))
-    return out
+def _shown(value: str) -> str:
+    """A value for a refusal: masked, and only if it is a URL or a workspace name (a value that is
+    neither may be a secret someone referenced by mistake)."""
+    if re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", value) or (
+        "://" in value and urls.refusal(value, mlflow=True) is None
+    ):
+        return repr(redact.url(value))
+    return "a value that is not a URL"
 
 
-def check(used: list[Named], env: Mapping[str, str], base_dir: str | None = None) -> None:
-    """Refuse, naming both, an endpoint the file names where the environment names another."""
+def check(used: list[Named], env: Mapping[str, str]) -> None:
+    """Refuse, naming both, a value the file gives where the environment pins another."""
     if env.get(FROM_FILE) == "1":
         return
     for n in used:
-        named = env.get(n.variable)
-        if not named:
+        pinned = env.get(n.variable)
+        if not pinned or n.value == pinned:
             continue
-        mine, theirs = endpoint_of(n.url, base_dir), endpoint_of(named, base_dir)
-        if mine is not None and theirs is not None and not mine.same_server(theirs):
-            raise UserError(
-                f"registry.yaml names {n.what} at {mine}, but {n.variable} names {theirs}: credentials from "
-                f"the environment go only where the environment points; unset {n.variable}, or set "
-                f"{FROM_FILE}=1 in the environment to use the file's"
-            )
+        raise UserError(
+            f"registry.yaml names {n.what} {_shown(n.value)}, but {n.variable} is {_shown(pinned)}: the file's "
+            f"value must be the same as the environment's, exactly; credentials from the environment go only where "
+            f"the environment points. Unset {n.variable}, or set {FROM_FILE}=1 in the environment to use the file's"
+        )
 
 
-def trusted(url: str, env: Mapping[str, str], base_dir: str | None = None) -> bool:
-    """May credentials from the environment go to this URL's server?"""
-    if env.get(FROM_FILE) == "1":
+def trusted(url: str, env: Mapping[str, str]) -> bool:
+    """May MLflow credentials from the environment go to this tracking URI? Only to the one
+    MLFLOW_TRACKING_URI names, byte for byte."""
+    return env.get(FROM_FILE) == "1" or url == env.get("MLFLOW_TRACKING_URI")
+
+
+def trusted_database(url: str, env: Mapping[str, str]) -> bool:
+    """May libpq use its implicit credentials (PGPASSWORD, ~/.pgpass, a service file, client
+    keys) for this database? For a URL the environment names exactly, or the host and port that
+    libpq's own PGHOST / PGPORT name."""
+    if env.get(FROM_FILE) == "1" or url in {env.get(v) for v in ("MLREG_DATABASE_URL", "MLREG_STATE_URL")} - {None}:
         return True
-    mine = endpoint_of(url, base_dir)
-    return mine is not None and any(mine.same_server(e) for e in named_by_environment(env, base_dir))
+    try:
+        u = urls.parse_database(url)
+    except urls.UrlRefused:
+        return False
+    port = u.port or 5432
+    named_port = int(env["PGPORT"]) if env.get("PGPORT", "").isdigit() else 5432
+    hosts = {h.lower() for h in re.split(r"[,\s]+", env.get("PGHOST", "")) if h}
+    return bool(u.host) and u.host in hosts and port == named_port

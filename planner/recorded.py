@@ -38,6 +38,9 @@ class StateSnapshot:
     # What the state was recorded against (MLflow host and workspace, database host and name;
     # never credentials): planning it against other endpoints is refused (see workflow).
     endpoints: dict[str, str] = field(default_factory=dict)
+    # The key of the hashes state keeps of secrets (planner/secrets.py): random per state, never
+    # shown, never in a plan file or history.
+    secret_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def new(cls) -> StateSnapshot:
@@ -46,6 +49,12 @@ class StateSnapshot:
 
     def with_lineage(self) -> StateSnapshot:
         return self if self.lineage else replace(self, lineage=str(uuid.uuid4()))
+
+    def with_secret_key(self) -> StateSnapshot:
+        """This state, with a key for the hashes of secrets (made now if it has none)."""
+        from mlreg.planner.secrets import new_key
+
+        return self if self.secret_key else replace(self, secret_key=new_key())
 
     def with_resource(self, address: str, resource: ResourceState | None) -> StateSnapshot:
         resources = dict(self.resources)
@@ -59,6 +68,8 @@ class StateSnapshot:
         out: dict[str, Any] = {"format_version": STATE_FORMAT, "lineage": self.lineage, "serial": self.serial}
         if self.endpoints:
             out["endpoints"] = dict(sorted(self.endpoints.items()))
+        if self.secret_key:
+            out["secret_key"] = self.secret_key
         return out
 
     def to_json(self) -> dict:
@@ -78,6 +89,7 @@ class StateSnapshot:
             serial=int(data.get("serial", 0)),
             resources={addr: ResourceState.from_json(r) for addr, r in data.get("resources", {}).items()},
             endpoints=dict(data.get("endpoints") or {}),
+            secret_key=data.get("secret_key") or None,
         )
 
 

@@ -1,11 +1,12 @@
 """Keep secrets out of everything mlreg prints or writes.
 
 Two kinds: passwords inside URLs (`postgresql://user:PASSWORD@host`), and values of environment
-variables whose names say they are secret (and every webhook secret or user password the file
-references). Documents are redacted before they are encoded (`redact_tree`); text that was
-already encoded is redacted in every form a secret can take there (`redact`: as is, JSON-escaped,
-`\\u`-escaped, URL-encoded, and as each output escapes it), so a secret holding `"`, `\\` or
-non-ASCII characters is masked too.
+variables whose names say they are secret (and every webhook secret, user password or webhook URL
+the file references). Documents are redacted before they are encoded (`redact_tree`); text that
+was already encoded is redacted in every form a secret can take there (`redact`: as is,
+lowercased and uppercased, JSON-escaped, `\\u`-escaped, URL-encoded, as Python's `repr` writes
+it, and as each output escapes it), so a secret holding `"`, `\\` or non-ASCII characters, or
+one a message lowercased, is masked too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import threading
 from typing import Any
 from urllib.parse import quote
 
-_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
+# PASS covers PASSWD and PASSPHRASE; `_PWD` a password, not the shell's PWD (a path in every line)
+_SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|_PWD$|^PWD_|DSN|PRIVATE|COOKIE|SESSION", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
 _QUERY_SECRET = re.compile(r"(?i)([?&](?:password|token|secret|key)=)[^&\s]+")
 _forms: set[str] = set()
@@ -31,9 +33,13 @@ def is_secret_name(name: str) -> bool:
 def _encoded_forms(value: str) -> set[str]:
     from mlreg.planner.render import escape  # the output escapes: a secret as each output shows it
 
-    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe="")}
-    forms |= {escape.text(value), escape.md(value), escape.mermaid(value), escape.dot(value)[1:-1]}
+    forms: set[str] = set()
+    for v in {value, value.lower(), value.upper()}:
+        forms |= {v, json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1], quote(v, safe="")}
+        forms |= {repr(v)[1:-1], ascii(v)[1:-1], quote(v)}
+        forms |= {escape.text(v), escape.md(v), escape.mermaid(v), escape.dot(v)[1:-1]}
     forms |= {json.dumps(f)[1:-1] for f in list(forms)}  # an escaped form inside a JSON document
+    forms |= {repr(f)[1:-1] for f in list(forms)}  # and inside a Python repr
     return {f for f in forms if len(f) >= 4}
 
 

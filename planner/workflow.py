@@ -27,6 +27,7 @@ from mlreg.planner.perf import no_gc_pauses
 from mlreg.planner.ports import LockInfo, Prefetched, Provider, StateBackend
 from mlreg.planner.recorded import StateSnapshot
 from mlreg.planner.redact import redact
+from mlreg.planner.secrets import Hasher
 
 
 @dataclass
@@ -185,7 +186,10 @@ def read_back(session: Session, plan: Plan, result: ApplyResult) -> list[Misread
         if now is None:
             out.append(Misread(addr, None, "present", "gone"))
             continue
-        for d in compare(addr, rs.type, rs.attributes, now, sensitive=kind.sensitive, per_key=kind.per_key):
+        hasher = Hasher(result.state.secret_key)
+        for d in compare(
+            addr, rs.type, rs.attributes, now, sensitive=kind.sensitive, per_key=kind.per_key, hasher=hasher
+        ):
             out.append(Misread(addr, d.attribute, d.recorded, d.live))
     for addr, rs in deleted.items():
         if kind_of(rs.type).live_values(rs, live)[0] is not None:
@@ -256,7 +260,7 @@ def apply(
     `show(plan)` sees the plan first; `confirm(plan)` is asked before anything is written.
     """
     with session.state.lock("apply", lock_timeout) as lock:
-        state = session.state.read()
+        state = session.state.read().with_secret_key()  # the hashes apply records are keyed by it
         wanted = list(targets) or (list(saved.targets) if saved is not None else [])
         plan, state = make_plan(session, wanted, state=state)
         if saved is not None:
@@ -353,7 +357,7 @@ def _import_reads(chosen: Mapping[str, list[Chosen]]) -> Reads:
 def adopt(session: Session, live: LiveSnapshot, lock_timeout: float = 0.0) -> ApplyResult:
     """Record what `session.loaded` declares, which must equal `live` exactly (import)."""
     with session.state.lock("import", lock_timeout) as lock:
-        state = session.state.read()
+        state = session.state.read().with_secret_key()
         check_bound(session, state)
         state = replace(state, endpoints=dict(session.endpoints))
         plan = planning.build_plan(session.loaded, state, live)

@@ -74,10 +74,11 @@ class PostgresState:
 
             # Bounded: a dead database is reported, not waited on (MLREG_BACKEND_TIMEOUT).
             from mlreg.planner.patience import CONNECT_TIMEOUT, backend_timeout
+            from mlreg.providers.dburl import engine_url
 
             ms = int(backend_timeout() * 1000)
             self._engine = sa.create_engine(
-                self.url,
+                engine_url(self.url),
                 pool_pre_ping=True,
                 connect_args={
                     "connect_timeout": int(CONNECT_TIMEOUT),

@@ -44,13 +44,17 @@ class EarlyRead:
 def start(file: str, provider_for) -> EarlyRead | None:
     """`provider_for(tracking_uri)` builds the provider that reads (the wiring's), or None when
     that server may not be read."""
+    from mlreg.planner.config import guard
     from mlreg.planner.config.glance import glance
     from mlreg.planner.kinds.catalog import named_reads
 
-    try:
-        text = Path(file).read_text()
-    except (OSError, UnicodeDecodeError):
+    path = Path(file)
+    if path.is_dir():
         return None
+    data = guard.read_bounded(path)  # the loader's limits: a regular file, never more than the cap
+    if not isinstance(data, bytes):
+        return None
+    text = data.decode("utf-8", errors="replace")
     seen = glance(text, dict(os.environ))
     if seen is None or not seen.tracking_uri.startswith(("http://", "https://")):
         return None

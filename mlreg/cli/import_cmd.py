@@ -84,7 +84,7 @@ def import_(ctx: Ctx, out, force, lock_timeout, backend_timeout, reconfigure, **
         written = {str(target / name): text for name, text in render_files(snap.live, snap.chosen, backends).items()}
     else:
         written = {out or ctx.file: render_registry(snap.live, snap.chosen, backends)}
-    loaded, diags = parse_files([(n, t.encode()) for n, t in written.items()], out or ctx.file, base_dir)
+    loaded, diags = parse_files([(n, t.encode()) for n, t in written.items()], out or ctx.file, base_dir, folder=folder)
     if diags:
         raise ConfigInvalid(f"{out or ctx.file}: the generated file is not valid", diags)
     # where the files go is settled (inside the folder, no links) before anything is adopted

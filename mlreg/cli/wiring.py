@@ -2,8 +2,9 @@
 state backend, wired into an engine session. Nothing else constructs them.
 
 It is also where the environment's credentials meet the file's endpoints (planner/endpoints.py):
-a file naming another server than the environment is refused before anything is built, and
-credentials (MLflow's, libpq's implicit ones) go only to servers the environment names.
+a file whose endpoints or workspace differ from those the environment pins is refused before
+anything is built, and credentials (MLflow's, libpq's implicit ones) go only to servers the
+environment names. Transports connect with the parts planner/urls.py parsed, never re-parsing.
 """
 
 from __future__ import annotations
@@ -25,20 +26,18 @@ if TYPE_CHECKING:  # the early read uses this module before the engine (and pyda
 _NOWHERE = "/nonexistent/mlreg-no-implicit-credentials"
 
 
-def libpq_args(url: str, env: Mapping[str, str], base_dir: str | None = None) -> dict:
+def libpq_args(url: str, env: Mapping[str, str]) -> dict:
     """Connection arguments that keep libpq's implicit credentials from a host the environment
     did not name (empty for one it did)."""
-    if endpoints.trusted(url, env, base_dir):
+    if endpoints.trusted_database(url, env):
         return {}
-    from urllib.parse import unquote, urlsplit
+    from mlreg.planner import urls
 
-    password = urlsplit(url).password
-    return {
-        "password": unquote(password) if password else "",
-        "passfile": _NOWHERE,
-        "sslcert": _NOWHERE,
-        "sslkey": _NOWHERE,
-    }
+    try:
+        password = urls.parse_database(url).password
+    except urls.UrlRefused:
+        password = None
+    return {"password": password or "", "passfile": _NOWHERE, "sslcert": _NOWHERE, "sslkey": _NOWHERE}
 
 
 def mlflow_provider(
@@ -56,7 +55,7 @@ def mlflow_provider(
         from mlreg.providers.mlflow.rest import Credentials, RestTransport
 
         credentials = Credentials.from_env(env)
-        if not endpoints.trusted(uri, env, base_dir):
+        if not endpoints.trusted(uri, env):
             credentials = credentials.without_secrets()
         api = RestTransport(uri, credentials=credentials, workspace=workspace)
         api.patience = Patience(api.target, backend_timeout, "; check the server, then run `mlreg plan` again")
@@ -69,34 +68,48 @@ def mlflow_provider(
             f"registry.yaml names workspace {workspace!r}, but MLflow is the in-process store {uri}: workspaces "
             "need an MLflow server (`mlflow server --enable-workspaces`)"
         )
-    return MlflowProvider(LocalTransport(uri, read_only=read_only))
+    return MlflowProvider(
+        LocalTransport(uri, read_only=read_only, backend_timeout=backend_timeout, connect_args=libpq_args(uri, env))
+    )
 
 
 def early_provider(uri: str, backend_timeout: float | None = None):
     """A provider for the early read of the glanced tracking URI, or None where the environment
     names another server (the command then refuses, before any request)."""
+    from mlreg.planner import urls
+    from mlreg.planner.errors import UserError
+
     try:
+        urls.parse_mlflow(uri)
         endpoints.check([endpoints.Named("MLflow", uri, "MLFLOW_TRACKING_URI")], os.environ)
-    except Exception:
+    except (UserError, urls.UrlRefused):
         return None
     return mlflow_provider(uri, backend_timeout, read_only=True)
 
 
+def state_url(loaded: LoadedConfig) -> str:
+    """The postgres state backend's URL: the file's, else the policy database's."""
+    return loaded.config.state.url or loaded.config.database.url
+
+
 def used_endpoints(loaded: LoadedConfig) -> list[endpoints.Named]:
+    """What the file says about where mlreg goes, each with the variable that pins it."""
     cfg = loaded.config
     used = [
         endpoints.Named("MLflow", cfg.mlflow.tracking_uri, "MLFLOW_TRACKING_URI"),
         endpoints.Named("the policy database", cfg.database.url, "MLREG_DATABASE_URL"),
+        endpoints.Named("the MLflow workspace", cfg.workspace or "", "MLFLOW_WORKSPACE"),
     ]
     if cfg.state.backend == "postgres":
         variable = "MLREG_STATE_URL" if os.environ.get("MLREG_STATE_URL") else "MLREG_DATABASE_URL"
-        used.append(endpoints.Named("the state database", cfg.state.url or cfg.database.url, variable))
+        used.append(endpoints.Named("the state database", state_url(loaded), variable))
     return used
 
 
 def check_endpoints(loaded: LoadedConfig, env: Mapping[str, str] | None = None) -> None:
-    """Refuse a file naming other servers than the environment, before any request is sent."""
-    endpoints.check(used_endpoints(loaded), os.environ if env is None else env, loaded.base_dir)
+    """Refuse a file naming other servers or another workspace than the environment, before any
+    request is sent."""
+    endpoints.check(used_endpoints(loaded), os.environ if env is None else env)
 
 
 def state_backend(loaded: LoadedConfig, read_only: bool = False):
@@ -109,10 +122,10 @@ def state_backend(loaded: LoadedConfig, read_only: bool = False):
         return LocalState(contained(loaded.base_dir, cfg.state.path, "state.path"), loaded.base_dir)
     from mlreg.state.postgres import PostgresState
 
-    url = cfg.state.url or cfg.database.url
+    url = state_url(loaded)
     # kept per MLflow workspace: two files for two workspaces never see each other's state
     workspace = cfg.state.workspace or cfg.workspace or "default"
-    return PostgresState(url, workspace, connect_args=libpq_args(url, os.environ, loaded.base_dir))
+    return PostgresState(url, workspace, connect_args=libpq_args(url, os.environ))
 
 
 def _uri(loaded: LoadedConfig) -> str:

@@ -4,5 +4,7 @@
 DEFAULT_TRACKING_URI = "${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"
 DEFAULT_DATABASE_URL = "${MLREG_DATABASE_URL:-sqlite:///mlreg.db}"
 DEFAULT_WORKSPACE = "${MLFLOW_WORKSPACE:-}"
+# the postgres state backend's URL when the file gives none (empty: the policy database's)
+DEFAULT_STATE_URL = "${MLREG_STATE_URL:-}"
 # Raw defaults, expanded like values written in the file.
 RAW_DEFAULTS = {"mlflow": {"tracking_uri": DEFAULT_TRACKING_URI}, "database": {"url": DEFAULT_DATABASE_URL}}

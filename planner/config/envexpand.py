@@ -4,7 +4,9 @@ Values of variables whose names say they are secret (and every webhook secret) a
 by `redact`, so they never reach output, plan files, state or errors. Where a value becomes a
 URL mlreg sends requests to (the backend settings), only MLflow's, mlreg's and libpq's own
 variables expand (`BACKEND_VARIABLES`): a pull request's file must not be able to place another
-secret of CI's environment (`${AWS_SECRET_ACCESS_KEY}`) in a request line.
+secret of CI's environment (`${AWS_SECRET_ACCESS_KEY}`) in a request line. There, and in webhook
+URLs, a reference is the whole value (`whole=True`): credentials come from the environment's own
+variables, never spliced into a URL by the file (`postgresql://ci:${PGPASSWORD}@elsewhere/db`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from mlreg.planner.config.source import Source
 
 VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ONLY_VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# a whole value that is one reference, with an optional default that holds no reference itself
+WHOLE_VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}$]*))?\}$")
 BACKEND_VARIABLES = re.compile(r"^(MLFLOW_|MLREG_|PG)")
 
 
@@ -43,23 +47,58 @@ class Environ(dict):
         super().__init__(env)
         self.offline = offline
         self.unset: set[tuple] = set()
+        self.refused: set[tuple] = set()  # paths whose reference was refused (already reported)
 
 
-def expand(value, path: tuple, env: dict[str, str], source: Source, errors: list, secret: bool = False, allowed=None):
+def _not_judged(env, path: tuple) -> None:
+    """A value left empty by a refused reference: reported once, not judged again (no follow-on
+    "not a URL")."""
+    if isinstance(env, Environ):
+        env.refused.add(path)
+
+
+def references(value: str) -> bool:
+    return "${" in value
+
+
+def expand(
+    value,
+    path: tuple,
+    env: dict[str, str],
+    source: Source,
+    errors: list,
+    secret: bool = False,
+    allowed=None,
+    whole: bool = False,
+):
     """Expand variables in the strings of `value` (recursively); problems go to `errors`.
-    `allowed(name)` says why a variable may not be used here (None: it may)."""
+    `allowed(name)` says why a variable may not be used here (None: it may). `whole`: a reference
+    must be the whole value (`${MLREG_DATABASE_URL}`), not part of a longer string."""
     if isinstance(value, dict):
-        return {k: expand(v, path + (k,), env, source, errors, secret, allowed) for k, v in value.items()}
+        return {k: expand(v, path + (k,), env, source, errors, secret, allowed, whole) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand(v, path + (i,), env, source, errors, secret, allowed) for i, v in enumerate(value)]
+        return [expand(v, path + (i,), env, source, errors, secret, allowed, whole) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
+    if whole and references(value) and not WHOLE_VAR.match(value):
+        names = ", ".join(dict.fromkeys(m.group(1) for m in VAR.finditer(value))) or "a variable"
+        errors.append(
+            source.diag(
+                path,
+                f"A reference to {names} must be the whole value here, such as ${{MLREG_DATABASE_URL}}",
+                "credentials and endpoints come from the environment's own variables (MLflow's, libpq's), "
+                "never spliced into a URL by the file",
+            )
+        )
+        _not_judged(env, path)
+        return ""
 
     def sub(m):
         name, default = m.group(1), m.group(2)
         refused = allowed(name) if allowed is not None else None
         if refused:
             errors.append(source.diag(path, f"Environment variable {name} may not be used here", refused))
+            _not_judged(env, path)
             return ""
         if name in env:
             if secret or redact.is_secret_name(name):

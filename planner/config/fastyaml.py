@@ -72,6 +72,7 @@ def _control_possible(text: str) -> bool:
     return bool(text.encode("ascii").translate(None, _PLAIN_ASCII))
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
 _OPEN = frozenset(" \t\n[{,:")
 _CLOSE = frozenset(" \t\r\n]},:#")
 
@@ -217,6 +218,8 @@ def fast_load(text: str, convert_model=None):
     except ImportError:  # optional: without it every load takes the exact path
         return None
     if (any(c in text for c in "&*!<") or "---" in text or "..." in text) and _RISKY_SYNTAX.search(text):
+        return None
+    if "\r" in text and _LONE_CR.search(text):  # a line break to PyYAML, part of a key to rapidyaml
         return None
     loader = _Loader(ryml, _control_possible(text))
     try:

@@ -3,7 +3,11 @@ registry read can start while the file is validated (a 10,000-version file takes
 validate; the server is busy meanwhile instead of idle).
 
 Only a hint: it answers for large block-style files and otherwise says None; whatever it found is
-checked against the validated file, and whatever it missed is read after.
+checked against the validated file, and whatever it missed is read after. The tracking URI obeys
+the same rules as in the validated file (a `${VAR}` only as the whole value, only MLflow's,
+mlreg's and libpq's variables): the early read sends requests before validation, so a value the
+file may not have is no value at all here. It reads only a plain `tracking_uri: VALUE` line, never
+parsing YAML itself (a hostile nesting is the validation's to refuse, with its line).
 """
 
 from __future__ import annotations
@@ -11,10 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import yaml
-
 from mlreg.planner.config.defaults import DEFAULT_TRACKING_URI
-from mlreg.planner.config.envexpand import VAR
+from mlreg.planner.config.envexpand import WHOLE_VAR, backend_variable
 from mlreg.planner.config.fastyaml import ENTRY_LINE, ROOT_LINE
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -34,6 +36,22 @@ def _section(text: str, roots: list[int], name: str) -> tuple[int, int] | None:
     return None
 
 
+_URI_LINE = re.compile(
+    r"""^[ ]+tracking_uri:[ ]*(?:'(?P<q1>[^'\n]*)'|"(?P<q2>[^"\\\n]*)"|(?P<plain>[^'"#\s][^#\s]*))[ ]*(?:\#.*)?$"""
+)
+
+
+def backend_value(raw: str, env: dict[str, str]) -> str | None:
+    """A backend setting's value as the validated file will have it, or None where the rules
+    refuse it (a reference inside a longer string, or to a variable a backend may not use)."""
+    if "${" not in raw:
+        return raw
+    m = WHOLE_VAR.match(raw)
+    if m is None or backend_variable(m.group(1)) is not None:
+        return None
+    return env.get(m.group(1), m.group(2) or "")
+
+
 def glance(text: str, env: dict[str, str]) -> Glance | None:
     if len(text) < MIN_BYTES:
         return None
@@ -44,14 +62,14 @@ def glance(text: str, env: dict[str, str]) -> Glance | None:
     mlflow = _section(text, roots, "mlflow")
     raw = DEFAULT_TRACKING_URI
     if mlflow is not None:
-        try:
-            section = (yaml.safe_load(text[mlflow[0] : mlflow[1]]) or {}).get("mlflow") or {}
-        except yaml.YAMLError:
+        lines = text[mlflow[0] : mlflow[1]].splitlines()[1:]
+        found = [m for line in lines if (m := _URI_LINE.match(line))]
+        if len(found) != 1:
             return None
-        raw = section.get("tracking_uri", raw) if isinstance(section, dict) else None
-        if not isinstance(raw, str):
-            return None
-    uri = VAR.sub(lambda m: env.get(m.group(1), m.group(2) or ""), raw)
+        raw = found[0].group("q1") or found[0].group("q2") or found[0].group("plain")
+    uri = backend_value(raw, env)
+    if uri is None:
+        return None
     names = set()
     for m in ENTRY_LINE.finditer(text, models[0], models[1]):
         name = _NAME.match(text, m.end())

@@ -1,6 +1,9 @@
 """Limits that keep a hostile registry file from costing more than a moment.
 
 Checked before anything is built from the file, each refusal located (`file:line:column`):
+- what is read (`read_bounded`): regular files only (a device, a FIFO or a socket is refused by
+  name, before it is read), no link out of the configuration's folder, and never more bytes than
+  the size limit, for one file and for a folder's files together;
 - size: files over MLREG_MAX_FILE_BYTES (default 64 MiB; a 100,000-version registry is ~13 MB);
 - nesting: more than MAX_DEPTH levels of mappings and sequences;
 - anchors and aliases: an alias inside the node it refers to (self-reference), and aliases that
@@ -12,6 +15,8 @@ recursion, and it stops at the first problem.
 from __future__ import annotations
 
 import os
+import stat
+from pathlib import Path
 
 import yaml
 
@@ -40,6 +45,49 @@ def check_size(size: int, file: str) -> Diagnostic | None:
         f"The file is {size:,} bytes, over the limit of {cap:,} bytes",
         "split it, or raise the limit with MLREG_MAX_FILE_BYTES",
         file=file,
+        line=1,
+        column=1,
+    )
+
+
+def _refused(file: str, summary: str, detail: str = "") -> Diagnostic:
+    return Diagnostic(Severity.ERROR, summary, detail, file=file)
+
+
+def read_bounded(path: Path, within: Path | None = None, budget: int | None = None) -> bytes | Diagnostic:
+    """A registry file's bytes, read only if it is a regular file (inside `within`, a folder, if
+    given) of at most `budget` bytes (default: the size limit); otherwise why not."""
+    name = str(path)
+    cap = max_file_bytes() if budget is None else budget
+    try:
+        if within is not None and path.is_symlink() and not path.resolve().is_relative_to(within.resolve()):
+            return _refused(name, f"{name} is a symbolic link out of the folder", "registry files are the folder's own")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return _refused(name, f"{name} is not a regular file", "registry files are plain files")
+            if st.st_size > cap:
+                return _too_big(st.st_size, cap, name, within)
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read(st.st_size + 1)  # never the whole cap up front
+                if len(data) > st.st_size:  # it grew while being read
+                    data += f.read(cap + 1 - len(data))
+        finally:
+            os.close(fd)
+    except OSError as e:
+        return _refused(name, f"Cannot read {name}: {e.strerror}")
+    return data if len(data) <= cap else _too_big(len(data), cap, name, within)
+
+
+def _too_big(size: int, cap: int, name: str, within: Path | None) -> Diagnostic:
+    if within is None:
+        return check_size(size, name) or _refused(name, "The file is over the size limit")
+    return Diagnostic(
+        Severity.ERROR,
+        f"The folder's files are over the limit of {max_file_bytes():,} bytes together (at {name})",
+        "split the registry, or raise the limit with MLREG_MAX_FILE_BYTES",
+        file=name,
         line=1,
         column=1,
     )

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from mlreg.planner.config import guard
 from mlreg.planner.config.base import did_you_mean
-from mlreg.planner.config.defaults import DEFAULT_WORKSPACE, RAW_DEFAULTS
-from mlreg.planner.config.envexpand import ONLY_VAR, Environ, backend_variable, expand, not_secret
+from mlreg.planner.config.defaults import DEFAULT_STATE_URL, DEFAULT_WORKSPACE, RAW_DEFAULTS
+from mlreg.planner.config.envexpand import ONLY_VAR, Environ, backend_variable, expand, not_secret, references
 from mlreg.planner.config.merge import MergedSource, ParsedFile, merge
 from mlreg.planner.config.references import CheckContext, check_removed, rules_of
 from mlreg.planner.config.schema import Config, LoadedConfig
@@ -49,7 +49,8 @@ def config_files(path: str | FsPath) -> tuple[list[FsPath], str] | Diagnostic:
     and the folder relative paths in them are taken from."""
     p = FsPath(path)
     if p.is_dir():
-        found = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file())
+        # not only regular files: a FIFO or a device named *.yaml is refused by name when read
+        found = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and not f.is_dir())
         if not found:
             return Diagnostic(Severity.ERROR, f"{path} holds no *.yaml or *.yml files", file=str(path))
         return found, str(p.resolve())
@@ -67,17 +68,16 @@ def load_config(
     if isinstance(found, Diagnostic):
         return None, [found]
     files, base_dir = found
+    folder = FsPath(path).is_dir()
     raw: list[tuple[str, bytes]] = []
+    left = guard.max_file_bytes()  # for one file, and for a folder's files together
     for f in files:
-        name = str(f)
-        try:
-            too_big = guard.check_size(f.stat().st_size, name)
-            if too_big:
-                return None, [too_big]
-            raw.append((name, f.read_bytes()))
-        except OSError as e:
-            return None, [Diagnostic(Severity.ERROR, f"Cannot read {name}: {e.strerror}", file=name)]
-    return parse_files(raw, str(path), base_dir, env)
+        data = guard.read_bounded(f, FsPath(path) if folder else None, left)
+        if isinstance(data, Diagnostic):
+            return None, [data]
+        left -= len(data)
+        raw.append((str(f), data))
+    return parse_files(raw, str(path), base_dir, env, folder)
 
 
 def parse_config(
@@ -88,11 +88,11 @@ def parse_config(
 
 
 def parse_files(
-    raw: list[tuple[str, bytes]], shown: str, base_dir: str, env: dict[str, str] | None = None
+    raw: list[tuple[str, bytes]], shown: str, base_dir: str, env: dict[str, str] | None = None, folder: bool = False
 ) -> tuple[LoadedConfig | None, list[Diagnostic]]:
     """Validate registry files as one configuration. Large valid files take the fast loader;
     anything it is unsure of, and every file with a problem, goes through the exact loader that
-    knows line numbers."""
+    knows line numbers. `folder`: the files are a folder's (merge.py: settings in `_*` files)."""
     size = sum(len(b) for _, b in raw)
     if not isinstance(env, Environ):
         env = Environ(dict(os.environ) if env is None else env)
@@ -104,7 +104,7 @@ def parse_files(
     for name, _, sha in texts:
         digest.update(FsPath(name).name.encode() + b"\0" + sha.encode() + b"\0")
     with no_gc_pauses():
-        out = _parse(texts, shown, "sha256:" + digest.hexdigest(), base_dir, env)
+        out = _parse(texts, shown, "sha256:" + digest.hexdigest(), base_dir, env, folder)
     if size > 4 * 1024 * 1024:
         release_freed_memory()
     return out
@@ -135,7 +135,9 @@ def _read(name: str, text: str, sha: str, fast: bool) -> tuple[ParsedFile | None
     return ParsedFile(name, text, source.data, source), diags
 
 
-def _parse(texts: list[tuple[str, str, str]], shown: str, digest: str, base_dir: str, env: dict[str, str]):
+def _parse(
+    texts: list[tuple[str, str, str]], shown: str, digest: str, base_dir: str, env: dict[str, str], folder: bool
+):
     """Fast first; if anything is wrong, once more with every file read exactly (positions)."""
     for fast in (True, False):
         parsed, diags = [], []
@@ -146,7 +148,7 @@ def _parse(texts: list[tuple[str, str, str]], shown: str, digest: str, base_dir:
                 parsed.append(f)
         if len(parsed) < len(texts):  # a syntax error or a hostile file: nothing further can be checked
             return None, diags
-        data, source, conflicts = merge(parsed, _named_sections())
+        data, source, conflicts = merge(parsed, _named_sections(), folder)
         cfg, more = _validate(data, source, env)
         diags = diags + conflicts + more
         if not diags and cfg is not None:
@@ -179,12 +181,21 @@ def _expanded(data: dict, source: MergedSource, env: dict[str, str], diags: list
             data[section] = dict(defaults)
         elif isinstance(value, dict):
             data[section] = {**defaults, **value}
+    state = data.get("state")
+    if isinstance(state, dict) and state.get("backend") == "postgres" and state.get("url") is None:
+        data["state"] = {**state, "url": DEFAULT_STATE_URL}
     for section in EXPANDED_SECTIONS:
         if isinstance(data.get(section), dict):
-            data[section] = expand(data[section], (section,), env, source, diags, allowed=backend_variable)
+            data[section] = expand(data[section], (section,), env, source, diags, allowed=backend_variable, whole=True)
     # the workspace, as MLflow's own client reads it, unless the file says
     data["workspace"] = expand(
-        data.get("workspace", DEFAULT_WORKSPACE), ("workspace",), env, source, diags, allowed=backend_variable
+        data.get("workspace", DEFAULT_WORKSPACE),
+        ("workspace",),
+        env,
+        source,
+        diags,
+        allowed=backend_variable,
+        whole=True,
     )
     for sec in sections():
         if not sec.expanded:
@@ -223,6 +234,14 @@ def _expanded_entries(entries: dict, at: tuple, sec, source: MergedSource, env, 
                     )
                     entry[key] = None
                     continue
+                if key in sec.secret_when_referenced:
+                    if f"{key}_sensitive" in entry:  # only the loader says so
+                        diags.append(source.diag((*at, name, f"{key}_sensitive"), f"Unknown key '{key}_sensitive'"))
+                        del entry[f"{key}_sensitive"]
+                    if isinstance(entry[key], str) and references(entry[key]):
+                        entry[f"{key}_sensitive"] = True
+                        entry[key] = expand(entry[key], path, env, source, diags, secret=True, whole=True)
+                        continue
                 allowed = None if secret else not_secret
                 entry[key] = expand(entry[key], path, env, source, diags, secret=secret, allowed=allowed)
         out[name] = entry
@@ -236,10 +255,11 @@ def _validate(data, source: MergedSource, env: dict[str, str]) -> tuple[Config |
     data = _expanded(data, source, env, diags)
     cfg = None
     unset = env.unset if isinstance(env, Environ) else set()
+    refused = env.refused if isinstance(env, Environ) else set()
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
-        judged = [err for err in e.errors() if not _under(err["loc"], unset)]
+        judged = [err for err in e.errors() if not _under(err["loc"], unset | refused)]
         diags.extend(_diag_from_pydantic(err, source) for err in judged)
         if not judged and isinstance(env, Environ) and env.offline:
             cfg = _with_standins(data, [err["loc"] for err in e.errors()])
@@ -327,7 +347,11 @@ def _fields_at(loc: tuple) -> list[str]:
 
 
 def _is_secret_path(loc: tuple) -> bool:
-    return any(isinstance(p, str) and p == "secret" for p in loc)
+    """A value never echoed in an error: a secret, or a backend setting (it may hold a password,
+    or be a secret referenced by mistake)."""
+    return any(isinstance(p, str) and p == "secret" for p in loc) or (
+        bool(loc) and loc[0] in ("mlflow", "database", "state", "workspace")
+    )
 
 
 def _diag_from_pydantic(err: dict, source: MergedSource) -> Diagnostic:

@@ -6,6 +6,12 @@ the settings (`mlflow`, `database`, `state`, `rules`, `workspace`) in one file o
 in at least one (others may repeat it, with the same value); `removed` entries come from any
 file. `MergedSource` routes a diagnostic about a key path to the file that declares it, at its
 line, so every message names the right file.
+
+In a folder, what decides where and under which rules and rights everything runs (`PROTECTED`:
+the backends, rules, workspaces, access, the gateway's secrets) is accepted only in files whose
+name begins with `_` (`_settings.yaml`, `_access.yaml`), so that one CODEOWNERS line
+(`/registry/_*`) puts all of it under the platform team's review: a team's own file cannot claim
+a setting just because no other file gives it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from mlreg.planner.config.source import Path, Source, load_yaml
 from mlreg.planner.diagnostics import Diagnostic, Severity
 
 SETTINGS = ("mlflow", "database", "state", "rules", "workspace")
+PROTECTED = (("mlflow",), ("database",), ("state",), ("rules",), ("workspace",), ("workspaces",), ("access",))
+PROTECTED += (("gateway", "secrets"),)
 
 
 @dataclass
@@ -128,14 +136,37 @@ def render(path: Path) -> str:
     return out
 
 
+def protected(f: ParsedFile) -> list[Diagnostic]:
+    """Settings and access in a folder's file whose name does not begin with `_`."""
+    if FsPath(f.name).name.startswith("_") or not isinstance(f.data, dict):
+        return []
+    out = []
+    for path in PROTECTED:
+        node = f.data
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            shown = ".".join(path)
+            out.append(
+                f.located().diag(
+                    path,
+                    f"`{shown}` may be given only in a file whose name begins with `_` (such as _settings.yaml), "
+                    f"not in {FsPath(f.name).name}",
+                    "where and under which rules and rights everything runs is kept in the `_*` files, which one "
+                    "CODEOWNERS line (/registry/_*) puts under the platform team's review",
+                )
+            )
+    return out
+
+
 def merge(
-    files: list[ParsedFile], named_sections: dict[str, tuple[str, ...]]
+    files: list[ParsedFile], named_sections: dict[str, tuple[str, ...]], folder: bool = False
 ) -> tuple[dict, MergedSource, list[Diagnostic]]:
     """The files' data as one configuration, who owns what, and every conflict (named in both
-    files, at both lines)."""
+    files, at both lines). `folder`: the files are a folder's (settings only in `_*` files)."""
     source = MergedSource(files, named_sections=named_sections)
     merged: dict = {}
-    diags: list[Diagnostic] = []
+    diags: list[Diagnostic] = [d for f in files for d in protected(f)] if folder else []
     first_at: dict[tuple, tuple[int, Path]] = {}
 
     def claim(key: tuple, index: int, path: Path, what: str) -> bool:

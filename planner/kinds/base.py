@@ -22,6 +22,7 @@ from mlreg.planner.changes import EMPTY, Action, ActionReason, Address, Change, 
 from mlreg.planner.diagnostics import Diagnostic
 from mlreg.planner.live import LiveSnapshot, Request
 from mlreg.planner.recorded import ResourceState, StateSnapshot
+from mlreg.planner.secrets import Hasher
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
     from mlreg.planner.config.sections.removed import RemovedSpec
@@ -68,7 +69,9 @@ class Section:
     `check`: "module:function" of the section's cross-reference check (names, duplicates,
     references to other sections), given a `config.references.CheckContext`.
     `expanded` / `secrets`: entry keys where `${VAR}` is expanded / that hold secrets (accepted
-    only as an environment reference, never echoed).
+    only as an environment reference, never echoed). `secret_when_referenced`: expanded keys that
+    take a reference only as their whole value, and are then a secret (the loader sets the entry's
+    `KEY_sensitive`): a webhook URL from the environment may carry a token.
     `names`: the keys under which it declares named resources, for "declared in two files"
     (() for a NAME -> entry section: the entry names themselves).
     """
@@ -80,6 +83,7 @@ class Section:
     check: str | None = None
     expanded: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    secret_when_referenced: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
     order: int = 0
 
@@ -122,6 +126,11 @@ class DiffContext:
     skipped: set[str] = field(default_factory=set)  # declared, but not diffed (an error elsewhere)
     # addresses listed under removed with destroy: true (their live objects are being deleted)
     destroying: Mapping[str, RemovedSpec] = EMPTY
+
+    @property
+    def hasher(self) -> Hasher:
+        """Keyed hashes of secrets with this state's key (planner/secrets.py)."""
+        return Hasher(self.state.secret_key)
 
     def number_of(self, addr: str) -> tuple[bool, str | None]:
         """(declared and resolved, its number: None when only apply will know it)."""
@@ -225,16 +234,6 @@ def owned(declared: Iterable[str], recorded: Mapping | None, attribute: str) -> 
 def picked(live: Mapping[str, str], keys: Iterable[str]) -> dict[str, str]:
     """The live values of `keys`, sorted, leaving out the ones live does not have."""
     return {k: live[k] for k in sorted(keys) if k in live}
-
-
-def keyed_hash(salt: str, secret: str) -> str:
-    """What state keeps of a secret (a webhook secret, a user's password): PBKDF2-HMAC-SHA256
-    salted with what it belongs to, slow on purpose, so the value cannot be recovered or guessed
-    from state or plan files; a rotated secret changes it."""
-    import hashlib
-
-    digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt.encode(), 200_000)
-    return "pbkdf2-sha256:" + digest.hex()[:32]
 
 
 def version_number_meant(state: StateSnapshot, addr: str, key: str | None) -> str | None:

@@ -1,5 +1,7 @@
-"""mlreg never locks itself out: a plan that would take from the identity running it (unless an
-admin) a permission it needs to apply this file again is an error naming the change.
+"""mlreg never locks itself out: a plan that would take from the identity running it a permission
+it needs to apply this file again is an error naming the change. An admin holds every permission;
+a plan that demotes the admin applying it (`admin: false` on its own `user.NAME`) is always such an
+error, since the file that says so declares users, and only an admin may manage users.
 
 What applying the file needs: EDIT on every registered model and prompt it declares, and, when
 it manages roles, MANAGE on the workspace (MLflow's workspace administration, which role changes
@@ -17,15 +19,36 @@ from mlreg.planner.kinds.base import Diff
 from mlreg.planner.live import LiveSnapshot
 
 _PRIORITY = {"READ": 1, "USE": 2, "EDIT": 3, "MANAGE": 4}
-_MEMBER, _GRANT = "role_member", "role_permission"
+_MEMBER, _GRANT, _USER = "role_member", "role_permission", "user"
+
+
+def _demotion(diff: Diff, me: str) -> Change | None:
+    """The change that takes admin from the identity applying the plan, if any."""
+    for c in diff.changes:
+        mine = c.type == _USER and c.identity.get("name") == me and c.action is Action.UPDATE
+        if mine and (c.before or {}).get("admin") is True and (c.after or {}).get("admin") is False:
+            return c
+    return None
 
 
 def check(diff: Diff, live: LiveSnapshot) -> list[Diagnostic]:
     facts = live[AccessFacts]
     cfg = diff.cfg
     me = facts.current
-    if not me or facts.current_admin or not (cfg.access.roles or cfg.access.users):
+    if not me or not (cfg.access.roles or cfg.access.users):
         return []
+    if facts.current_admin:
+        demoted = _demotion(diff, me)
+        if demoted is None:
+            return []
+        return [
+            dg.error(
+                f"This plan would take admin from {me}, the identity applying it",
+                "only an admin may manage the users this file declares, so the next apply would be refused; "
+                "demote it from another admin identity, or keep `admin: true`",
+                demoted.address,
+            )
+        ]
     members = {name: set(r.members) for name, r in facts.roles.items()}
     grants = {name: {g.key: g.permission for g in r.permissions} for name, r in facts.roles.items()}
     mine_now = {name for name, m in members.items() if me in m}

@@ -2,8 +2,8 @@
 `access.users`): created with the password from the environment, `admin` kept as declared. mlreg
 never deletes users.
 
-MLflow never returns a password: state keeps only a salted, slow hash of the one last applied
-(as for webhook secrets), so a rotated password shows as `~ password = (sensitive value)` and is
+MLflow never returns a password: state keeps only a keyed hash of the one last applied (as for
+webhook secrets; planner/secrets.py), so a rotated password shows as `~ password = (sensitive value)` and is
 applied. A user declared without a password must already exist (its password is not managed).
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from mlreg.planner.changes import Action, Change, address
 from mlreg.planner.kinds.access_facts import SECTION, AccessFacts, AccessRequest, access_request
-from mlreg.planner.kinds.base import Config, DiffContext, Kind, Section, created, decide, keyed_hash
+from mlreg.planner.kinds.base import Config, DiffContext, Kind, Section, created, decide
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import ResourceState
@@ -61,7 +61,8 @@ class UserKind(Kind):
                 )
                 continue
             if spec.password:
-                after["password"] = keyed_hash(f"mlreg/user/{name}", spec.password)
+                kept = recorded.attributes.get("password") if recorded else None
+                after["password"] = ctx.hasher.keep(spec.password, kept, f"mlreg/user/{name}")
                 secrets["password"] = spec.password
             if live is None:
                 if not spec.password:

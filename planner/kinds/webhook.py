@@ -2,9 +2,10 @@
 two live webhooks with a managed name is an error naming both ids).
 
 Managed: url, events, status, description (when declared) and the secret. MLflow never returns a
-secret, so `secret` is compared through state: it holds a salted, slow hash of the value last
-applied (never the value); a rotated secret changes the hash and is applied. Changes are made in
-place, keeping the webhook's id.
+secret, so `secret` is compared through state: it holds a keyed hash of the value last applied
+(never the value; planner/secrets.py); a rotated secret changes the hash and is applied. A URL
+written as `${VAR}` is a secret too (it may carry a token): planned, recorded and shown as a hash,
+compared with the live URL hashed the same way. Changes are made in place, keeping the webhook's id.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from mlreg.planner.kinds.base import (
     created,
     decide,
     dump,
-    keyed_hash,
 )
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import LiveSnapshot, Request
 from mlreg.planner.recorded import ResourceState
+from mlreg.planner.secrets import Hasher
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
     from mlreg.planner.config.sections.removed import RemovedSpec
@@ -42,6 +43,7 @@ SECTION = Section(
     check="mlreg.planner.config.sections.webhooks:check",
     expanded=("url", "secret"),
     secrets=("secret",),
+    secret_when_referenced=("url",),
     order=30,
 )
 
@@ -71,13 +73,11 @@ class WebhookRequest(Request):
     names: frozenset[str] = frozenset()
 
 
-def secret_hash(name: str, secret: str) -> str:
-    """What state keeps of a webhook's secret (see `keyed_hash`)."""
-    return keyed_hash(f"mlreg/webhook/{name}", secret)
-
-
-def values(w: LiveWebhook) -> dict:
-    return {"url": w.url, "events": sorted(w.events), "description": w.description, "status": w.status}
+def values(w: LiveWebhook, hasher: Hasher | None = None) -> dict:
+    """The managed values of a live webhook; with `hasher`, its URL as the hash a secret URL is
+    recorded as."""
+    url = hasher.hash(w.url) if hasher is not None else w.url
+    return {"url": url, "events": sorted(w.events), "description": w.description, "status": w.status}
 
 
 class WebhookImporter(Importer):
@@ -126,12 +126,18 @@ class WebhookKind(Kind):
                 addr,
             )
             return
-        after: dict = {"url": spec.url, "events": sorted(spec.events), "status": spec.status}
+        hasher = ctx.hasher
+        rec = recorded.attributes if recorded else {}
+        secrets = {}
+        url = spec.url
+        if spec.url_sensitive:  # written as ${VAR}: the URL is a secret
+            url = hasher.keep(spec.url, rec.get("url"))
+            secrets["url"] = spec.url
+        after: dict = {"url": url, "events": sorted(spec.events), "status": spec.status}
         if spec.description is not None:
             after["description"] = spec.description
-        secrets = {}
         if spec.secret:
-            after["secret"] = secret_hash(name, spec.secret)
+            after["secret"] = hasher.keep(spec.secret, rec.get("secret"), f"mlreg/webhook/{name}")
             secrets["secret"] = spec.secret
         if not live:
             ctx.changes.append(
@@ -139,7 +145,7 @@ class WebhookKind(Kind):
             )
             return
         w = live[0]
-        before = values(w)
+        before = values(w, hasher if spec.url_sensitive else None)
         if spec.description is None:
             del before["description"]
         rec_secret = recorded.attributes.get("secret") if recorded else None
@@ -166,7 +172,8 @@ class WebhookKind(Kind):
         ]
         if not found:
             return None, None, None
-        return values(found[0]), found[0].last_updated, None  # the secret is never read back
+        # the secret is never read back; a secret URL is compared with its recorded hash by drift
+        return values(found[0]), found[0].last_updated, None
 
     def gone_note(self, rs: ResourceState) -> str:
         return f"webhook {rs.identity.get('id')} no longer exists"

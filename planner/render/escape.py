@@ -5,7 +5,8 @@ back, and either may hold newlines, fences, HTML, mentions or CI workflow comman
 - `text`: a value interpolated into a terminal or CI log line: control characters (newlines
   included) are shown escaped, so a value never starts a line of its own;
 - `ci_safe`: the last guard on every line printed: none may begin with `::` (a GitHub Actions
-  workflow command such as `::add-mask::`);
+  workflow command such as `::add-mask::`), and `##[` (the runner's older command syntax, parsed
+  anywhere in a line: `##[set-output …]`) appears nowhere;
 - `md` / `md_code`: inline Markdown for a pull-request comment: HTML, links, mentions, code
   spans and table pipes neutralised as HTML entities; `fence` picks a fence no content can close;
 - `mermaid` / `dot`: node labels of the lineage picture.
@@ -33,12 +34,17 @@ def text(value) -> str:
 
 
 _WORKFLOW_COMMAND = re.compile(r"^(\s*):(:)", re.MULTILINE)
+_LEGACY_COMMAND = re.compile(r"#(?=#\[)")
 
 
 def ci_safe(out: str) -> str:
-    """No line may begin with `::`: a zero-width space goes between the colons (people see the
-    same text; the CI runner sees no command)."""
-    return _WORKFLOW_COMMAND.sub("\\1:\u200b\\2", out) if "::" in out else out
+    """No line may begin with `::`, and none holds `##[`: a zero-width space goes between the
+    colons, and between the hashes (people see the same text; the CI runner sees no command)."""
+    if "::" in out:
+        out = _WORKFLOW_COMMAND.sub("\\1:\u200b\\2", out)
+    if "##[" in out:
+        out = _LEGACY_COMMAND.sub("#\u200b", out)
+    return out
 
 
 _MD = {
@@ -53,15 +59,21 @@ _MD = {
     "\\": "&#92;",
     "*": "&#42;",
     "~": "&#126;",
+    "#": "&#35;",
 }
 _MD_SPECIAL = re.compile("[" + re.escape("".join(_MD)) + "]")
 
 
+_AUTOLINK = re.compile(r"(?i)://|\bwww\.")
+
+
 def md(value) -> str:
-    """Inline Markdown text (a table cell, a list item): one line, no HTML, no links, no
-    mentions, no code spans or table pipes that the value could open or close."""
+    """Inline Markdown text (a table cell, a list item): one line, no HTML, no links (bare URLs
+    included: GitHub links `https://…` and `www.…` by themselves), no mentions, no code spans or
+    table pipes that the value could open or close, no `##[` for a CI log."""
     s = _CONTROL.sub(" ", str(value))
-    return _MD_SPECIAL.sub(lambda m: _MD[m.group()], s)
+    s = _MD_SPECIAL.sub(lambda m: _MD[m.group()], s)
+    return _AUTOLINK.sub(lambda m: "&#58;//" if m.group() == "://" else m.group()[:3] + "&#46;", s)
 
 
 def md_code(value) -> str:

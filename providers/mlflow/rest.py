@@ -82,7 +82,7 @@ class RestTransport(Transport):
         credentials: Credentials | None = None,
         workspace: str | None = None,
     ):
-        self.base = base_url.rstrip("/")
+        self.base = _base(base_url)
         self.target = f"MLflow at {redact.url(self.base)}" + (f" (workspace {workspace})" if workspace else "")
         self.patience = patience or Patience(self.target, hint="; check the server, then run `mlreg plan` again")
         self.credentials = credentials or Credentials()
@@ -180,6 +180,24 @@ class RestTransport(Transport):
         ):
             return WorkspaceMissing(f"workspace {self.workspace!r} does not exist on {self.target}")
         return error
+
+
+def _base(url: str) -> str:
+    """The server's base URL, rebuilt from the parts planner/urls.py accepted, and read back by
+    urllib3 (which requests connects with) as the same host and port: a URL two parsers read
+    differently never gets here, and this makes sure of it."""
+    from urllib3.util import parse_url
+
+    from mlreg.planner import urls
+
+    parsed = urls.parse_mlflow(url)
+    if parsed.family not in ("http", "https"):
+        raise urls.UrlRefused(f"{redact.url(url)}: not an http(s) URL")
+    base = parsed.http_base()
+    seen = parse_url(base)
+    if (seen.host or "").strip("[]").lower() != parsed.host or seen.port != parsed.port:
+        raise urls.UrlRefused(f"{redact.url(url)}: read differently by the HTTP library; refused")
+    return base
 
 
 def _no_auth(request):

@@ -107,11 +107,23 @@ class Transport:
         raise NotImplementedError
 
     def pages(self, endpoint: Endpoint, body: dict, key: str) -> list[dict]:
-        """Every page of a paged search or listing, following its page tokens."""
-        out, token = [], None
+        """Every page of a paged search or listing, following its page tokens. A server that
+        never stops paging (a token it gave before, or pages for longer than the backend timeout)
+        is given up on with one line."""
+        out, token, seen = [], None, set()
+        started = time.monotonic()
         while True:
             page = self.call(endpoint, {**body, "page_token": token} if token else body)
             out.extend(page.get(key) or ())
             token = page.get("next_page_token")
             if not token:
                 return out
+            if token in seen or (self.budget and time.monotonic() - started > self.budget):
+                why = (
+                    "gave a page token it had given before" if token in seen else f"kept paging for {self.budget:.0f} s"
+                )
+                raise BackendUnavailable(
+                    f"{self.target} {why} ({endpoint.method} {endpoint.path}, {len(seen) + 1} pages); "
+                    "check the server, then run `mlreg plan` again"
+                )
+            seen.add(token)

@@ -91,8 +91,10 @@ class DatabaseProvider:
         if self._engine is None:
             import sqlalchemy as sa
 
+            from mlreg.providers.dburl import engine_url
+
             kw: dict = {"pool_pre_ping": True}
-            url = self.url
+            url = engine_url(self.url)
             if self.url.startswith("postgresql"):
                 ms = int(self.patience.budget * 1000)
                 kw["connect_args"] = {
@@ -105,7 +107,7 @@ class DatabaseProvider:
                 url = read_only_url(self.url)
             try:
                 engine = sa.create_engine(url, **kw)
-            except Exception as e:  # bad URL or missing driver
+            except Exception as e:  # a missing driver
                 raise BackendError(f"Cannot use {self.target}: {redact.redact(str(e))}") from None
             if engine.dialect.name == "sqlite":
                 engine = engine.execution_options(schema_translate_map={SCHEMA: None})

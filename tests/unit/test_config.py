@@ -142,32 +142,37 @@ def test_cli_validate_exit_1_no_traceback(tmp_path):
 def test_env_expansion_defaults_and_secrets(tmp_path):
     p = _write(
         tmp_path,
-        "database:\n  url: ${MLREG_DB_URL:-sqlite:///x.db}\nmlflow:\n  tracking_uri: http://h/${MLFLOW_TOKEN}\n",
+        "database:\n  url: ${MLREG_DB_URL:-sqlite:///x.db}\nmlflow:\n  tracking_uri: ${MLFLOW_TRACKING_URI}\n",
     )
-    loaded, diags = load_config(p, env={"MLFLOW_TOKEN": "t0psecretvalue"})
+    loaded, diags = load_config(p, env={"MLFLOW_TRACKING_URI": "http://h:5000/mlflow"})
     assert not diags
     assert loaded.config.database.url == "sqlite:///x.db"
-    assert loaded.config.mlflow.tracking_uri == "http://h/t0psecretvalue"
-    assert redact.redact(loaded.config.mlflow.tracking_uri) == "http://h/***"
+    assert loaded.config.mlflow.tracking_uri == "http://h:5000/mlflow"
     assert redact.redact("postgresql+psycopg://u:pw123@h/db") == "postgresql+psycopg://u:***@h/db"
 
 
-def test_backend_settings_expand_only_mlflow_mlreg_and_libpq_variables(tmp_path):
+def test_backend_settings_expand_only_mlflow_mlreg_and_libpq_variables_as_whole_values(tmp_path):
     text = (
-        "mlflow:\n  tracking_uri: http://their-host/${AWS_SECRET_ACCESS_KEY}\n"
+        "mlflow:\n  tracking_uri: ${AWS_SECRET_ACCESS_KEY}\n"
         "database:\n  url: ${DB_URL:-sqlite:///x.db}\n"
         "state:\n  backend: postgres\n  url: postgresql://u@${PGHOST:-db}/s\n"
         "webhooks:\n  hook:\n    url: https://h/${SLACK_TOKEN}\n    events: [model_version.created]\n"
+        "workspace: ${MLFLOW_WORKSPACE}-team\n"
     )
     env = {"AWS_SECRET_ACCESS_KEY": "aws-s3cret-value", "DB_URL": "sqlite:///y.db", "SLACK_TOKEN": "xoxb-s3cret"}
+    env["MLFLOW_WORKSPACE"] = "planning"
     _, diags = load_config(_write(tmp_path, text), env=env)
     found = {(d.key_path, d.line): d.summary for d in diags}
     assert found == {
         ("mlflow.tracking_uri", 3): "Environment variable AWS_SECRET_ACCESS_KEY may not be used here",
         ("database.url", 5): "Environment variable DB_URL may not be used here",
-        ("webhooks.hook.url", 11): "Environment variable SLACK_TOKEN may not be used here",
+        ("state.url", 8): "A reference to PGHOST must be the whole value here, such as ${MLREG_DATABASE_URL}",
+        ("webhooks.hook.url", 11): "A reference to SLACK_TOKEN must be the whole value here, such as "
+        "${MLREG_DATABASE_URL}",
+        ("workspace", 13): "A reference to MLFLOW_WORKSPACE must be the whole value here, such as "
+        "${MLREG_DATABASE_URL}",
     }
-    assert all("MLFLOW_*, MLREG_* and PG*" in d.detail for d in diags if d.key_path != "webhooks.hook.url")
+    assert all("MLFLOW_*, MLREG_* and PG*" in d.detail for d in diags if "may not be used" in d.summary)
     for d in diags:
         assert "s3cret" not in f"{d.summary} {d.detail}"
 
@@ -361,7 +366,7 @@ def test_offline_checks_need_no_secrets_but_still_refuse_misplaced_references(tm
     )
     _, refused = load_config(path, env={}, offline=True)
     assert sorted(d.summary for d in refused) == [
-        "Environment variable API_TOKEN may not be used here",
+        "A reference to API_TOKEN must be the whole value here, such as ${MLREG_DATABASE_URL}",
         "Environment variable AWS_SECRET_ACCESS_KEY may not be used here",
     ]
 

@@ -106,7 +106,7 @@ CHOSEN = {
     "prompt": [Chosen("p", "p")],
     "webhook": [Chosen("hook", "hook")],
 }
-BACKENDS = "mlflow:\n  tracking_uri: x\ndatabase:\n  url: y\n"
+BACKENDS = "mlflow:\n  tracking_uri: http://mlflow:5000\ndatabase:\n  url: sqlite:///y.db\n"
 
 
 def test_import_writes_stable_matchers_and_round_trips(tmp_path):

@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import field_validator
+
+from mlreg.planner import urls
 from mlreg.planner.config.base import Frozen
+
+
+def _accepted(url: str, mlflow: bool) -> str:
+    """A URL in a shape every parser reads the same way (planner/urls.py), or a ValueError that
+    says why, without its password."""
+    try:
+        (urls.parse_mlflow if mlflow else urls.parse_database)(url)
+    except urls.UrlRefused as e:
+        raise ValueError(str(e)) from None
+    return url
 
 
 class MlflowSettings(Frozen):
@@ -17,11 +30,21 @@ class MlflowSettings(Frozen):
     """MLflow's tracking URI: http(s)://server, or sqlite:///FILE for the embedded store.
     Default ${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}."""
 
+    @field_validator("tracking_uri")
+    @classmethod
+    def _uri(cls, v: str) -> str:
+        return _accepted(v, mlflow=True)
+
 
 class DatabaseSettings(Frozen):
     url: str = "sqlite:///mlreg.db"
     """SQLAlchemy URL of the database holding exp.policy_versions (postgresql+psycopg://…, or
     sqlite:///FILE). Default ${MLREG_DATABASE_URL:-sqlite:///mlreg.db}."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _accepted(v, mlflow=False)
 
 
 class StateSettings(Frozen):
@@ -31,6 +54,12 @@ class StateSettings(Frozen):
     path: str = ".mlreg/state.json"
     """local: the state file, relative to registry.yaml."""
     url: str | None = None
-    """postgres: the database URL (default: the database section's)."""
+    """postgres: the database URL (default: ${MLREG_STATE_URL:-}, and when that is empty the
+    database section's)."""
     workspace: str | None = None
     """postgres: the row state is kept in (default: the file's MLflow workspace, else default)."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return _accepted(v, mlflow=False) if v else v

@@ -10,6 +10,7 @@ import re
 from typing import Literal
 
 from pydantic import Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from mlreg.planner.config.base import Frozen
 
@@ -47,6 +48,9 @@ class WebhookSpec(Frozen):
     """active, or disabled (kept, nothing delivered). Quote it in YAML if it could read as a boolean."""
     secret: str | None = None  # the value of the environment reference, after expansion
     """Only as an environment reference (${VAR}); used to sign deliveries, never shown or stored."""
+    # Set by the loader, never written in the file: the url was an environment reference, so it
+    # is a secret (it may carry a token): shown as (sensitive value), kept in state as a hash.
+    url_sensitive: SkipJsonSchema[bool] = Field(default=False, exclude=True)
 
     @field_validator("url")
     @classmethod

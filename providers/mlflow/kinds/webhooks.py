@@ -136,7 +136,7 @@ def _write(mf: Mlflow, change: Change) -> dict:
     after = dict(change.after or {})
     secret = change.secrets.get("secret")
     if change.before is None:
-        created = _create(mf, name, after, secret)
+        created = _create(mf, name, after, secret, change.secrets.get("url"))
         if created is not None:
             return {"name": name, "id": created}
         before, webhook_id = {}, _by_name(mf, name)  # adopted after a lost answer: converge it below
@@ -145,6 +145,8 @@ def _write(mf: Mlflow, change: Change) -> dict:
     fields = {
         k: after[k] for k in ("url", "events", "description", "status") if k in after and before.get(k) != after[k]
     }
+    if "url" in fields and "url" in change.secrets:  # a secret URL: `after` holds its hash
+        fields["url"] = change.secrets["url"]
     if after.get("secret") != before.get("secret"):
         fields["secret"] = secret or ""  # a secret taken out of the file is cleared
     if fields:
@@ -156,11 +158,11 @@ def _write(mf: Mlflow, change: Change) -> dict:
     return {"name": name, "id": webhook_id}
 
 
-def _create(mf: Mlflow, name: str, after: dict, secret: str | None) -> str | None:
+def _create(mf: Mlflow, name: str, after: dict, secret: str | None, url: str | None = None) -> str | None:
     """The new webhook's id, or None when a create whose answer was lost made it after all."""
     body = {
         "name": name,
-        "url": after["url"],
+        "url": url or after["url"],
         "events": [_event(e) for e in after["events"]],
         "status": after["status"].upper(),
     }
