@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlreg.planner import secrets
 from mlreg.planner.changes import Address
 from mlreg.planner.kinds.catalog import KINDS
 from mlreg.planner.recorded import utc_text
-
-SENSITIVE = "(sensitive value)"
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,7 @@ def _masked(type_: str | None, values: Mapping | None) -> dict | None:
     if values is None:
         return None
     kind = KINDS.get(type_) if type_ else None
-    sensitive = kind.sensitive if kind else ()
-    return {k: (SENSITIVE if k in sensitive and v is not None else v) for k, v in values.items()}
+    return secrets.shown(values, kind.sensitive if kind else ())
 
 
 def address_history(entries: list[dict], records: list[dict], address: str) -> list[AddressEvent]:

@@ -126,7 +126,8 @@ def trusted_database(url: str, env: Mapping[str, str]) -> bool:
     """May libpq use its implicit credentials (PGPASSWORD, ~/.pgpass, a service file, client
     keys) for this database? For a URL the environment names exactly, or the host and port that
     libpq's own PGHOST / PGPORT name."""
-    if env.get(FROM_FILE) == "1" or url in {env.get(v) for v in ("MLREG_DATABASE_URL", "MLREG_STATE_URL")} - {None}:
+    named = {env.get(v) for v in ("MLREG_DATABASE_URL", "MLREG_STATE_URL", "MLFLOW_TRACKING_URI")} - {None}
+    if env.get(FROM_FILE) == "1" or url in named:
         return True
     try:
         u = urls.parse_database(url)

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlreg import __version__
+from mlreg.planner import secrets
 from mlreg.planner.changes import Action, Address, Change, DriftItem, Plan
 from mlreg.planner.errors import StalePlan, UserError
 from mlreg.planner.kinds.catalog import KINDS, kind_of
@@ -67,11 +68,11 @@ def _values(address: str, type_: str, values: dict, unknown=()) -> dict:
     """A resource in Terraform's values representation (planned_values, prior_state)."""
     kind = kind_of(type_)
     known = {k: v for k, v in values.items() if k not in unknown}
-    sensitive = [k for k in kind.sensitive if k in known]
+    sensitive = secrets.sensitive_keys(kind.sensitive, known)
     return {
         **_identified(address, type_),
         "schema_version": 0,
-        "values": known,
+        "values": secrets.shown(known, kind.sensitive),
         "sensitive_values": _mirror(sensitive, known),
     }
 
@@ -101,12 +102,17 @@ def configuration(plan: Plan) -> dict:
     }
 
 
+def shown_values(c: Change) -> tuple[list[str], dict | None, dict | None]:
+    """A change's sensitive attributes, and its before and after as a plan shows and saves them:
+    a secret is never in a plan, not even hashed."""
+    sensitive = secrets.sensitive_keys(kind_of(c.type).sensitive, c.before, c.after)
+    return sensitive, secrets.shown(c.before, sensitive), secrets.shown(c.after, sensitive)
+
+
 def resource_change(c: Change, adopted: bool = False) -> dict:
     parsed = Address.parse(c.address)
     kind = kind_of(c.type)
-    before = dict(c.before) if c.before is not None else None
-    after = dict(c.after) if c.after is not None else None
-    sensitive = [k for k in kind.sensitive if (before and k in before) or (after and k in after)]
+    sensitive, before, after = shown_values(c)
     out = {"address": c.address, "mode": "managed", "type": c.type, "name": parsed.name}
     if parsed.key is not None:
         out["index"] = kind.index(parsed.key)
@@ -319,13 +325,14 @@ class SavedPlan:
                     f"the saved plan does not match: it has {saved.address}, which a plan made now does not; "
                     "nothing was applied; run `mlreg plan` again"
                 )
-            if saved.before != _plain(c.before):
+            _, before, after = shown_values(c)  # compared as saved: secrets as (sensitive value)
+            if saved.before != _plain(before):
                 raise StalePlan(
                     f"the saved plan is stale: {saved.address} changed live since it was made; run `mlreg plan` again"
                 )
             if (
                 saved.action is not c.action
-                or saved.after != _plain(c.after)
+                or saved.after != _plain(after)
                 or set(saved.after_unknown) != set(c.after_unknown)
             ):
                 raise StalePlan(

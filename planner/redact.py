@@ -19,7 +19,10 @@ from urllib.parse import quote
 
 # PASS covers PASSWD and PASSPHRASE; `_PWD` a password, not the shell's PWD (a path in every line)
 _SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|_PWD$|^PWD_|DSN|PRIVATE|COOKIE|SESSION", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+# `@` as is, or as Markdown escapes it (`&#64;`): the comment escapes values before output is masked
+_URL_PASSWORD = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*(?:://|&#58;//))(?P<user>[^:/@\s&]*):(?P<pw>(?:(?!&#64;)[^@/\s])+)(?P<at>@|&#64;)"
+)
 _QUERY_SECRET = re.compile(r"(?i)([?&](?:password|token|secret|key)=)[^&\s]+")
 _forms: set[str] = set()
 _lock = threading.Lock()
@@ -64,7 +67,7 @@ def url(text: str) -> str:
 def redact(text: str) -> str:
     if not text:
         return text
-    out = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    out = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}{m['at']}", text)
     out = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, out)
     with _lock:
         forms = sorted(_forms, key=len, reverse=True)

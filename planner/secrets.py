@@ -59,9 +59,24 @@ class Hasher:
         return isinstance(live, str) and isinstance(recorded, str) and hmac.compare_digest(recorded, self.hash(live))
 
 
+def hidden(key: str, value: Any, sensitive=()) -> bool:
+    """Is this attribute shown as SENSITIVE (the kind declares it so, or its value is a hash)?"""
+    return (key in sensitive and value is not None) or is_hash(value)
+
+
+def sensitive_keys(sensitive, *maps: Mapping[str, Any] | None) -> list[str]:
+    """The attributes of these values that are shown as SENSITIVE."""
+    keys: dict[str, None] = {}
+    for m in maps:
+        for k, v in (m or {}).items():
+            if hidden(k, v, sensitive):
+                keys[k] = None
+    return list(keys)
+
+
 def shown(values: Mapping[str, Any] | None, sensitive=()) -> dict[str, Any] | None:
     """`values` with every secret (a hash, or an attribute the kind declares sensitive) shown as
     SENSITIVE (None stays None)."""
     if values is None:
         return None
-    return {k: (SENSITIVE if (k in sensitive and v is not None) or is_hash(v) else v) for k, v in values.items()}
+    return {k: (SENSITIVE if hidden(k, v, sensitive) else v) for k, v in values.items()}

@@ -26,18 +26,33 @@ if TYPE_CHECKING:  # the early read uses this module before the engine (and pyda
 _NOWHERE = "/nonexistent/mlreg-no-implicit-credentials"
 
 
+_LIBPQ_PASSWORD: list[str | None] = []
+
+
+def libpq_password() -> str | None:
+    """PGPASSWORD, taken out of this process's environment the first time it is asked for: libpq
+    reads it for every connection that gives no password, and some of ours are made by libraries
+    that cannot be told not to (MLflow's store on a database tracking URI; SQLAlchemy drops an
+    empty password). So no connection gets it implicitly; `libpq_args` gives it, explicitly, only
+    to databases the environment names."""
+    if not _LIBPQ_PASSWORD:
+        _LIBPQ_PASSWORD.append(os.environ.pop("PGPASSWORD", None))
+    return _LIBPQ_PASSWORD[0]
+
+
 def libpq_args(url: str, env: Mapping[str, str]) -> dict:
-    """Connection arguments that keep libpq's implicit credentials from a host the environment
-    did not name (empty for one it did)."""
-    if endpoints.trusted_database(url, env):
-        return {}
+    """Connection arguments for a database: libpq's implicit credentials (PGPASSWORD, a password
+    file, client keys) only for one the environment names; none for any other."""
     from mlreg.planner import urls
 
+    password = libpq_password()
     try:
-        password = urls.parse_database(url).password
+        written = urls.parse_database(url).password
     except urls.UrlRefused:
-        password = None
-    return {"password": password or "", "passfile": _NOWHERE, "sslcert": _NOWHERE, "sslkey": _NOWHERE}
+        written = None
+    if endpoints.trusted_database(url, env):
+        return {"password": password} if password and written is None else {}
+    return {"password": written or "", "passfile": _NOWHERE, "sslcert": _NOWHERE, "sslkey": _NOWHERE}
 
 
 def mlflow_provider(
@@ -101,8 +116,7 @@ def used_endpoints(loaded: LoadedConfig) -> list[endpoints.Named]:
         endpoints.Named("the MLflow workspace", cfg.workspace or "", "MLFLOW_WORKSPACE"),
     ]
     if cfg.state.backend == "postgres":
-        variable = "MLREG_STATE_URL" if os.environ.get("MLREG_STATE_URL") else "MLREG_DATABASE_URL"
-        used.append(endpoints.Named("the state database", state_url(loaded), variable))
+        used.append(endpoints.Named("the state database", state_url(loaded), "MLREG_STATE_URL"))
     return used
 
 

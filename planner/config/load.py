@@ -19,7 +19,7 @@ from mlreg.planner.config import guard
 from mlreg.planner.config.base import did_you_mean
 from mlreg.planner.config.defaults import DEFAULT_STATE_URL, DEFAULT_WORKSPACE, RAW_DEFAULTS
 from mlreg.planner.config.envexpand import ONLY_VAR, Environ, backend_variable, expand, not_secret, references
-from mlreg.planner.config.merge import MergedSource, ParsedFile, merge
+from mlreg.planner.config.merge import SETTINGS, MergedSource, ParsedFile, merge
 from mlreg.planner.config.references import CheckContext, check_removed, rules_of
 from mlreg.planner.config.schema import Config, LoadedConfig
 from mlreg.planner.config.source import load_yaml
@@ -275,7 +275,7 @@ def _under(loc: tuple, paths: set[tuple]) -> bool:
 
 
 # Values an offline check puts where an unset variable leaves a value nobody has (a URL's shape).
-STANDINS = ("https://unset.invalid/", "unset")
+STANDINS = ("https://unset.invalid/", "unset", "sqlite:///unset.invalid")
 
 
 def _with_standins(data: dict, failing: list[tuple]) -> Config | None:
@@ -346,12 +346,14 @@ def _fields_at(loc: tuple) -> list[str]:
     return []
 
 
+# the settings that say where mlreg goes (merge.SETTINGS but `rules`)
+_WHERE = frozenset(SETTINGS) - {"rules"}
+
+
 def _is_secret_path(loc: tuple) -> bool:
-    """A value never echoed in an error: a secret, or a backend setting (it may hold a password,
-    or be a secret referenced by mistake)."""
-    return any(isinstance(p, str) and p == "secret" for p in loc) or (
-        bool(loc) and loc[0] in ("mlflow", "database", "state", "workspace")
-    )
+    """A value never echoed in an error: a secret, or a setting that says where mlreg goes (it may
+    hold a password, or be a secret referenced by mistake)."""
+    return any(isinstance(p, str) and p == "secret" for p in loc) or (bool(loc) and loc[0] in _WHERE)
 
 
 def _diag_from_pydantic(err: dict, source: MergedSource) -> Diagnostic:

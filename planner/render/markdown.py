@@ -7,6 +7,7 @@ or table pipes of its own), every fenced block gets a fence its content cannot c
 
 from __future__ import annotations
 
+from mlreg.planner import secrets
 from mlreg.planner.changes import Action, Change, DriftItem, Plan
 from mlreg.planner.kinds.catalog import kind_of
 from mlreg.planner.redact import redact
@@ -30,8 +31,8 @@ GITHUB_COMMENT_LIMIT = 65_536
 
 def _what_changes(c: Change) -> str:
     kind = kind_of(c.type)
-    sensitive = kind.sensitive
     before, after = flat(c.before, kind.per_key), flat(c.after, kind.per_key)
+    sensitive = secrets.sensitive_keys(kind.sensitive, before, after)
 
     def shown(k, v):
         return "(known after apply)" if k in c.after_unknown else (SENSITIVE if k in sensitive else value(v))

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+from mlreg.planner import secrets
 from mlreg.planner.changes import Action, ActionReason, Change, DriftItem, Plan, Promotion
 from mlreg.planner.diagnostics import Diagnostic
 from mlreg.planner.kinds.catalog import kind_of
@@ -29,7 +30,7 @@ def no_changes(plan: Plan) -> str:
     return NO_TARGETED_CHANGES if plan.targets else NO_CHANGES
 
 
-SENSITIVE = "(sensitive value)"
+SENSITIVE = secrets.SENSITIVE
 _VERB = {
     Action.CREATE: "created",
     Action.UPDATE: "updated in-place",
@@ -75,7 +76,7 @@ def flat(d: Mapping | None, per_key=()) -> dict[str, Any]:
 
 
 def _shown(change: Change, key: str, v: Any) -> str:
-    return SENSITIVE if key in kind_of(change.type).sensitive else value(v)
+    return SENSITIVE if secrets.hidden(key, v, kind_of(change.type).sensitive) else value(v)
 
 
 def _attribute_lines(change: Change, style: Style) -> list[str]:
@@ -99,7 +100,7 @@ def _attribute_lines(change: Change, style: Style) -> list[str]:
         elif k not in before and k not in unknown:
             lines.append(f"      {style('+', 'green')} {name} = {new}")
         elif k in unknown or before.get(k) != after.get(k):
-            if k in kind.sensitive:
+            if k in secrets.sensitive_keys(kind.sensitive, before, after):
                 lines.append(f"      {style('~', 'yellow')} {name} = {SENSITIVE}")
             else:
                 lines.append(f"      {style('~', 'yellow')} {name} = {value(before.get(k))} -> {new}")

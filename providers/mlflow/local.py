@@ -103,8 +103,8 @@ def database_store_uri(
         options = f"-c statement_timeout={ms}" + (" -c default_transaction_read_only=on" if read_only else "")
         query.update({"connect_timeout": str(int(CONNECT_TIMEOUT)), "options": options})
         query.update({k: str(v) for k, v in connect_args.items() if k != "password"})
-        if "password" in connect_args and parts["password"] is None:
-            parts["password"] = connect_args["password"]  # "" keeps libpq from PGPASSWORD
+        if connect_args.get("password") and parts["password"] is None:
+            parts["password"] = connect_args["password"]  # PGPASSWORD, for a database the environment names
     url = sa.engine.URL.create(**parts, query=query)
     if read_only:
         _require_schema(url, target)

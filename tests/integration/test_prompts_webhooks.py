@@ -232,7 +232,7 @@ def test_webhook_managed_by_name_signed_rotated_and_secret_never_written(ws, rec
     assert f'webhook.{name}: status = "active" -> "disabled"' in out
     ws.run("apply", "--auto-approve", env=env, check=0)
     assert str(next(w for w in c.list_webhooks() if w.name == name).status) == "ACTIVE"
-    ws.assert_converged(env)
+    ws.assert_converged(env=env)
 
     outputs += [
         (ws.path / "p.plan").read_text(),
@@ -251,4 +251,4 @@ def test_webhook_managed_by_name_signed_rotated_and_secret_never_written(ws, rec
     ws.write({**doc, "removed": [{"address": f"webhook.{name}", "destroy": True}], "webhooks": {}})
     ws.run("apply", "--auto-approve", env=env, check=0)
     assert not [w for w in c.list_webhooks() if w.name == name]
-    ws.assert_converged(env)
+    ws.assert_converged(env=env)

@@ -2,7 +2,8 @@
 everything that reaches them: nothing secret may.
 
 `HttpRecorder` answers every request `200 {}` (an empty MLflow) and records method, path and
-headers. `FakePostgres` speaks the start of PostgreSQL's protocol: it asks the client for a
+headers; `endless=True` answers every request with a new `next_page_token` (a server that never
+stops paging). `FakePostgres` speaks the start of PostgreSQL's protocol: it asks the client for a
 cleartext password and records whatever password arrives, then refuses.
 """
 
@@ -17,7 +18,7 @@ from tests.support.services import free_port
 
 
 class HttpRecorder:
-    def __init__(self):
+    def __init__(self, endless: bool = False):
         self.port = free_port()
         self.requests: list[tuple[str, str, dict]] = []
         recorder = self
@@ -33,7 +34,7 @@ class HttpRecorder:
                 if length:
                     self.rfile.read(length)
                 recorder.requests.append((self.command, self.path, dict(self.headers.items())))
-                body = b"{}"
+                body = b'{"next_page_token": "t%d"}' % len(recorder.requests) if endless else b"{}"
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -161,18 +161,19 @@ class Workspace:
         assert sorted(per_run) == sorted(runs), per_run
         assert all(len(v) == 1 for v in per_run.values()), f"registered twice: {per_run}"
 
-    def assert_converged(self, env: dict | None = None) -> None:
-        """Terraform's provider-test rule: after apply, plan is empty and apply writes nothing."""
-        plan = self.run("plan", "--detailed-exitcode", env=env)
+    def assert_converged(self, *options: str, env: dict | None = None) -> None:
+        """Terraform's provider-test rule: after apply, plan is empty and apply writes nothing.
+        `options`: global options such as `-f registry/`."""
+        plan = self.run(*options, "plan", "--detailed-exitcode", env=env)
         assert plan.returncode == 0, f"plan not empty after apply:\n{plan.stdout}\n{plan.stderr}"
         assert "No changes." in plan.stdout
-        before = self.serial(env)
-        self.run("apply", "--auto-approve", check=0, env=env)
-        assert self.serial(env) == before, "a second apply wrote state"
+        before = self.serial(env, *options)
+        self.run(*options, "apply", "--auto-approve", check=0, env=env)
+        assert self.serial(env, *options) == before, "a second apply wrote state"
 
-    def serial(self, env: dict | None = None) -> int:
+    def serial(self, env: dict | None = None, *options: str) -> int:
         """The recorded state's serial, from whichever backend registry.yaml names."""
-        return json.loads(self.run("state", "pull", check=0, env=env).stdout)["serial"]
+        return json.loads(self.run(*options, "state", "pull", check=0, env=env).stdout)["serial"]
 
     def policy_rows(self, policy_id: str) -> list[dict]:
         import sqlalchemy as sa
