@@ -100,7 +100,9 @@ def main() -> None:
         return
     own_process()  # as the CLI runs the engine: a short-lived process that owns its heap
     t0 = time.perf_counter()
-    loaded, diags = load_config(path, env={"MLFLOW_TRACKING_URI": "http://mlflow:5000", "MLREG_DATABASE_URL": "sqlite:///bench.db"})
+    loaded, diags = load_config(
+        path, env={"MLFLOW_TRACKING_URI": "http://mlflow:5000", "MLREG_DATABASE_URL": "sqlite:///bench.db"}
+    )
     assert not diags, diags[:3]
     t1 = time.perf_counter()
     plan = build_plan(loaded, state, live)
