@@ -28,6 +28,10 @@ from mlreg.planner.errors import StalePlan, UserError
 from mlreg.planner.kinds.catalog import KINDS, kind_of
 
 FORMAT_VERSION = "1.2"
+# The Terraform release whose `terraform show -json` plan format (1.2: `importing` from 1.5,
+# `forget` from 1.7, `applyable` from 1.8) this document follows. Readers of Terraform plans
+# (Checkov, for one) recognise a plan by this key; it says nothing about Terraform being installed.
+TERRAFORM_VERSION = "1.9.0"
 SIGNATURE_KEY = "signature"
 MAX_PLAN_BYTES = 512 * 1024 * 1024
 
@@ -190,6 +194,7 @@ def document(plan: Plan, configuration_section: bool = True) -> dict:
     adopted = {c.address for c in plan.adoptions}
     doc = {
         "format_version": FORMAT_VERSION,
+        "terraform_version": TERRAFORM_VERSION,
         "mlreg_version": __version__,
         "config": {"path": plan.config_path, "digest": plan.config_digest},
         "state": {"lineage": plan.lineage, "serial": plan.serial},
@@ -216,6 +221,7 @@ def document(plan: Plan, configuration_section: bool = True) -> dict:
 def drift_document(items: list[DriftItem]) -> dict:
     return {
         "format_version": FORMAT_VERSION,
+        "terraform_version": TERRAFORM_VERSION,
         "mlreg_version": __version__,
         "resource_drift": resource_drift(items),
         "drift": [d.to_json() for d in items],

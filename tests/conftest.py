@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -9,6 +10,21 @@ import pytest
 from tests.support.faultproxy import HttpFaultProxy
 from tests.support.services import MlflowServer, Postgres, start_mlflow, start_postgres
 from tests.support.workspace import Workspace
+
+# The tests run mlreg as a user on a workstation would; a CI runner's own variables (CI=true
+# refuses embedded defaults, GITHUB_ACTIONS / GITLAB_CI name a forge) are set by the tests that
+# mean them, never inherited from the machine running the suite.
+for _name in (
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_TOKEN",
+    "MLREG_FORGE_TOKEN",
+    "MLREG_FILE",
+):
+    os.environ.pop(_name, None)
 
 
 @dataclass

@@ -60,7 +60,12 @@ def run(walk: list[Step], show: bool) -> int:
             lines += [f"{{\n{step.script}\n}} >{tmp}/{i}.out 2>&1 || {{ cat {tmp}/{i}.out; exit 3; }}"]
             lines += [f"cat {tmp}/{i}.out" if show else ":"]
         # a fresh machine's environment: nothing pointing at other servers
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLREG_", "VIRTUAL_ENV"))}
+        # (CI=true, which a CI runner sets, would refuse the embedded defaults this walkthrough is about)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("MLFLOW_", "MLREG_", "VIRTUAL_ENV")) and k not in ("CI", "GITHUB_ACTIONS", "GITLAB_CI")
+        }
         env["NO_COLOR"] = "1"
         proc = subprocess.run(["bash", "-c", "\n".join(lines)], cwd=ROOT, env=env)
         if proc.returncode:

@@ -1,5 +1,5 @@
 # A Terraform-style plan policy, unchanged, for mlreg plans (`mlreg plan --format json`):
-#   conftest test --policy examples/policy plan.json          (or: opa eval -d ... -i plan.json)
+#   conftest test --policy examples/policy --all-namespaces plan.json   (or: opa eval -d ... -i plan.json)
 # It reads `input.resource_changes[_].change.actions`, the shape of `terraform show -json`.
 package mlreg
 

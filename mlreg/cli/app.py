@@ -70,16 +70,20 @@ def guard(fn):
                 click.echo(ci_safe(out), err=True, nl=False)
             if ctx is not None and ctx.debug:
                 raise
-            text = str(e).strip()
-            if isinstance(e, MlregError):  # ours: said in full (a refused import shows its plan)
-                msg = text or type(e).__name__
-            else:  # a bug or an unexpected library failure: one line, the rest with --debug
-                first = text.splitlines()[0] if text else ""
-                msg = f"{type(e).__name__}: {first} (run with --debug for the traceback)"
-            click.echo(ci_safe(redact.redact(f"Error: {msg}")), err=True)
+            click.echo(ci_safe(redact.redact(f"Error: {error_message(e)}")), err=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper
+
+
+def error_message(e: Exception) -> str:
+    """What the CLI says about a failure, in one line (or in full, for ours)."""
+    text = str(e).strip()
+    if isinstance(e, MlregError):  # ours: said in full (a refused import shows its plan)
+        return text or type(e).__name__
+    # a bug or an unexpected library failure: one line, the rest with --debug
+    first = text.splitlines()[0] if text else ""
+    return f"{type(e).__name__}: {first} (run with --debug for the traceback)"
 
 
 class _Group(click.Group):
@@ -117,7 +121,15 @@ def _quiet_libraries() -> None:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-f", "--file", "file", default="registry.yaml", show_default=True, help="Path of registry.yaml.")
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    default="registry.yaml",
+    show_default=True,
+    envvar="MLREG_FILE",
+    help="registry.yaml, or a folder of registry files (also MLREG_FILE; -f wins).",
+)
 @click.option("--no-color", is_flag=True, help="Plain output (also when NO_COLOR is set or stdout is not a terminal).")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks and the libraries' own logs.")
 @click.version_option(__version__, prog_name="mlreg")

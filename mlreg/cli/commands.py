@@ -11,11 +11,13 @@ from pathlib import Path
 import click
 
 from mlreg.cli import early as early_read
+from mlreg.cli import in_ci
 from mlreg.cli.app import (
     EXIT_CHANGES,
     EXIT_ERROR,
     Ctx,
     backend_timeout_option,
+    error_message,
     format_option,
     guard,
     lock_timeout_option,
@@ -64,6 +66,13 @@ def emit_plan(ctx: Ctx, plan, fmt: str) -> None:
         ctx.echo(text.plan_text(plan, ctx.color), nl=False)
 
 
+label_option = click.option(
+    "--label",
+    metavar="NAME",
+    help="Which comment or issue is mlreg's (one per label; default: the path given to -f).",
+)
+
+
 @click.command()
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `mlreg apply FILE`.")
 @format_option(
@@ -71,27 +80,40 @@ def emit_plan(ctx: Ctx, plan, fmt: str) -> None:
     "text (Terraform's shape), json (Terraform's plan JSON) or markdown (a pull-request comment).",
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none.")
+@click.option(
+    "--comment",
+    is_flag=True,
+    help="In a CI job on a pull request (GitHub Actions, GitLab CI): keep one comment with this plan on it, "
+    "edited on every push.",
+)
+@label_option
 @target_option
 @backend_timeout_option
 @reconfigure_option
 @pass_ctx
 @guard
-def plan(ctx: Ctx, out, fmt, detailed_exitcode, targets, backend_timeout, reconfigure):
+def plan(ctx: Ctx, out, fmt, detailed_exitcode, comment, label, targets, backend_timeout, reconfigure):
     """Compare registry.yaml with live MLflow, the database and state; print the plan. Read-only."""
-    from mlreg.cli import wiring
+    from mlreg.cli import publish, wiring
 
+    if label and not comment:
+        refuse("--label names the comment of --comment; give both")
+    publisher = publish.Publisher.for_plan(ctx.file, label, os.environ) if comment else None
     # the server works while the engine is imported and the file validated
     early = early_read.start(ctx.file, lambda uri: wiring.early_provider(uri, backend_timeout))
     from mlreg.planner.render.json import plan_json
     from mlreg.planner.workflow import make_plan
 
-    loaded = ctx.loaded()
-    session = wiring.session(loaded, backend_timeout, early, read_only=True, reconfigure=reconfigure)
-    p, _ = make_plan(session, targets, prefetch=wiring.usable(loaded, early))
+    try:
+        loaded = ctx.loaded()
+        in_ci.require_configured(loaded, os.environ)
+        session = wiring.session(loaded, backend_timeout, early, read_only=True, reconfigure=reconfigure)
+        p, _ = make_plan(session, targets, prefetch=wiring.usable(loaded, early))
+    except Exception as e:  # still a document where the plan would be, then the error line
+        _plan_failed(ctx, e, fmt, publisher)
+        raise
     emit_plan(ctx, p, fmt)
-    if out:
-        if p.has_errors:
-            refuse("the plan has errors; it was not saved")
+    if out and not p.has_errors:
         from mlreg.state import files
 
         target, base = files.within([loaded.base_dir, os.getcwd()], out, "--out")
@@ -100,10 +122,25 @@ def plan(ctx: Ctx, out, fmt, detailed_exitcode, targets, backend_timeout, reconf
         ctx.echo(
             f"\nSaved the plan to {out}{signed}. Apply exactly this plan with: mlreg apply {out}", err=fmt != "text"
         )
-    if p.has_errors:
-        sys.exit(EXIT_ERROR)
-    if detailed_exitcode and p.has_changes:
-        sys.exit(EXIT_CHANGES)
+    code = EXIT_ERROR if p.has_errors else EXIT_CHANGES if detailed_exitcode and p.has_changes else 0
+    if publisher is not None:
+        code = publisher.plan(ctx, p, code)
+    if out and p.has_errors:
+        refuse("the plan has errors; it was not saved")
+    if code:
+        sys.exit(code)
+
+
+def _plan_failed(ctx: Ctx, e: Exception, fmt: str, publisher) -> None:
+    """A plan that could not be made: Markdown output gets the errors (never an empty document),
+    and the pull request's comment says so in place of the last plan."""
+    from mlreg.planner.render.markdown import failure_markdown
+
+    message, diagnostics = error_message(e), getattr(e, "diagnostics", ())
+    if fmt == "markdown":
+        ctx.echo(failure_markdown(message, diagnostics), nl=False)
+    if publisher is not None:
+        publisher.failed(ctx, message, diagnostics)
 
 
 @click.command()
@@ -137,7 +174,9 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, 
     saved = planfiles.load(Path(planfile).read_text(), planfile, os.environ.get(SIGNING_KEY)) if planfile else None
     from mlreg.cli import wiring
 
-    session = wiring.session(ctx.loaded(), backend_timeout, reconfigure=reconfigure)
+    loaded = ctx.loaded()
+    in_ci.require_configured(loaded, os.environ)
+    session = wiring.session(loaded, backend_timeout, reconfigure=reconfigure)
 
     def show(p) -> None:
         if planfile is None or p.has_errors:
@@ -194,20 +233,35 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, 
     ["text", "json", "markdown"], "text, json (for scripts and alerting) or markdown (an issue or chat report)."
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there is drift, 0 when none.")
+@click.option(
+    "--issue",
+    is_flag=True,
+    help="In a scheduled CI job (GitHub Actions, GitLab CI): keep one open issue with the drift report, "
+    "closed when drift is gone.",
+)
+@label_option
 @backend_timeout_option
 @reconfigure_option
 @pass_ctx
 @guard
-def drift(ctx: Ctx, fmt, detailed_exitcode, backend_timeout, reconfigure):
+def drift(ctx: Ctx, fmt, detailed_exitcode, issue, label, backend_timeout, reconfigure):
     """Report what changed live, outside mlreg, since the last apply. Read-only."""
-    from mlreg.cli import wiring
+    from mlreg.cli import publish, wiring
     from mlreg.planner.render import json as render_json
     from mlreg.planner.render import markdown, text
     from mlreg.planner.workflow import drift as detect
 
-    items = detect(wiring.session(ctx.loaded(), backend_timeout, read_only=True, reconfigure=reconfigure))
+    if label and not issue:
+        refuse("--label names the issue of --issue; give both")
+    publisher = publish.Publisher.for_drift(ctx.file, label, os.environ) if issue else None
+    loaded = ctx.loaded()
+    in_ci.require_configured(loaded, os.environ)
+    session = wiring.session(loaded, backend_timeout, read_only=True, reconfigure=reconfigure)
+    items = detect(session)
     render = {"json": render_json.drift_json, "markdown": markdown.drift_markdown}.get(fmt, text.drift_text)
     ctx.echo(render(items), nl=False)
+    if publisher is not None and not publisher.drift(ctx, items, None if items else publish.last_apply(session)):
+        sys.exit(EXIT_ERROR)
     if detailed_exitcode and items:
         sys.exit(EXIT_CHANGES)
 

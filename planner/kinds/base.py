@@ -402,6 +402,19 @@ class Kind:
         that grant: roles' permissions and members, users)."""
         return None
 
+    def review_lines(self, change: Change) -> list[str]:
+        """What a reviewer must not miss in this change, in words, for the warnings above a
+        pull-request comment: who gains or loses access (`access_note`), else a deletion or a
+        forget. Kinds add their own (a production move); plain text, escaped by the renderer."""
+        note = self.access_note(change)
+        if note:
+            return [note]
+        if change.action is Action.DELETE:
+            return [f"{change.address} is deleted live"]
+        if change.action is Action.FORGET:
+            return [f"{change.address} is forgotten: mlreg stops managing it (nothing live is deleted)"]
+        return []
+
     def label(self, address: Address, number: str | None) -> str:
         """How the lineage picture names a node of this kind."""
         return str(address)

@@ -36,7 +36,7 @@ from mlreg.planner.kinds.mlflow_facts import (
 )
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import ResourceState, StateSnapshot
-from mlreg.planner.stages import STAGE_TAG, TAG_VALUES
+from mlreg.planner.stages import STAGE_TAG, TAG_VALUES, Stage, stage_of
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
     from mlreg.planner.config.sections.models import VersionSpec
@@ -98,6 +98,22 @@ class ModelVersionKind(Kind):
 
     def hold_keys(self, change: Change) -> tuple[tuple, ...]:
         return ((TYPE, change.identity.get("name"), change.identity.get("version")),)
+
+    def review_lines(self, change: Change) -> list[str]:
+        """A version entering or leaving production, besides deletions and forgets."""
+        lines = super().review_lines(change)
+        after = change.after or {}
+        if change.action not in (Action.CREATE, Action.UPDATE) or "stage" not in after:
+            return lines
+        before = stage_of((change.before or {}).get("stage")) if change.action is Action.UPDATE else "none"
+        to = stage_of(after["stage"])
+        which = f"{change.address} (version {after['version']})" if after.get("version") else change.address
+        production = Stage.PRODUCTION.value
+        if to == production and before != production:
+            lines.append(f"{which} is promoted to production (from {before})")
+        elif before == production and to != production:
+            lines.append(f"{which} leaves production (to {to})")
+        return lines
 
     def label(self, address: Address, number: str | None) -> str:
         return f"{address.name} v{number}" if number else f"{address.name} {address.key} (new)"

@@ -7,10 +7,14 @@ or table pipes of its own), every fenced block gets a fence its content cannot c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from mlreg.planner import secrets
 from mlreg.planner.changes import Action, Change, DriftItem, Plan
+from mlreg.planner.diagnostics import Diagnostic
 from mlreg.planner.kinds.catalog import kind_of
 from mlreg.planner.redact import redact
+from mlreg.planner.render import fit
 from mlreg.planner.render.escape import fence, md, md_code
 from mlreg.planner.render.graph import Picture
 from mlreg.planner.render.text import (
@@ -27,6 +31,8 @@ from mlreg.planner.render.text import (
 )
 
 GITHUB_COMMENT_LIMIT = 65_536
+FULL_PLAN_AT = "the CI job's log (or run `mlreg plan`)"
+REVIEW_LINES_SHOWN = 40
 
 
 def _what_changes(c: Change) -> str:
@@ -56,77 +62,114 @@ def _row(c: Change, adopted: str | None) -> str:
     return f"| {md_code(c.address)} | {c.action.symbol} {c.action.value} | {md(what)} |"
 
 
-def plan_markdown(plan: Plan) -> str:
-    changes = plan.reviewed
+def plan_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT, full_plan_at: str = FULL_PLAN_AT) -> str:
+    """The plan for a pull request, at most `limit` characters: past it the details are cut
+    (the warnings, the verdict and the summary stay) and it says where the full plan is.
+    Above everything else, what a reviewer must not miss (the kinds' `review_lines`). A plan
+    with errors shows its errors in place of the changes: it cannot be applied."""
     if plan.has_errors:
-        verdict = f"❌ **mlreg plan failed** with {sum(d.is_error for d in plan.diagnostics)} error(s)."
-    elif changes:
-        verdict = f"📝 **{summary_line(plan)}**"
-    else:
-        verdict = f"✅ {no_changes(plan)}"
-    head = [verdict, ""]
-    if plan.backends:
-        head += [f"<sub>{md(backends_line(plan.backends))}</sub>", ""]
-    if any(c.action is Action.DELETE for c in changes):
-        head += ["> [!CAUTION]", "> This plan **deletes** live objects.", ""]
+        return _failed(plan, limit, full_plan_at)
+    changes = plan.reviewed
+    verdict = f"📝 **{summary_line(plan)}**" if changes else f"✅ {no_changes(plan)}"
+    head = [*review_block(changes), verdict, "", *_backends(plan)]
     adopted = adopted_ids(plan)
-    rows = [_row(c, adopted.get(c.address)) for c in changes]
-    table = _tables(plan, changes, rows)
-    promo = []
-    if plan.promotions:
-        promo = [
-            "### Promotions",
-            "",
-            "| Model | Version | From → To | Gate metrics | Replaces |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for p in plan.promotions:
-            metrics = ", ".join(f"{k}={fmt_metric(v)}" for k, v in p.metrics.items())
-            rep = ""
-            if p.replaces:
-                rep = f"v{p.replaces['version']}: " + ", ".join(
-                    f"{k}={fmt_metric(v)}" for k, v in p.replaces["metrics"].items()
-                )
-            promo.append(
-                f"| {md(p.model)} | {md(p.version or '(known after apply)')} | {p.from_stage} → {p.to_stage} | "
-                f"{md(metrics)} | {md(rep)} |"
-            )
-        promo.append("")
+    table = _tables(plan, changes, [_row(c, adopted.get(c.address)) for c in changes])
     access = [n for c in changes if (n := kind_of(c.type).access_note(c))]
-    if access:  # who gains or loses what, in words a reviewer checks against the request
-        promo = ["### Access", "", *[f"- {md(n)}" for n in access], "", *promo]
+    # who gains or loses what, in words a reviewer checks against the request
+    access_section = ["### Access", "", *[f"- {md(n)}" for n in access], ""] if access else []
     picture = Picture.of_plan(plan)
     lineage = ["### Lineage", "", *fence(picture.mermaid().rstrip(), "mermaid"), ""] if picture.nodes else []
-    diags = []
-    if plan.diagnostics:
-        diags = (
-            ["### Diagnostics", ""]
-            + [
-                f"- {'❌' if d.is_error else '⚠️'} **{md(d.summary)}**"
-                + (f" — {md_code(d.where())}" if d.where() else "")
-                + (f": {md(d.detail)}" if d.detail else "")
-                for d in plan.diagnostics
-            ]
-            + [""]
+    sections = [
+        table + ([""] if table else []),
+        access_section,
+        _promotions(plan),
+        lineage,
+        _diagnostics(plan.diagnostics),
+    ]
+    doc = fit.Document(head, sections, plan_text(plan, header=False), "Full plan", atomic=(3,))
+    return redact(doc.render(limit, full_plan_at))
+
+
+def review_block(changes: list[Change]) -> list[str]:
+    """The warnings above everything else: deletions, forgets, production moves, access granted
+    or taken, each in the words of its kind (`Kind.review_lines`)."""
+    lines = [line for c in changes for line in kind_of(c.type).review_lines(c)]
+    if not lines:
+        return []
+    deletes = any(c.action is Action.DELETE for c in changes)
+    out = ["> [!CAUTION]", "> This plan **deletes** live objects."] if deletes else ["> [!WARNING]"]
+    out.append("> **A reviewer must not miss:**")
+    out += [f"> - {md(line)}" for line in lines[:REVIEW_LINES_SHOWN]]
+    if len(lines) > REVIEW_LINES_SHOWN:
+        out.append(f"> - … and {len(lines) - REVIEW_LINES_SHOWN} more (see the changes below)")
+    return [*out, ""]
+
+
+def failure_markdown(message: str, diagnostics: Iterable[Diagnostic] = (), limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """A plan that could not be made (an invalid file, a backend down): the errors, with the file
+    and line of each, in Markdown where the plan would be."""
+    head = [f"❌ **mlreg plan failed**: {md(message)}", "", "Nothing can be applied until this is fixed.", ""]
+    doc = fit.Document(head, [_diagnostics(list(diagnostics), errors_first=True)])
+    return redact(doc.render(limit, FULL_PLAN_AT))
+
+
+def _failed(plan: Plan, limit: int, full_plan_at: str) -> str:
+    n = sum(d.is_error for d in plan.diagnostics)
+    head = [
+        f"❌ **mlreg plan failed** with {n} error{'s' if n != 1 else ''}: nothing can be applied until "
+        f"{'they are' if n != 1 else 'it is'} fixed.",
+        "",
+        *_backends(plan),
+    ]
+    doc = fit.Document(
+        head,
+        [_diagnostics(plan.diagnostics, errors_first=True)],
+        plan_text(plan, header=False),
+        "The plan as computed (not applyable)",
+    )
+    return redact(doc.render(limit, full_plan_at))
+
+
+def _backends(plan: Plan) -> list[str]:
+    return [f"<sub>{md(backends_line(plan.backends))}</sub>", ""] if plan.backends else []
+
+
+def _promotions(plan: Plan) -> list[str]:
+    if not plan.promotions:
+        return []
+    out = [
+        "### Promotions",
+        "",
+        "| Model | Version | From → To | Gate metrics | Replaces |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for p in plan.promotions:
+        metrics = ", ".join(f"{k}={fmt_metric(v)}" for k, v in p.metrics.items())
+        rep = ""
+        if p.replaces:
+            rep = f"v{p.replaces['version']}: " + ", ".join(
+                f"{k}={fmt_metric(v)}" for k, v in p.replaces["metrics"].items()
+            )
+        out.append(
+            f"| {md(p.model)} | {md(p.version or '(known after apply)')} | {p.from_stage} → {p.to_stage} | "
+            f"{md(metrics)} | {md(rep)} |"
         )
-    text = plan_text(plan, header=False)
-    details = ["<details><summary>Full plan</summary>", "", *fence(text.rstrip()), "", "</details>"]
-    out = "\n".join(head + table + [""] + promo + lineage + diags + details) + "\n"
-    if len(out) > GITHUB_COMMENT_LIMIT - 1000:
-        shown = rows[:200]
-        more = len(rows) - len(shown)
-        table = _HEADER + shown + ([f"| … | | {more} more changes; see the full plan in CI |"] if more else [])
-        budget = GITHUB_COMMENT_LIMIT - 2000 - len("\n".join(head + table + promo + lineage + diags))
-        clipped = text[: max(budget, 0)]
-        details = [
-            "<details><summary>Full plan (truncated)</summary>",
-            "",
-            *fence(clipped.rstrip() + "\n… (truncated: run `mlreg plan` for the rest)"),
-            "",
-            "</details>",
-        ]
-        out = "\n".join(head + table + [""] + promo + lineage + diags + details) + "\n"
-    return redact(out)
+    return [*out, ""]
+
+
+def _diagnostics(diagnostics, errors_first: bool = False) -> list[str]:
+    """Each diagnostic with where it is (file:line:column, key path, address)."""
+    if not diagnostics:
+        return []
+    ordered = sorted(diagnostics, key=lambda d: not d.is_error) if errors_first else list(diagnostics)
+    title = "### Errors" if errors_first and any(d.is_error for d in ordered) else "### Diagnostics"
+    lines = [
+        f"- {'❌' if d.is_error else '⚠️'} **{md(d.summary)}**"
+        + (f" — {md_code(d.where())}" if d.where() else "")
+        + (f": {md(d.detail)}" if d.detail else "")
+        for d in ordered
+    ]
+    return [title, "", *lines, ""]
 
 
 _HEADER = ["| Address | Action | What changes |", "| --- | --- | --- |"]
@@ -148,7 +191,10 @@ def _tables(plan: Plan, changes: list[Change], rows: list[str]) -> list[str]:
     return out[:-1]
 
 
-def drift_markdown(items: list[DriftItem]) -> str:
+def drift_markdown(
+    items: list[DriftItem], limit: int = GITHUB_COMMENT_LIMIT, full_report_at: str = FULL_PLAN_AT
+) -> str:
+    """The drift report for a scheduled job's issue, at most `limit` characters."""
     if not items:
         return "✅ No drift: live objects match what mlreg last applied.\n"
     rows = [
@@ -156,11 +202,6 @@ def drift_markdown(items: list[DriftItem]) -> str:
         f"{md(value(d.live))} | {md(d.note or '')} |"
         for d in items
     ]
-    out = [
-        f"⚠️ **Drift detected** on {len({d.address for d in items})} resource(s).",
-        "",
-        "| Address | Attribute | Recorded | Live | Note |",
-        "| --- | --- | --- | --- | --- |",
-        *rows,
-    ]
-    return redact("\n".join(out) + "\n")
+    head = [f"⚠️ **Drift detected** on {len({d.address for d in items})} resource(s).", ""]
+    table = ["| Address | Attribute | Recorded | Live | Note |", "| --- | --- | --- | --- | --- |", *rows]
+    return redact(fit.Document(head, [table]).render(limit, full_report_at))

@@ -169,8 +169,15 @@ def test_markdown_says_who_gains_or_loses_what(tmp_path):
 def test_markdown_comment(tmp_path):
     plan = plan_for(tmp_path, PROMOTION, LIVE)
     md = plan_markdown(plan)
-    first = md.splitlines()[0]
-    assert first == "📝 **Plan: 3 to adopt, 1 to add, 3 to change, 0 to delete, 0 to forget.**"
+    # above everything else, what a reviewer must not miss: the production moves, in the kinds' words
+    assert md.splitlines()[:5] == [
+        "> [!WARNING]",
+        "> **A reviewer must not miss:**",
+        "> - model_version.planner_model&#91;v1&#93; (version 1) leaves production (to archived)",
+        "> - model_version.planner_model&#91;v2&#93; (version 2) is promoted to production (from candidate)",
+        "",
+    ]
+    assert md.splitlines()[5] == "📝 **Plan: 3 to adopt, 1 to add, 3 to change, 0 to delete, 0 to forget.**"
     assert "| Address | Action | What changes |" in md
     row = (
         '| <code>model_version.planner_model&#91;v2&#93;</code> | ~ update | stage: "candidate" → "production" '
