@@ -14,6 +14,7 @@ from mlreg.planner.render.escape import fence, md, md_code
 from mlreg.planner.render.graph import Picture
 from mlreg.planner.render.text import (
     ADOPT,
+    MOVE,
     SENSITIVE,
     adopted_ids,
     backends_line,
@@ -49,10 +50,17 @@ def _what_changes(c: Change) -> str:
 
 
 def _row(c: Change, adopted: str | None) -> str:
+    number = kind_of(c.type).number_label(c)
+    shown = number and f"[{number}]" not in c.address  # `[v4]` says it already
+    where = md_code(c.address) + (f" ({md(number)})" if shown else "")
+    if c.action is Action.NOOP and c.moved_from:
+        what = f"moved from {c.moved_from}; the same live object, nothing live is written"
+        return f"| {where} | {MOVE} moved | {md(what)} |"
     if c.action is Action.NOOP:
-        return f"| {md_code(c.address)} | {ADOPT} adopt | {md(f'exists live as {adopted}; apply only records it')} |"
+        return f"| {where} | {ADOPT} adopt | {md(f'exists live as {adopted}; apply only records it')} |"
     what = _what_changes(c) + (f" (adopted: exists live as {adopted})" if adopted is not None else "")
-    return f"| {md_code(c.address)} | {c.action.symbol} {c.action.value} | {md(what)} |"
+    what += f" (moved from {c.moved_from})" if c.moved_from else ""
+    return f"| {where} | {c.action.symbol} {c.action.value} | {md(what)} |"
 
 
 def plan_markdown(plan: Plan) -> str:
@@ -96,9 +104,13 @@ def plan_markdown(plan: Plan) -> str:
         promo = ["### Access", "", *[f"- {md(n)}" for n in access], "", *promo]
     picture = Picture.of_plan(plan)
     lineage = ["### Lineage", "", *fence(picture.mermaid().rstrip(), "mermaid"), ""] if picture.nodes else []
-    diags = []
+    notes = [d for d in plan.drift if d.is_note]
+    if notes:  # versions a pipeline registered: not changes, but a reviewer may want to take them in
+        diags = ["### Notes", "", *[f"- {md_code(d.address)}: {md(d.note)}" for d in notes], ""]
+    else:
+        diags = []
     if plan.diagnostics:
-        diags = (
+        diags += (
             ["### Diagnostics", ""]
             + [
                 f"- {'❌' if d.is_error else '⚠️'} **{md(d.summary)}**"
@@ -148,18 +160,22 @@ def _tables(plan: Plan, changes: list[Change], rows: list[str]) -> list[str]:
 
 
 def drift_markdown(items: list[DriftItem]) -> str:
-    if not items:
-        return "✅ No drift: live objects match what mlreg last applied.\n"
+    drift = [d for d in items if d.counts]
+    notes = [f"- {md_code(d.address)}: {md(d.note or '')}" for d in items if not d.counts]
+    notes = ["", "**Notes** (not drift):", "", *notes] if notes else []
+    if not drift:
+        return redact("\n".join(["✅ No drift: live objects match what mlreg last applied.", *notes]) + "\n")
     rows = [
         f"| {md_code(d.address)} | {md(d.attribute or '—')} | {md(value(d.recorded))} | "
         f"{md(value(d.live))} | {md(d.note or '')} |"
-        for d in items
+        for d in drift
     ]
     out = [
-        f"⚠️ **Drift detected** on {len({d.address for d in items})} resource(s).",
+        f"⚠️ **Drift detected** on {len({d.address for d in drift})} resource(s).",
         "",
         "| Address | Attribute | Recorded | Live | Note |",
         "| --- | --- | --- | --- | --- |",
         *rows,
+        *notes,
     ]
     return redact("\n".join(out) + "\n")
