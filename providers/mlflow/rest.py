@@ -70,12 +70,12 @@ class Credentials:
         if not self.names:
             return f"none of {', '.join(LOGIN_VARIABLES)} is set"
         names = " and ".join(self.names)
-        verb = "is" if len(self.names) == 1 else "are"
+        verb, them = ("is", "it") if len(self.names) == 1 else ("are", "them")
         if self.withheld:
-            return f"{names} {verb} set, but not sent: they go only to the server MLFLOW_TRACKING_URI names"
+            return f"{names} {verb} set, but not sent: credentials go only to the server MLFLOW_TRACKING_URI names"
         if status == 401:
-            return f"{names} {verb} set; the server refused them"
-        return f"{names} {verb} set; the server accepted them but refused this request to that login"
+            return f"{names} {verb} set; the server refused {them}"
+        return f"{names} {verb} set; the server accepted {them} but refused this request to that login"
 
 
 LOGIN_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")

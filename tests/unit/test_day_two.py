@@ -153,3 +153,37 @@ def test_a_target_typo_is_answered_within_its_kind_in_the_readmes_syntax():
     assert "policy_version.POLICY[VERSION]" in error.detail and "@v" not in error.detail
     (error, _warning) = targeting(plan.changes, ["model_version.planer_model[run:r1/model]"])
     assert "did you mean 'model_version.planner_model[run:r1/model]'" in error.summary
+
+
+@pytest.mark.parametrize(
+    "said, reason",
+    [
+        (
+            'connection to server at "h", port 5432 failed: FATAL:  password authentication failed for user "bob"',
+            'password authentication failed for user "bob"',
+        ),
+        (
+            'connection to server at "h", port 5432 failed: FATAL:  role "nobody" does not exist',
+            'role "nobody" does not exist',
+        ),
+        ('connection to server at "h", port 5432 failed: Connection refused\n\tIs the server running', None),
+        ("canceling statement due to statement timeout", None),
+    ],
+)
+def test_a_refused_postgres_login_is_told_from_a_database_that_does_not_answer(said, reason):
+    from mlreg.providers.postgres.login import login_message, refused_login
+
+    assert refused_login(Exception(said)) == reason
+    if reason:
+        line = login_message(reason, "database postgresql://bob:***@h/db", "postgresql://bob:s3cret@h/db", {})
+        assert line.startswith(reason) and "the URL's password is set" in line and "s3cret" not in line
+
+
+def test_a_refused_mlflow_login_names_the_variables_set_never_their_values():
+    from mlreg.providers.mlflow.rest import Credentials
+
+    both = Credentials.from_env({"MLFLOW_TRACKING_USERNAME": "ci", "MLFLOW_TRACKING_PASSWORD": "s3cret"})
+    assert both.refused(401) == "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD are set; the server refused them"
+    assert "not sent" in both.without_secrets().refused(401)
+    assert Credentials.from_env({"MLFLOW_TRACKING_TOKEN": "t"}).refused(401).endswith("is set; the server refused it")
+    assert "none of" in Credentials.from_env({}).refused(401)
