@@ -32,14 +32,16 @@ from mlreg.planner.recorded import ResourceState, StateSnapshot
 
 @dataclass(frozen=True)
 class Event:
-    """What apply reports as it goes. `what`: start | done | fail | skip | forget. `change` is
-    None for a step that failed or was skipped as a whole (a batch)."""
+    """What apply reports as it goes. `what`: start | done | fail | skip | forget | move.
+    `change` is None for a step that failed or was skipped as a whole (a batch); `identity`: what
+    the live system answered for a completed step (a version number MLflow assigned)."""
 
     what: str
     address: str
     phase: Phase = MAIN
     change: Change | None = None
     detail: str = ""
+    identity: Mapping[str, Any] | None = None
 
 
 Progress = Callable[[Event], None]
@@ -63,7 +65,7 @@ class ApplyResult:
     not_started: list[str] = field(default_factory=list)
     stopped: str | None = None  # why apply stopped early (a live system stopped answering)
     executed: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(("adopt", "create", "update", "delete", "forget"), 0)
+        default_factory=lambda: dict.fromkeys(("adopt", "create", "update", "delete", "forget", "move"), 0)
     )
 
 
@@ -180,8 +182,12 @@ class _StateWriter:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def record(self, address: str, resource: ResourceState | None) -> None:
+    def record(self, address: str, resource: ResourceState | None, moved_from: str | None = None) -> None:
+        """Record one resource (None: drop it); `moved_from`: the address it was recorded under
+        until now, dropped in the same write, so no state or journal entry holds it twice."""
         with self._cond:
+            if moved_from is not None:
+                self._resources.pop(moved_from, None)
             if resource is None:
                 self._resources.pop(address, None)
             else:
@@ -230,6 +236,27 @@ class _StateWriter:
         return self.state
 
 
+def _record_state_only(
+    plan: Plan, writer: _StateWriter, result: ApplyResult, identities: dict, progress: Progress
+) -> None:
+    """What touches only state: forgetting, adopting, and moves (the same object under its new
+    address); the identities of unchanged resources, for the changes that refer to them."""
+    for c in plan.changes:
+        if c.action is Action.FORGET:
+            writer.record(c.address, None)
+            result.done.append(c.address)
+            result.executed["forget"] += 1
+            progress(Event("forget", c.address, MAIN, c))
+        elif c.record_only:
+            writer.record(c.address, ResourceState(c.type, dict(c.identity), dict(c.after or {})), c.moved_from)
+            result.done.append(c.address)
+            result.executed["move" if c.moved_from else "adopt"] += 1
+            if c.moved_from:
+                progress(Event("move", c.address, MAIN, c))
+        elif c.action is Action.NOOP:
+            identities[c.address] = c.identity
+
+
 def apply_plan(
     plan: Plan,
     state: StateSnapshot,
@@ -250,19 +277,7 @@ def apply_plan(
     identities: dict[str, Mapping[str, Any]] = {}
     lock = threading.Lock()
 
-    # Forgetting and adopting touch only state.
-    for c in plan.changes:
-        if c.action is Action.FORGET:
-            writer.record(c.address, None)
-            result.done.append(c.address)
-            result.executed["forget"] += 1
-            progress(Event("forget", c.address, MAIN, c))
-        elif c.record_only:
-            writer.record(c.address, ResourceState(c.type, dict(c.identity), dict(c.after or {})))
-            result.done.append(c.address)
-            result.executed["adopt"] += 1
-        elif c.action is Action.NOOP:
-            identities[c.address] = c.identity
+    _record_state_only(plan, writer, result, identities, progress)
 
     active = [c for c in plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.DELETE)]
     steps, graph = plan_steps(active)
@@ -290,6 +305,7 @@ def apply_plan(
             writer.record(
                 change.address,
                 ResourceState(change.type, dict(identity), _recorded_attributes(step, change, identity, values)),
+                change.moved_from,
             )
         with lock:
             identities[change.address] = identity
@@ -307,7 +323,7 @@ def apply_plan(
             idents = provider(step.kind).apply_batch(list(step.changes), values, apply_id)
             for c in step.changes:
                 finished(step, c, idents[c.address], values[c.address])
-                progress(Event("done", c.address, step.phase, c, f"{time.monotonic() - t0:.1f}s"))
+                progress(Event("done", c.address, step.phase, c, f"{time.monotonic() - t0:.1f}s", idents[c.address]))
             return
         change = step.changes[0]
         # references are filled in the phase that waits for them (a model's aliases), or in the
@@ -316,7 +332,7 @@ def apply_plan(
         values = filled(change) if waits and change.refs else {}
         identity = provider(step.kind).apply(change, step.phase, values, apply_id)
         finished(step, change, identity, values)
-        progress(Event("done", change.address, step.phase, change, f"{time.monotonic() - t0:.1f}s"))
+        progress(Event("done", change.address, step.phase, change, f"{time.monotonic() - t0:.1f}s", identity))
 
     sorter = TopologicalSorter(graph)
     sorter.prepare()

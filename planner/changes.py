@@ -128,6 +128,10 @@ class Change:
         written to a plan file, state or history; `after` holds only a salted hash of them.
     record_only: live already matches but state does not record it yet (adoption): apply records
         it without writing to any live system.
+    moved_from: the address state records this same live object under (the file now names it
+        another way, e.g. `run_id:` -> `version: N`): apply records it under the new address and
+        drops the old one, keeping its history (Terraform's `moved`); nothing live is written for
+        the move itself.
     reason / note: for people only (`note`: words from the file, e.g. a removed entry's reason).
     """
 
@@ -145,6 +149,7 @@ class Change:
     refs: Mapping[str, str] = EMPTY
     record_only: bool = False
     secrets: Mapping[str, str] = EMPTY
+    moved_from: str | None = None
 
     def filled_after(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """`after` with the attributes only apply knows filled in: `values` maps the keys of
@@ -162,7 +167,10 @@ class Change:
 @dataclass(frozen=True, slots=True)
 class DriftItem:
     """One attribute that live no longer has as last applied (attribute None: the whole resource
-    is gone, or a note about something unmanaged that appeared)."""
+    is gone, or a note about something unmanaged that appeared). `last_updated` / `user`: when
+    and by whom, only where MLflow records it for that attribute. `counts`: False for a note that
+    is not drift (a version a training pipeline registered): shown, but `drift
+    --detailed-exitcode` does not exit 2 for it."""
 
     address: str
     type: str
@@ -172,10 +180,16 @@ class DriftItem:
     last_updated: int | None = None
     user: str | None = None
     note: str | None = None
+    counts: bool = True
 
     @property
     def vanished(self) -> bool:
         return self.attribute is None and self.note is not None and self.live is None
+
+    @property
+    def is_note(self) -> bool:
+        """Something unmanaged that appeared, rather than a managed attribute that changed."""
+        return self.attribute is None and not self.vanished
 
     def to_json(self) -> dict:
         return {
@@ -187,6 +201,7 @@ class DriftItem:
             "last_updated": self.last_updated,
             "user": self.user,
             "note": self.note,
+            "counts_as_drift": self.counts,
         }
 
 
@@ -219,13 +234,15 @@ class Promotion:
 @dataclass(frozen=True, slots=True)
 class Summary:
     """Counts by action; `adopt` counts live objects the plan starts managing (Terraform's "to
-    import"), some of which are also updated and so counted under `update` too."""
+    import"), some of which are also updated and so counted under `update` too; `move` counts
+    objects state now records under another address (some also updated)."""
 
     create: int = 0
     update: int = 0
     delete: int = 0
     forget: int = 0
     adopt: int = 0
+    move: int = 0
 
     @property
     def total(self) -> int:
@@ -238,19 +255,22 @@ class Summary:
             "update": self.update,
             "delete": self.delete,
             "forget": self.forget,
+            "move": self.move,
         }
 
     @classmethod
     def of(cls, changes, recorded: Mapping[str, Any] = EMPTY) -> Summary:
         counts = dict.fromkeys(("create", "update", "delete", "forget"), 0)
         noop, update = Action.NOOP, Action.UPDATE
-        adopt = 0
+        adopt = move = 0
         for c in changes:
             if c.action is not noop:
                 counts[c.action.value] += 1
-            if (c.record_only or c.action is update) and c.address not in recorded:
+            if c.moved_from is not None:
+                move += 1
+            elif (c.record_only or c.action is update) and c.address not in recorded:
                 adopt += 1
-        return cls(**counts, adopt=adopt)
+        return cls(**counts, adopt=adopt, move=move)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,13 +308,22 @@ class Plan:
         """Live objects the file declares that state does not record yet, which the plan starts
         managing (Terraform's import): as they are (apply only records them), or updated."""
         recorded = self.prior.resources if self.prior is not None else {}
-        return [c for c in self.changes if c.address not in recorded and (c.record_only or c.action is Action.UPDATE)]
+        return [
+            c
+            for c in self.changes
+            if c.address not in recorded and c.moved_from is None and (c.record_only or c.action is Action.UPDATE)
+        ]
+
+    @property
+    def moves(self) -> list[Change]:
+        """Objects state records under another address than the file now gives them."""
+        return [c for c in self.changes if c.moved_from is not None]
 
     @property
     def reviewed(self) -> list[Change]:
-        """What a reviewer reads: actionable changes, and the adoptions apply only records."""
-        adopted = {c.address for c in self.adoptions}
-        return [c for c in self.changes if c.action is not Action.NOOP or c.address in adopted]
+        """What a reviewer reads: actionable changes, and the adoptions and moves apply only records."""
+        shown = {c.address for c in self.adoptions} | {c.address for c in self.moves}
+        return [c for c in self.changes if c.action is not Action.NOOP or c.address in shown]
 
     @property
     def pending(self) -> list[Change]:
@@ -303,7 +332,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return self.summary.total > 0 or self.summary.adopt > 0
+        return self.summary.total > 0 or self.summary.adopt > 0 or self.summary.move > 0
 
     @property
     def has_errors(self) -> bool:

@@ -21,6 +21,7 @@ def diff(cfg: Config, live: LiveSnapshot, state: StateSnapshot) -> Diff:
         kind.diff(ctx)
     if state.resources:  # what state has and the file no longer declares is forgotten
         declared = {c.address for c in ctx.changes} | {d.address for d in ctx.diagnostics if d.address}
+        declared |= {c.moved_from for c in ctx.changes if c.moved_from}  # kept, under its new address
         ctx.changes.extend(_forgotten(state, declared | ctx.skipped | _destroyed(ctx)))
     else:
         _destroyed(ctx)

@@ -24,30 +24,45 @@ HEADER = [
 SETTINGS_FILE = "_settings.yaml"
 
 
-def _settings(live: LiveSnapshot, chosen: Mapping[str, list[Chosen]], backends: str) -> list[str]:
-    lines = [*HEADER, "version: 1", "", backends.rstrip()]
+RULES_NOTE = [
+    "# The rules in effect, every one written out (`mlreg rules` says where each comes from). A rule",
+    "# given here replaces its default whole; `defaults: none` starts from no conventions at all.",
+]
+
+
+def _settings(live: LiveSnapshot, chosen: Mapping[str, list[Chosen]], backends: str, rules=None) -> list[str]:
+    """The settings: the backend sections as written (environment references, never their
+    values) and the rules in effect (`rules`, default the seed's), each written out, adjusted to
+    what the chosen objects need."""
+    from mlreg.planner.config.sections.rules import Rules, rules_lines
+
+    rules = rules if rules is not None else Rules()
+    overrides: dict = {}
+    notes: list[str] = []
     for type_, kind in KINDS.items():
         if kind.importer is not None and chosen.get(type_):
-            extra = kind.importer.settings(live, chosen[type_])
-            if extra:
-                lines += ["", *extra]
-    return lines
+            more, said = kind.importer.rules(live, chosen[type_], rules)
+            overrides.update(more)
+            notes += said
+    if overrides:
+        rules = Rules.model_validate({**rules.model_dump(mode="json"), **overrides})
+    return [*HEADER, "version: 1", "", backends.rstrip(), "", *RULES_NOTE, *notes, *rules_lines(rules)]
 
 
-def render_registry(live: LiveSnapshot, chosen: Mapping[str, list[Chosen]], backends: str) -> str:
-    """One file: a header, the backend sections as written, then each importable kind's section
-    in the catalog's order."""
-    lines = _settings(live, chosen, backends)
+def render_registry(live: LiveSnapshot, chosen: Mapping[str, list[Chosen]], backends: str, rules=None) -> str:
+    """One file: a header, the backend sections as written, the rules, then each importable
+    kind's section in the catalog's order."""
+    lines = _settings(live, chosen, backends, rules)
     for type_, kind in KINDS.items():
         if kind.importer is not None and chosen.get(type_):
             lines += ["", *kind.importer.render(live, chosen[type_])]
     return "\n".join(lines) + "\n"
 
 
-def render_files(live: LiveSnapshot, chosen: Mapping[str, list[Chosen]], backends: str) -> dict[str, str]:
+def render_files(live: LiveSnapshot, chosen: Mapping[str, list[Chosen]], backends: str, rules=None) -> dict[str, str]:
     """File name -> text: the settings, a file per model and prompt (`<section>.<name>.yaml`),
     and a file per other section, each file declaring what it holds and nothing else."""
-    files = {SETTINGS_FILE: "\n".join(_settings(live, chosen, backends)) + "\n"}
+    files = {SETTINGS_FILE: "\n".join(_settings(live, chosen, backends, rules)) + "\n"}
     for type_, kind in KINDS.items():
         picked = chosen.get(type_) or []
         if kind.importer is None or not picked:

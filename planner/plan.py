@@ -69,10 +69,12 @@ def finish(
     with no_gc_pauses():
         diagnostics = list(d.diagnostics)
         promotions = []
+        notes = []
         for kind in KINDS.values():
             found = kind.check(d, live)
             diagnostics.extend(found.diagnostics)
             promotions.extend(found.promotions)
+            notes.extend(found.notes)
         diagnostics.extend(protections(d, live))
         diagnostics.extend(dg.warning(note) for note in live.notes())
         rank = {t: k.rank for t, k in KINDS.items()}
@@ -80,6 +82,7 @@ def finish(
         changes = targeted(sorted(d.changes, key=lambda c: rank[c.type]), targets)
         diagnostics.extend(targeting(d.changes, targets))
         touched = {c.address for c in changes if c.action is not Action.NOOP or c.record_only}
+        touched |= {c.moved_from for c in changes if c.moved_from}
         declared = Declared(loaded)
         return Plan(
             config_path=loaded.path,
@@ -87,7 +90,7 @@ def finish(
             lineage=d.state.lineage,
             serial=d.state.serial,
             changes=tuple(changes),
-            drift=tuple(detect(d.state, live, only=touched, notes=False)),
+            drift=(*detect(d.state, live, only=touched, notes=False), *notes),
             promotions=tuple(promotions),
             diagnostics=tuple(_located(diagnostics, declared)),
             edges=d.edges,
@@ -142,11 +145,13 @@ def protections(d: Diff, live: LiveSnapshot) -> list[Diagnostic]:
 
 
 def targeting(changes: Iterable[Change], targets: Iterable[str]) -> list[Diagnostic]:
-    """A target that names nothing in the file or state is an error (it would otherwise read as
-    "no changes" while real ones wait); any target at all earns Terraform's warning."""
+    """A target that names nothing in the file or in state is an error (it would otherwise read
+    as "no changes" while real ones wait), with a suggestion of the same kind; any target at all
+    earns Terraform's warning."""
     targets = sorted(set(targets))
     if not targets:
         return []
+    changes = list(changes)
     known = set()
     for c in changes:
         known.add(c.address)
@@ -155,8 +160,9 @@ def targeting(changes: Iterable[Change], targets: Iterable[str]) -> list[Diagnos
             known.add(f"{parent}.{Address.parse(c.address).name}")
     out = [
         dg.error(
-            f"--target {t} matches nothing in the file or in state{did_you_mean(t, known)}",
-            "give an address that `mlreg plan` lists (e.g. model.NAME, model_version.NAME[v3], policy_version.ID@vN)",
+            f"--target {t} matches nothing in the file or in state{_suggestion(t, changes, known)}",
+            "give an address that `mlreg plan` lists, such as model.NAME, model_version.NAME[KEY] "
+            "(KEY v3, run:RUN_ID/model, …) or policy_version.POLICY[VERSION]",
         )
         for t in targets
         if t not in known
@@ -169,6 +175,20 @@ def targeting(changes: Iterable[Change], targets: Iterable[str]) -> list[Diagnos
         )
     )
     return out
+
+
+def _suggestion(target: str, changes: list[Change], known: set[str]) -> str:
+    """`; did you mean …?` among addresses of the target's own kind: the one that has the number
+    it names (`[v2]` for a version the file names by its run), else the nearest spelling."""
+    parsed = Address.parse(target)
+    if parsed is None:
+        return did_you_mean(target, known)
+    for c in changes:
+        same_name = c.type == parsed.type and c.address.startswith(f"{parsed.type}.{parsed.name}[")
+        if same_name and parsed.key and kind_of(c.type).number_label(c) == parsed.key:
+            return f"; did you mean {c.address!r} (the file names {parsed.key} that way)?"
+    same = {a for a in known if a.startswith(f"{parsed.type}.")}
+    return did_you_mean(target, same or known)
 
 
 def targeted(changes: list[Change], targets: Iterable[str]) -> list[Change]:

@@ -120,6 +120,8 @@ def resource_change(c: Change, adopted: bool = False) -> dict:
     out = {"address": c.address, "mode": "managed", "type": c.type, "name": parsed.name}
     if parsed.key is not None:
         out["index"] = kind.index(parsed.key)
+    if c.moved_from is not None:  # Terraform's `moved`: the address state recorded it under
+        out["previous_address"] = c.moved_from
     out.update(
         {
             "provider_name": kind.provider,

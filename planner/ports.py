@@ -139,6 +139,10 @@ class HistoryLog(Protocol):
         """What each state write changed, in order (recorded.journal_entry): for the state at a
         past time and the history of one address."""
 
+    def import_past(self, journal: list[dict], history: list[dict]) -> None:
+        """Take in another backend's journal entries and apply records (`state push`), those it
+        does not hold yet, in their order, keeping their times."""
+
 
 class StateBackend(StateReader, StateWriter, Locker, HistoryLog, Protocol):
     """All four, as the local file and the PostgreSQL backend provide them."""

@@ -143,6 +143,22 @@ def journal_entry(old: StateSnapshot | None, new: StateSnapshot, at: str, holder
     return entry
 
 
+def entry_key(entry: dict) -> tuple:
+    """What tells a journal entry apart from every other (one per state write)."""
+    return entry.get("lineage"), entry.get("serial"), entry.get("at")
+
+
+def missing_past(have_journal: list[dict], have_history: list[dict], journal: list[dict], history: list[dict]):
+    """(journal entries, apply records) of another backend that these do not hold yet, in order
+    (`state push` carries them, so `history` and `state pull --at` answer for times before it)."""
+    known = {entry_key(e) for e in have_journal}
+    records = {r.get("id"): r for r in have_history}
+    return (
+        [e for e in journal if entry_key(e) not in known],
+        [r for r in history if records.get(r.get("id")) != r],
+    )
+
+
 def replay(entries: list[dict], at: str | None = None, serial: int | None = None) -> StateSnapshot | None:
     """State as the journal recorded it at time `at` (ISO 8601, UTC) or at `serial`: the last
     full entry before it, then every change after it, in order. None before the first write."""

@@ -121,7 +121,7 @@ def make_plan(
 def drift(session: Session) -> list[DriftItem]:
     check_bound(session)
     live, state = read_live(session)
-    return detect(state, live)
+    return detect(state, live, cfg=session.loaded.config)
 
 
 # --- apply -------------------------------------------------------------------------------------

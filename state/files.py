@@ -63,13 +63,16 @@ def refuse_links(path: Path, base: Path | None = None) -> None:
         current = current.parent
 
 
-def write_atomic(path: Path, text: str, base: Path | None = None) -> None:
-    """Replace `path` with `text` at once (a temporary file renamed over it)."""
+def write_atomic(path: Path, text: str, base: Path | None = None, mode: int | None = None) -> None:
+    """Replace `path` with `text` at once (a temporary file renamed over it). Private (0600)
+    unless `mode` says otherwise (files meant to be committed: 0644)."""
     refuse_links(path, base)
     path.parent.mkdir(parents=True, exist_ok=True)
     refuse_links(path, base)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
@@ -85,7 +88,7 @@ def append(path: Path, text: str, base: Path | None = None) -> None:
     refuse_links(path.parent, base)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as e:
         if os.path.islink(path):
             refuse_links(path, base)

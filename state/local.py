@@ -19,7 +19,7 @@ from filelock import FileLock, Timeout
 
 from mlreg.planner.errors import StaleSerial
 from mlreg.planner.ports import LockInfo
-from mlreg.planner.recorded import StateEncoder, StateSnapshot, journal_entry
+from mlreg.planner.recorded import StateEncoder, StateSnapshot, journal_entry, missing_past
 from mlreg.state import files
 from mlreg.state.base import locked
 
@@ -115,6 +115,15 @@ class LocalState:
                 except ValueError:
                     return None
         return None
+
+    def import_past(self, journal: list[dict], history: list[dict]) -> None:
+        entries, records = missing_past(self.journal(), self.history(), journal, history)
+        if entries:
+            text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries)
+            files.append(self.journal_path, text, self.base)
+            self._journal_serial = None
+        for record in records:
+            self.append_history(record)
 
     def journal(self) -> list[dict]:
         try:

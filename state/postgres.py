@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from mlreg.planner import redact
 from mlreg.planner.errors import BackendError, StaleSerial, StateLocked
 from mlreg.planner.ports import LockInfo
-from mlreg.planner.recorded import StateEncoder, StateSnapshot, journal_entry
+from mlreg.planner.recorded import StateEncoder, StateSnapshot, journal_entry, missing_past
+from mlreg.providers.postgres.login import login_message, refused_login
 from mlreg.state.base import locked
 
 SCHEMA = "mlreg"
@@ -105,10 +106,7 @@ class PostgresState:
             raise
         except Exception as e:
             if type(e).__module__.startswith("sqlalchemy"):
-                raise BackendError(
-                    f"state database {redact.url(self.url)}: "
-                    f"{redact.redact(str(getattr(e, 'orig', e)).strip().splitlines()[0])}"
-                ) from None
+                raise self._failed("state database", e) from None
             raise
 
     def _migrate(self) -> None:
@@ -132,11 +130,16 @@ class PostgresState:
                         self._sql(conn, stmt)
                     self._sql(conn, f"INSERT INTO {SCHEMA}.schema_migrations (version) VALUES (:v)", v=version)
         except Exception as e:
-            raise BackendError(
-                f"cannot use state database {redact.url(self.url)}: "
-                f"{redact.redact(str(getattr(e, 'orig', e)).strip().splitlines()[0])}"
-            ) from None
+            raise self._failed("cannot use state database", e) from None
         self._migrated = True
+
+    def _failed(self, what: str, e: Exception) -> BackendError:
+        """One line: a refused login says its reason first (it is never retried)."""
+        reason = refused_login(e)
+        if reason is not None:
+            return BackendError(login_message(reason, f"state database {redact.url(self.url)}", self.url))
+        first = str(getattr(e, "orig", e)).strip().splitlines()
+        return BackendError(f"{what} {redact.url(self.url)}: {redact.redact(first[0] if first else type(e).__name__)}")
 
     # -- state -------------------------------------------------------------------------------------------
     def _schema_exists(self, conn) -> bool:
@@ -291,6 +294,31 @@ class PostgresState:
                 w=self.workspace,
                 r=json.dumps(record),
             )
+
+    def import_past(self, journal: list[dict], history: list[dict]) -> None:
+        entries, records = missing_past(self.journal(), self.history(), journal, history)
+        with self._tx() as conn:
+            for e in entries:
+                self._sql(
+                    conn,
+                    f"INSERT INTO {SCHEMA}.journal (workspace, serial, at, entry) "
+                    "VALUES (:w, :s, CAST(:at AS timestamptz), CAST(:e AS jsonb))",
+                    w=self.workspace,
+                    s=e.get("serial", 0),
+                    at=e.get("at"),
+                    e=json.dumps(e),
+                )
+            for r in records:
+                self._sql(
+                    conn,
+                    f"INSERT INTO {SCHEMA}.history (id, workspace, at, record) "
+                    "VALUES (:i, :w, COALESCE(CAST(:at AS timestamptz), now()), CAST(:r AS jsonb)) "
+                    "ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+                    i=r["id"],
+                    w=self.workspace,
+                    at=r.get("started") or r.get("finished"),
+                    r=json.dumps(r),
+                )
 
     def journal(self) -> list[dict]:
         with self._tx(writes=False) as conn:

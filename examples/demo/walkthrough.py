@@ -5,9 +5,10 @@ Its ```sh blocks run in order in one bash (so `cd`, `export` and `. .venv/bin/ac
 over), from the repository's root, with `set -euo pipefail`; the ```text block after a ```sh
 block lists lines its output must contain (`…` stands for any text within a line). `make demo`
 runs this, so CI runs the walkthrough on a clean clone; a step that fails, or prints something
-other than the README says, fails the demo.
+other than the README says, fails the demo. Each step is shown as it runs, its commands (`$ …`)
+then what they printed, so a newcomer sees what mlreg does; `--quiet` only checks.
 
-Usage: python examples/demo/walkthrough.py [--readme README.md] [--show]
+Usage: python examples/demo/walkthrough.py [--readme README.md] [--quiet]
 """
 
 from __future__ import annotations
@@ -53,12 +54,26 @@ def _matches(expected: str, output: str) -> bool:
     return any(re.search(pattern, line.rstrip()) for line in output.splitlines())
 
 
-def run(walk: list[Step], show: bool) -> int:
+def _shown(i: int, total: int, step: Step) -> str:
+    """The step's header and commands, as the reader types them."""
+    commands = [f"$ {line}" for line in step.script.strip().splitlines() if line.strip()]
+    return "\n".join(["", f"--- step {i + 1} of {total}", *commands])
+
+
+def script(walk: list[Step], tmp: str, show: bool) -> str:
+    """One bash script running every step in order, each one's output kept in `tmp/N.out` (to
+    check) and, with `show`, printed after its commands."""
+    lines = ["set -euo pipefail"]
+    for i, step in enumerate(walk):
+        if show:
+            lines += [f"cat <<'MLREG_WALKTHROUGH_STEP'\n{_shown(i, len(walk), step)}\nMLREG_WALKTHROUGH_STEP"]
+        lines += [f"{{\n{step.script}\n}} >{tmp}/{i}.out 2>&1 || {{ cat {tmp}/{i}.out; exit 3; }}"]
+        lines += [f"cat {tmp}/{i}.out" if show else ":"]
+    return "\n".join(lines)
+
+
+def run(walk: list[Step], show: bool, root: Path = ROOT) -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        lines = ["set -euo pipefail"]
-        for i, step in enumerate(walk):
-            lines += [f"{{\n{step.script}\n}} >{tmp}/{i}.out 2>&1 || {{ cat {tmp}/{i}.out; exit 3; }}"]
-            lines += [f"cat {tmp}/{i}.out" if show else ":"]
         # a fresh machine's environment: nothing pointing at other servers
         # (CI=true, which a CI runner sets, would refuse the embedded defaults this walkthrough is about)
         env = {
@@ -67,7 +82,8 @@ def run(walk: list[Step], show: bool) -> int:
             if not k.startswith(("MLFLOW_", "MLREG_", "VIRTUAL_ENV")) and k not in ("CI", "GITHUB_ACTIONS", "GITLAB_CI")
         }
         env["NO_COLOR"] = "1"
-        proc = subprocess.run(["bash", "-c", "\n".join(lines)], cwd=ROOT, env=env)
+        sys.stdout.flush()
+        proc = subprocess.run(["bash", "-c", script(walk, tmp, show)], cwd=root, env=env)
         if proc.returncode:
             print(f"walkthrough: a step failed (exit {proc.returncode}); its output is above", file=sys.stderr)
             return 1
@@ -78,16 +94,17 @@ def run(walk: list[Step], show: bool) -> int:
         for command, line in missing:
             print(f"walkthrough: after `{command}` the README promises a line the run did not print:\n  {line}")
         if not missing:
-            print(f"walkthrough: {len(walk)} steps ran as the README says")
+            print(f"\nwalkthrough: {len(walk)} steps ran and printed what the README says")
         return 1 if missing else 0
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--readme", default=str(ROOT / "README.md"))
-    ap.add_argument("--show", action="store_true", help="print every step's output")
+    ap.add_argument("--quiet", action="store_true", help="only check: do not print the steps and their output")
+    ap.add_argument("--show", action="store_true", help=argparse.SUPPRESS)  # the default now
     args = ap.parse_args()
-    sys.exit(run(steps(Path(args.readme).read_text()), args.show))
+    sys.exit(run(steps(Path(args.readme).read_text()), not args.quiet))
 
 
 if __name__ == "__main__":

@@ -33,11 +33,21 @@ class Ctx:
         """The one place that prints: redacted, and no line begins with `::` (a CI command)."""
         click.echo(ci_safe(redact.redact(text)), err=err, nl=nl, color=self.color)
 
-    def loaded(self, offline: bool = False):
+    def loaded(self, offline: bool = False, missing_ok: bool = False):
         """registry.yaml, validated; every error printed at once, then one line and exit 1.
-        `offline` commands (validate, graph) accept unset `${VAR}` references."""
-        from mlreg.planner.config.load import load_config
+        `offline` commands (validate, graph) accept unset `${VAR}` references. `missing_ok`
+        (`db init`, `import`, `rules`): no file at all is the defaults (`version: 1`, the
+        backends from the environment, as every MLflow tool reads them)."""
+        from pathlib import Path
 
+        from mlreg.planner.config.load import load_config, parse_config
+
+        if self._loaded is None and missing_ok and not Path(self.file).exists():
+            folder = Path(self.file).absolute().parent
+            loaded, diags = parse_config(b"version: 1\n", self.file, str(folder.resolve()))
+            if diags:  # the environment's own values are wrong (an MLFLOW_TRACKING_URI it refuses)
+                raise ConfigInvalid(f"{self.file} does not exist, and the defaults are not valid", diags)
+            self._loaded = loaded
         if self._loaded is None:
             loaded, diags = load_config(self.file, offline=offline)
             if diags:

@@ -42,6 +42,21 @@ def validate(ctx: Ctx):
     ctx.echo(f"Success! {ctx.file} is valid: {counts}.")
 
 
+@click.command("rules")
+@pass_ctx
+@guard
+def rules_(ctx: Ctx):
+    """Print the rules in effect (naming, required run logging, stage transitions, gates), each
+    with where it comes from: the file's line, or the defaults it starts from. Offline."""
+    from mlreg.planner.config.sections.rules import origins, rules_lines
+
+    loaded = ctx.loaded(offline=True, missing_ok=True)
+    rules = loaded.config.rules
+    found = "" if Path(ctx.file).exists() else f" ({ctx.file} does not exist: the defaults)"
+    head = f"# The rules in effect for {ctx.file}{found}; each says where it comes from (`mlreg rules`)."
+    ctx.echo("\n".join([head, *rules_lines(rules, origins(rules, loaded.where))]))
+
+
 @click.command()
 @pass_ctx
 def schema(ctx: Ctx):
@@ -232,7 +247,12 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, 
 @format_option(
     ["text", "json", "markdown"], "text, json (for scripts and alerting) or markdown (an issue or chat report)."
 )
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there is drift, 0 when none.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there is drift, 0 when none (notes such as versions a pipeline registered are not "
+    "drift, unless rules.unmanaged_versions is fail).",
+)
 @click.option(
     "--issue",
     is_flag=True,
@@ -260,9 +280,10 @@ def drift(ctx: Ctx, fmt, detailed_exitcode, issue, label, backend_timeout, recon
     items = detect(session)
     render = {"json": render_json.drift_json, "markdown": markdown.drift_markdown}.get(fmt, text.drift_text)
     ctx.echo(render(items), nl=False)
-    if publisher is not None and not publisher.drift(ctx, items, None if items else publish.last_apply(session)):
+    drifted = [i for i in items if i.counts]  # a note alone (an unmanaged version) is not drift
+    if publisher is not None and not publisher.drift(ctx, drifted, None if drifted else publish.last_apply(session)):
         sys.exit(EXIT_ERROR)
-    if detailed_exitcode and items:
+    if detailed_exitcode and drifted:
         sys.exit(EXIT_CHANGES)
 
 
@@ -293,7 +314,7 @@ def db_init(ctx: Ctx, backend_timeout):
     """Create exp.policy_versions / exp.variants if missing."""
     from mlreg.cli import wiring
 
-    database = wiring.providers(ctx.loaded(), backend_timeout)["mlreg/postgres"]
+    database = wiring.providers(ctx.loaded(missing_ok=True), backend_timeout)["mlreg/postgres"]
     created = database.init()
     ctx.echo(
         f"Created {', '.join(created)} in {database.describe()}."
@@ -302,4 +323,4 @@ def db_init(ctx: Ctx, backend_timeout):
     )
 
 
-COMMANDS = (validate, plan, apply, drift, graph, schema, db)
+COMMANDS = (validate, plan, apply, drift, graph, rules_, schema, db)

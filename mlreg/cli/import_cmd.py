@@ -10,21 +10,27 @@ from mlreg.cli.app import Ctx, backend_timeout_option, guard, lock_timeout_optio
 from mlreg.planner.errors import ConfigInvalid, UserError
 from mlreg.planner.kinds.catalog import importable
 
-BACKENDS_TEMPLATE = """mlflow:
-  tracking_uri: ${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}
-database:
-  url: ${MLREG_DATABASE_URL:-sqlite:///mlreg.db}
-"""
+BACKENDS = {
+    "mlflow": {"tracking_uri": "${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"},
+    "database": {"url": "${MLREG_DATABASE_URL:-sqlite:///mlreg.db}"},
+    "state": {"backend": "local", "path": ".mlreg/state.json"},
+}
 
 
 def _backends_text(ctx: Ctx) -> str:
-    """The backend sections of the current file as written (variables unexpanded), or the defaults."""
+    """The backend sections of the current file as written (variables unexpanded), each one it
+    leaves out as the defaults write it: environment references, never their values."""
     import yaml
 
-    if not Path(ctx.file).exists():
-        return BACKENDS_TEMPLATE
-    sections = ctx.loaded().raw_backends
-    return yaml.safe_dump(sections, sort_keys=False) if sections else BACKENDS_TEMPLATE
+    written = ctx.loaded().raw_backends if Path(ctx.file).exists() else {}
+    return yaml.safe_dump({k: written.get(k, v) for k, v in BACKENDS.items()}, sort_keys=False)
+
+
+def _rules(ctx: Ctx):
+    """The rules in effect: the current file's, or the defaults (the seed's)."""
+    from mlreg.planner.config.sections.rules import Rules
+
+    return ctx.loaded().config.rules if Path(ctx.file).exists() else Rules()
 
 
 def _parse(text: str, file: str, base_dir: str):
@@ -80,10 +86,12 @@ def import_(ctx: Ctx, out, force, lock_timeout, backend_timeout, reconfigure, **
     base_dir = str(target.resolve()) if folder else str((target or Path(ctx.file)).resolve().parent)
     boot = _parse("version: 1\n" + backends, out or ctx.file, base_dir)
     snap = import_snapshot(wiring.session(boot, backend_timeout), patterns)
+    rules = _rules(ctx)
     if folder:
-        written = {str(target / name): text for name, text in render_files(snap.live, snap.chosen, backends).items()}
+        made = render_files(snap.live, snap.chosen, backends, rules)
+        written = {str(target / name): text for name, text in made.items()}
     else:
-        written = {out or ctx.file: render_registry(snap.live, snap.chosen, backends)}
+        written = {out or ctx.file: render_registry(snap.live, snap.chosen, backends, rules)}
     loaded, diags = parse_files([(n, t.encode()) for n, t in written.items()], out or ctx.file, base_dir, folder=folder)
     if diags:
         raise ConfigInvalid(f"{out or ctx.file}: the generated file is not valid", diags)
@@ -103,7 +111,7 @@ def import_(ctx: Ctx, out, force, lock_timeout, backend_timeout, reconfigure, **
         ctx.echo(f"Not imported, since not asked for: {left}.", err=True)
     if out:
         for (path, within), text in zip(places, written.values(), strict=True):
-            files.write_atomic(path, text, within)
+            files.write_atomic(path, text, within, mode=0o644)  # files to commit: readable
         count = sum(len(c) for c in snap.chosen.values())
         where = f"{len(written)} files in {out}" if folder else out
         ctx.echo(

@@ -13,9 +13,20 @@ from mlreg.cli.app import Ctx, format_option, guard, lock_timeout_option, pass_c
 
 
 def _backend(ctx: Ctx):
+    """The state backend alone: these commands read (or move) recorded state, so they need the
+    state section's variables, not the file's other `${VAR}` (a webhook's secret, MLflow's URL)."""
     from mlreg.cli import wiring
+    from mlreg.planner.config.load import STANDINS
 
-    return wiring.state_backend(ctx.loaded())
+    loaded = ctx.loaded(offline=True)
+    cfg = loaded.config
+    if cfg.state.backend == "postgres":
+        url = cfg.state.url or cfg.database.url
+        if not url or url in STANDINS:
+            where = "state" if cfg.state.url is not None else "database"
+            written = (loaded.raw_backends.get(where) or {}).get("url", "")
+            refuse(f"the state backend's URL ({where}.url: {written}) needs its environment variable set")
+    return wiring.state_backend(loaded, state_only=True)
 
 
 @click.group("state")
@@ -115,9 +126,15 @@ def state_rm(ctx: Ctx, addresses, lock_timeout):
 @pass_ctx
 @guard
 def state_pull(ctx: Ctx, at, serial):
-    """Print the recorded state as JSON (to move it with `state push`), or as it was recorded
-    at --at TIME / --serial N."""
-    ctx.echo(json.dumps(_snapshot(ctx, at, serial).to_json(), indent=2, sort_keys=True))
+    """Print the recorded state as JSON, or as it was recorded at --at TIME / --serial N. The
+    current state comes with its journal and apply history, so that `state push` into another
+    backend keeps its past (`history`, `state pull --at`)."""
+    doc = _snapshot(ctx, at, serial).to_json()
+    if at is None and serial is None:
+        backend = _backend(ctx)
+        doc["journal"] = backend.journal()
+        doc["history"] = backend.history()
+    ctx.echo(json.dumps(doc, indent=2, sort_keys=True))
 
 
 @state_group.command("push")
@@ -127,10 +144,12 @@ def state_pull(ctx: Ctx, at, serial):
 @pass_ctx
 @guard
 def state_push(ctx: Ctx, path, force, lock_timeout):
-    """Replace the backend's state with a state file (e.g. from `state pull` on another backend)."""
+    """Replace the backend's state with a state file (e.g. from `state pull` on another backend),
+    with the journal and apply history it carries."""
     from mlreg.planner.recorded import StateSnapshot
 
-    incoming = StateSnapshot.from_json(json.loads(Path(path).read_text()))
+    doc = json.loads(Path(path).read_text())
+    incoming = StateSnapshot.from_json(doc)
     backend = _backend(ctx)
     with backend.lock("state push", lock_timeout):
         lineage, serial = backend.stored_meta()
@@ -145,8 +164,12 @@ def state_push(ctx: Ctx, path, force, lock_timeout):
         if lineage is not None:
             incoming = replace(incoming, serial=max(serial, incoming.serial) + 1)
         incoming = incoming.with_lineage()
+        past = [e for e in doc.get("journal") or () if isinstance(e, dict)]
+        records = [r for r in doc.get("history") or () if isinstance(r, dict) and r.get("id")]
+        backend.import_past(past, records)  # first: the push's own write then follows its past
         backend.write(incoming)
-    ctx.echo(f"Pushed {len(incoming.resources)} resources (serial {incoming.serial}) to {backend.describe()}.")
+    kept = f", with {len(past)} journal entries and {len(records)} applies of its history" if past or records else ""
+    ctx.echo(f"Pushed {len(incoming.resources)} resources (serial {incoming.serial}){kept} to {backend.describe()}.")
 
 
 @click.command()

@@ -126,8 +126,13 @@ def check_endpoints(loaded: LoadedConfig, env: Mapping[str, str] | None = None) 
     endpoints.check(used_endpoints(loaded), os.environ if env is None else env)
 
 
-def state_backend(loaded: LoadedConfig, read_only: bool = False):
-    check_endpoints(loaded)
+def state_backend(loaded: LoadedConfig, read_only: bool = False, state_only: bool = False):
+    """`state_only`: for commands that read or move state alone (history, state …): only the
+    state's endpoint is checked against the environment."""
+    used = used_endpoints(loaded)
+    if state_only:
+        used = [e for e in used if e.what == "the state database"]
+    endpoints.check(used, os.environ, loaded.base_dir)
     cfg = loaded.config
     if cfg.state.backend == "local":
         from mlreg.state.files import contained

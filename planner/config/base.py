@@ -39,7 +39,16 @@ def _tag_value(v):
 
 
 TagValue = Annotated[str, BeforeValidator(_tag_value)]
-Tags = dict[str, TagValue]
+
+
+def _tag_key(k: str) -> str:
+    if k.startswith(("mlflow.", "_mlflow_")):
+        raise ValueError(f"{k!r} is one of MLflow's own tags (mlflow.*, _mlflow_*), which mlreg never manages")
+    return k
+
+
+TagKey = Annotated[str, AfterValidator(_tag_key)]
+Tags = dict[TagKey, TagValue]
 
 
 _ALIAS = re.compile(r"^[\w\-]{1,255}$")

@@ -172,10 +172,12 @@ class Diff:
 
 @dataclass(frozen=True)
 class Findings:
-    """What a kind's rules say about a diff."""
+    """What a kind's rules say about a diff; `notes`: unmanaged things next to managed ones that
+    the plan mentions without changing them (versions a training pipeline registered)."""
 
     diagnostics: tuple[Diagnostic, ...] = ()
     promotions: tuple[Promotion, ...] = ()
+    notes: tuple[DriftItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,12 @@ def decide(address: str, type_: str, before, after, recorded: ResourceState | No
     if before is None:
         return created(address, type_, after, recorded, identity=identity, **kw)
     if before == after:
-        record_only = recorded is None or recorded.attributes != after or recorded.identity != identity
+        record_only = (
+            recorded is None
+            or recorded.attributes != after
+            or recorded.identity != identity
+            or kw.get("moved_from") is not None
+        )
         return Change(address, type_, Action.NOOP, after, after, identity=identity, record_only=record_only, **kw)
     if recorded is not None and "reason" not in kw and reverts(before, after, recorded.attributes):
         kw["reason"] = ActionReason.REVERT_DRIFT
@@ -312,9 +319,11 @@ class Importer:
         """Chosen names that turned out not to exist live (named by another kind's `follow`)."""
         return []
 
-    def settings(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
-        """YAML lines of settings the chosen objects need (e.g. `rules:`), written once."""
-        return []
+    def rules(self, live: LiveSnapshot, chosen: list[Chosen], rules: Any) -> tuple[dict[str, Any], list[str]]:
+        """What the chosen objects need of the rules in effect (`rules`, a `Rules`): rule key ->
+        the value the written file must have for them (a naming rule their names break), and
+        comment lines a reviewer should read above the rules (runs that lack what they demand)."""
+        return {}, []
 
     def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
         """The section's YAML lines, reproducing exactly what is live."""
@@ -450,12 +459,33 @@ class Kind:
     # -- drift ------------------------------------------------------------------------------------
     def live_values(self, rs: ResourceState, live: LiveSnapshot) -> tuple[Mapping | None, int | None, str | None]:
         """(live values of the recorded attributes or None if the object is gone, last updated
-        in ms, user) for drift."""
+        in ms, user) for drift. The time and user are shown only for the attributes in `timed`."""
         raise NotImplementedError
 
-    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot) -> list[DriftItem]:
-        """Notes on unmanaged things that appeared next to managed ones (default: none)."""
+    # attributes whose change MLflow's last-updated time (and user) records; None: all of them.
+    # MLflow does not touch a version's time when a tag is set, so a tag's drift shows no time
+    # rather than one that is not the change's.
+    timed: ClassVar[tuple[str, ...] | None] = None
+
+    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot, cfg: Config | None = None) -> list[DriftItem]:
+        """Notes on unmanaged things that appeared next to managed ones (default: none). `cfg`:
+        the file, when there is one (its rules say whether a note counts as drift)."""
         return []
+
+    def assigned(self, identity: Mapping[str, Any]) -> str | None:
+        """What the live system assigned a new object that people need to know (a version
+        number: `version 4`), from the identity apply returned; None when nothing is worth it."""
+        return None
+
+    def number_label(self, change: Change) -> str | None:
+        """A short label of the number a change's object has live (`v4`), or `new` when apply
+        will assign it; None for kinds without numbers."""
+        return None
+
+    def same_object(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+        """Do two recorded identities name the same live object (the history of an address
+        follows its object when the file names it another way)? Default: never."""
+        return False
 
     def gone_note(self, rs: ResourceState) -> str:
         return f"{self.type.replace('_', ' ')} no longer exists"

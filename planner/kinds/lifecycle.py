@@ -28,6 +28,7 @@ TYPE = "model_version"
 MODEL = "model"
 _PRODUCTION = Stage.PRODUCTION.value
 _MOVABLE = (Action.CREATE, Action.UPDATE, Action.NOOP)
+_REVIEWED = (Stage.CANDIDATE.value, Stage.PRODUCTION.value)
 
 
 def stage_move(change: Change, state: StateSnapshot) -> tuple[str, str] | None:
@@ -39,7 +40,7 @@ def stage_move(change: Change, state: StateSnapshot) -> tuple[str, str] | None:
     if change.action is Action.CREATE:
         frm = Stage.NONE.value
     else:
-        recorded = state.resources.get(change.address)
+        recorded = state.resources.get(change.moved_from or change.address)
         if recorded is not None and "stage" in recorded.attributes:
             frm = stage_of(recorded.attributes["stage"])
         else:
@@ -47,16 +48,23 @@ def stage_move(change: Change, state: StateSnapshot) -> tuple[str, str] | None:
     return None if frm == to else (frm, to)
 
 
-def checked_versions(diff: Diff) -> list[tuple[Resolved, Change, tuple[str, str] | None]]:
-    """Versions this plan registers or moves to another stage: the ones whose runs are checked."""
+def checked_versions(diff: Diff) -> list[tuple[Resolved, Change, tuple[str, str]]]:
+    """Versions this plan moves to another stage (registered into one, or promoted): the ones the
+    stage rules judge."""
     out = []
     for c in diff.changes:
         if c.type != TYPE or (c.action is Action.NOOP and not c.record_only):
             continue  # a plain no-op equals what was applied: nothing moves
         move = stage_move(c, diff.state)
-        if (c.action is Action.CREATE or move) and c.address in diff.resolved:
+        if move and c.address in diff.resolved:
             out.append((diff.resolved[c.address], c, move))
     return out
+
+
+def enters_review(move: tuple[str, str]) -> bool:
+    """Does the version enter candidate or production (the stages whose runs must carry the
+    required logging)? Archiving it, setting it to none, or leaving it as it is never does."""
+    return move[1] in _REVIEWED
 
 
 def _production_now(facts: RegistryFacts, model: str, exclude: str | None):
@@ -84,9 +92,9 @@ def reads_needed(diff: Diff) -> list[RegistryRequest]:
         if run_id:
             ids.add(run_id)
             run = facts.runs.get(run_id)
-            if run is None or run.artifacts is None:
+            if enters_review(move) and (run is None or run.artifacts is None):
                 inspect.add(run_id)
-        if move and move[1] == _PRODUCTION:
+        if move[1] == _PRODUCTION:
             old = _production_now(facts, rv.name, rv.number)
             if old is not None and old.run_id:
                 ids.add(old.run_id)
@@ -100,7 +108,7 @@ def _metrics(run: LiveRun | None, names) -> dict[str, float | None]:
     return {m: (run.metrics.get(m) if run else None) for m in names}
 
 
-def _check_logging(cfg: Config, rv: Resolved, run: LiveRun) -> Diagnostic | None:
+def _check_logging(cfg: Config, rv: Resolved, run: LiveRun, to: str) -> Diagnostic | None:
     req = cfg.rules.required_run_logging
     missing = [f"param {p}" for p in req.params if p not in run.params]
     missing += [f"metric {m}" for m in req.metrics if m not in run.metrics]
@@ -112,7 +120,8 @@ def _check_logging(cfg: Config, rv: Resolved, run: LiveRun) -> Diagnostic | None
         return None
     return dg.error(
         f"Source run {run.run_id} lacks required logging: {', '.join(missing)}",
-        "rules.required_run_logging lists what every training run must log",
+        f"the version enters {to}; rules.required_run_logging lists what its training run must log "
+        "(`mlreg rules` shows the rules in effect)",
         rv.address,
     )
 
@@ -123,7 +132,8 @@ def _check_transition(cfg: Config, change: Change, move: tuple[str, str], state:
     if to in allowed.get(frm, []):
         return None
     moves = ", ".join(allowed.get(frm, [])) or "none"
-    basis = "last applied" if change.address in state.resources and change.action is not Action.CREATE else "live"
+    known = (change.moved_from or change.address) in state.resources
+    basis = "last applied" if known and change.action is not Action.CREATE else "live"
     return dg.error(
         f"Stage transition {frm} -> {to} is not allowed",
         f"{basis} stage {frm!r}, desired {to!r}; allowed from {frm}: {moves} (rules.stages.transitions)",
@@ -174,7 +184,7 @@ def _check_production_count(diff: Diff, facts: RegistryFacts, checked) -> list[D
     Live stages, adjusted by the version changes that set a stage (a no-op leaves live as is)."""
     cfg = diff.cfg
     limit = cfg.rules.stages.max_production_per_model
-    moved = {rv.name for rv, _, move in checked if move}
+    moved = {rv.name for rv, _, _ in checked}
     prod: dict[str, dict[str, str]] = {}  # model -> {version number or address: label}
     deleted = {
         (c.identity.get("name"), c.identity.get("version"))
@@ -222,12 +232,10 @@ def check(diff: Diff, live: LiveSnapshot) -> tuple[list[Diagnostic], list[Promot
     checked = checked_versions(diff)
     for rv, change, move in checked:
         run = _run_of(rv, facts)
-        if run is not None:
-            d = _check_logging(cfg, rv, run)
+        if run is not None and enters_review(move):
+            d = _check_logging(cfg, rv, run, move[1])
             if d:
                 diags.append(d)
-        if not move:
-            continue
         t = _check_transition(cfg, change, move, diff.state)
         if t:
             diags.append(t)

@@ -26,15 +26,18 @@ PROMPT_TEXT_TAG = "mlflow.prompt.text"
 PROMPT_TYPE_TAG = "_mlflow_prompt_type"
 
 
+MLFLOW_TAG_PREFIXES = ("mlflow.", "_mlflow_")  # MLflow's own tags: never imported or managed
+
+
 def user_set_tags(tags: dict[str, str]) -> dict[str, str]:
-    """The tags a file may declare: without pipeline tags (`mlflow.*`), mlreg's own (`mlreg.*`)
-    and the stage tag (managed through `stage:`), sorted (what `mlreg import` writes)."""
+    """The tags a file may declare: without MLflow's own (`mlflow.*`, `_mlflow_*`), mlreg's own
+    (`mlreg.*`) and the stage tag (managed through `stage:`), sorted (what `mlreg import` writes)."""
     from mlreg.planner.stages import STAGE_TAG
 
     return {
         k: v
         for k, v in sorted(tags.items())
-        if k not in (STAGE_TAG, APPLY_TOKEN_TAG) and not k.startswith(("mlflow.", "mlreg."))
+        if k not in (STAGE_TAG, APPLY_TOKEN_TAG) and not k.startswith((*MLFLOW_TAG_PREFIXES, "mlreg."))
     }
 
 

@@ -72,8 +72,8 @@ class ModelImporter(Importer):
     def missing(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
         return [c.name for c in chosen if c.name not in live[RegistryFacts].models]
 
-    def settings(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
-        return settings_lines([c.name for c in chosen])
+    def rules(self, live: LiveSnapshot, chosen: list[Chosen], rules) -> tuple[dict, list[str]]:
+        return rules_for(live, [c.name for c in chosen], rules)
 
     def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
         return model_lines(live, [c.name for c in chosen])
@@ -90,6 +90,9 @@ class ModelKind(Kind):
     section: ClassVar[Section] = SECTION
     per_key: ClassVar[tuple[str, ...]] = ("tags", "aliases")
     importer: ClassVar[Importer] = ModelImporter()
+    # MLflow moves a model's last-updated time when its description changes (and when versions
+    # come and go), never when a tag or an alias is set
+    timed: ClassVar[tuple[str, ...]] = ("description",)
 
     def declared_requests(self, cfg: Config) -> Iterable[RegistryRequest]:
         names = set(cfg.models) | self.destroyed_names(cfg)
@@ -200,6 +203,7 @@ KIND = ModelKind()
 # --- what `mlreg import` writes --------------------------------------------------------------------
 
 _STAGES = {s.value for s in Stage} - {Stage.NONE.value}
+_REVIEWED = (Stage.CANDIDATE.value, Stage.PRODUCTION.value)
 
 
 def _version_entry(v: LiveVersion, live: LiveSnapshot, unique: set[tuple]) -> tuple[dict, str]:
@@ -246,19 +250,35 @@ def _unique_keys(versions: list[LiveVersion], live: LiveSnapshot) -> set[tuple]:
     return {k for k, n in counts.items() if n == 1}
 
 
-def settings_lines(models: list[str]) -> list[str]:
-    """The `rules:` a file of these models needs: the naming rule relaxed for names that break it."""
-    from mlreg.planner.config.sections.rules import Rules
-
-    pattern = re.compile(Rules().model_name_pattern)
-    odd = [m for m in models if not pattern.search(m)]
-    if not odd:
-        return []
-    return [
-        f"# These names do not follow the <name>_model convention: {', '.join(odd)}",
-        "rules:",
-        "  model_name_pattern: '^.+$'",
-    ]
+def rules_for(live: LiveSnapshot, models: list[str], rules) -> tuple[dict, list[str]]:
+    """The naming rule relaxed for names that break it, and a word on the versions in candidate
+    or production whose runs lack the required logging (the next promotion of such a version
+    would be refused: relax `required_run_logging`, or start from `defaults: none`)."""
+    overrides, notes = {}, []
+    odd = [m for m in models if not re.compile(rules.model_name_pattern).search(m)]
+    if odd:
+        notes.append(f"# model_name_pattern is relaxed: these names do not follow it: {', '.join(odd)}")
+        overrides["model_name_pattern"] = "^.+$"
+    facts = live[RegistryFacts]
+    req = rules.required_run_logging
+    lacking = []
+    for name in models:
+        for v in facts.versions.get(name, ()):
+            run = facts.runs.get(v.run_id) if v.run_id else None
+            if run is None or v.tags.get(STAGE_TAG) not in _REVIEWED:
+                continue
+            missing = [p for p in req.params if p not in run.params] + [m for m in req.metrics if m not in run.metrics]
+            missing += [t for t in req.tags if t not in run.tags]
+            if missing:
+                lacking.append(f"{name} v{v.version} (no {', '.join(missing)})")
+    if lacking:
+        notes += [
+            f"# {len(lacking)} version(s) in candidate or production come from runs without the required logging:",
+            *(f"#   {line}" for line in lacking[:10]),
+            *([f"#   … and {len(lacking) - 10} more"] if len(lacking) > 10 else []),
+            "# Promoting such a version is refused: change required_run_logging, or start from `defaults: none`.",
+        ]
+    return overrides, notes
 
 
 def model_lines(live: LiveSnapshot, models: list[str]) -> list[str]:

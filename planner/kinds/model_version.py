@@ -7,11 +7,12 @@ the `models:` section under its model; its lifecycle rules are in kinds/lifecycl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlreg.planner.changes import Action, Address, Change, DriftItem, address
-from mlreg.planner.kinds import lifecycle
+from mlreg.planner.kinds import inflow, lifecycle
 from mlreg.planner.kinds.base import (
     Config,
     Diff,
@@ -39,7 +40,7 @@ from mlreg.planner.recorded import ResourceState, StateSnapshot
 from mlreg.planner.stages import STAGE_TAG, TAG_VALUES, Stage, stage_of
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
-    from mlreg.planner.config.sections.models import VersionSpec
+    from mlreg.planner.config.sections.models import ModelSpec, VersionSpec
     from mlreg.planner.config.sections.removed import RemovedSpec
 
 TYPE = lifecycle.TYPE
@@ -94,7 +95,7 @@ class ModelVersionKind(Kind):
 
     def check(self, diff: Diff, live: LiveSnapshot) -> Findings:
         diags, promotions = lifecycle.check(diff, live)
-        return Findings(tuple(diags), tuple(promotions))
+        return Findings(tuple(diags), tuple(promotions), tuple(inflow.plan_notes(diff, live)))
 
     def hold_keys(self, change: Change) -> tuple[tuple, ...]:
         return ((TYPE, change.identity.get("name"), change.identity.get("version")),)
@@ -140,16 +141,23 @@ class ModelVersionKind(Kind):
 
     def diff(self, ctx: DiffContext) -> None:
         facts = ctx.live[RegistryFacts]
+        recorded = _RecordedNumbers(ctx.state)
         for name, spec in ctx.cfg.models.items():
             if not spec.versions:
                 continue
             live_versions = facts.versions.get(name, [])
-            index = VersionIndex(live_versions, facts.logged_model_names)
-            doomed = self._doomed_numbers(ctx, name) if ctx.destroying else ()
-            depends = (f"{MODEL}.{name}",)
+            m = _ModelDiff(
+                name,
+                spec,
+                live_versions,
+                VersionIndex(live_versions, facts.logged_model_names),
+                self._doomed_numbers(ctx, name) if ctx.destroying else (),
+                (f"{MODEL}.{name}",),
+                recorded,
+            )
             previous = None  # new versions are registered one after the other: numbers follow the file
             for v in spec.versions:
-                made = self._diff_one(ctx, facts, name, v, live_versions, index, doomed, depends, previous)
+                made = self._diff_one(ctx, facts, m, v, previous)
                 previous = made or previous
 
     @staticmethod
@@ -162,21 +170,12 @@ class ModelVersionKind(Kind):
         return {n for n in numbers if n is not None}
 
     def _diff_one(
-        self,
-        ctx: DiffContext,
-        facts: RegistryFacts,
-        model: str,
-        spec: VersionSpec,
-        live_versions: list[LiveVersion],
-        index: VersionIndex,
-        doomed,
-        depends: tuple[str, ...],
-        previous: str | None,
+        self, ctx: DiffContext, facts: RegistryFacts, m: _ModelDiff, spec: VersionSpec, previous: str | None
     ) -> str | None:
         """Compare first, build only what the comparison needs: this runs once per declared version
         (100,000 in the benchmark), so the common case (a version pinned or matched, unchanged)
         takes the shortest path. Returns the address when it registers a new version."""
-        key = spec.key
+        model, key = m.name, spec.key
         addr = f"{TYPE}.{model}[{key}]"
         recorded = ctx.state.resources.get(addr)
         run = None
@@ -187,16 +186,16 @@ class ModelVersionKind(Kind):
                 return
             run = res.run
         if spec.version is not None:
-            found = index.by_number.get(str(spec.version))
-            matches = [found] if found is not None and found.version not in doomed else []
+            found = m.index.by_number.get(str(spec.version))
+            matches = [found] if found is not None and found.version not in m.doomed else []
         else:
-            matches = [v for v in index.match(spec, run) if v.version not in doomed]
+            matches = [v for v in m.index.match(spec, run) if v.version not in m.doomed]
         if len(matches) > 1:
             self._duplicates(ctx, addr, model, spec, matches, recorded)
             return
         lv = matches[0] if matches else None
         if lv is None and spec.version is not None:
-            have = ", ".join(v.version for v in live_versions) or "none"
+            have = ", ".join(v.version for v in m.live_versions) or "none"
             ctx.error(f"Version {spec.version} of {model!r} does not exist", f"live versions: {have}", addr)
             return
         number = lv.version if lv is not None else None
@@ -206,19 +205,16 @@ class ModelVersionKind(Kind):
             rec = recorded.attributes
             ctx.numbers[addr] = number
             ctx.changes.append(
-                Change(addr, TYPE, Action.NOOP, rec, rec, identity=recorded.identity, depends_on=depends)
+                Change(addr, TYPE, Action.NOOP, rec, rec, identity=recorded.identity, depends_on=m.depends)
             )
             return
+        moved_from = m.moved_from(addr, number) if recorded is None and lv is not None else None
+        if moved_from is not None:  # the file names a version state knows another way: a move
+            recorded = ctx.state.resources[moved_from]
         ctx.resolved[addr] = Resolved(addr, model, number, lv, run)
         run_id = run.run_id if run is not None else (lv.run_id if lv is not None else None)
         ctx.edges.append((addr, "run:" + run_id if run_id else "source:" + (spec.source or (lv.source if lv else ""))))
-
-        after: dict = {"version": number}
-        if stage is not None:
-            after["stage"] = stage.tag_value
-        if spec.description is not None:
-            after["description"] = spec.description
-        after["tags"] = dict(spec.tags)
+        after = _after(spec, stage, number)
         if lv is None:
             identity = {
                 "name": model,
@@ -227,20 +223,16 @@ class ModelVersionKind(Kind):
                 "matcher": spec.matcher(),
                 "run_id": run.run_id if run is not None else None,
             }
-            deps = depends + ((previous,) if previous else ())
+            deps = m.depends + ((previous,) if previous else ())
             ctx.changes.append(
                 created(addr, TYPE, after, recorded, after_unknown=("version",), identity=identity, depends_on=deps)
             )
             return addr
-        live_tags = lv.tags
-        before: dict = {"version": number}
-        if stage is not None:
-            before["stage"] = live_tags.get(STAGE_TAG)
-        if spec.description is not None:
-            before["description"] = lv.description or ""
-        before["tags"] = picked(live_tags, owned(spec.tags, recorded.attributes if recorded else None, "tags"))
+        before = _before(spec, stage, lv, recorded)
         identity = {"name": model, "version": number, "key": key}
-        ctx.changes.append(decide(addr, TYPE, before, after, recorded, identity, depends_on=depends))
+        ctx.changes.append(
+            decide(addr, TYPE, before, after, recorded, identity, depends_on=m.depends, moved_from=moved_from)
+        )
 
     @staticmethod
     def _duplicates(
@@ -277,43 +269,37 @@ class ModelVersionKind(Kind):
         }
         return before, {"name": name, "version": number}
 
+    # MLflow moves a version's last-updated time when its description changes, not when a tag
+    # (the stage) is set; its user_id is whoever registered it, not whoever changed it.
+    timed: ClassVar[tuple[str, ...]] = ("description",)
+
     def live_values(self, rs: ResourceState, live: LiveSnapshot):
         name, number = rs.identity.get("name"), str(rs.identity.get("version"))
         lv = next((v for v in live[RegistryFacts].versions.get(name, []) if v.version == number), None)
         if lv is None:
             return None, None, None
         now = {"version": lv.version, "stage": lv.tags.get(STAGE_TAG), "description": lv.description, "tags": lv.tags}
-        return now, lv.last_updated, lv.user_id
+        return now, lv.last_updated, None
 
     def gone_note(self, rs: ResourceState) -> str:
         return f"version {rs.identity.get('version')} no longer exists"
 
-    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot) -> list[DriftItem]:
-        """Versions that appeared on managed models without being declared (a note, not drift)."""
-        managed: dict[str, set[str]] = {}
-        models = set()
-        for rs in state.resources.values():
-            if rs.type == TYPE:
-                managed.setdefault(rs.identity.get("name"), set()).add(str(rs.identity.get("version")))
-            elif rs.type == MODEL:
-                models.add(rs.identity.get("name"))
-        out = []
-        facts = live[RegistryFacts]
-        for name in sorted(models):
-            for v in facts.versions.get(name, []):
-                if v.version not in managed.get(name, set()):
-                    out.append(
-                        DriftItem(
-                            f"{MODEL}.{name}",
-                            MODEL,
-                            None,
-                            live=v.version,
-                            last_updated=v.created,
-                            user=v.user_id,
-                            note=f"unmanaged version {v.version} appeared (source {v.source})",
-                        )
-                    )
-        return out
+    def assigned(self, identity: Mapping[str, Any]) -> str | None:
+        number = identity.get("version")
+        return f"version {number}" if number is not None else None
+
+    def number_label(self, change: Change) -> str | None:
+        number = (change.after or {}).get("version") or change.identity.get("version")
+        if number is not None:
+            return f"v{number}"
+        return "new" if "version" in change.after_unknown else None
+
+    def same_object(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+        number = a.get("version")
+        return number is not None and a.get("name") == b.get("name") and str(number) == str(b.get("version"))
+
+    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot, cfg: Config | None = None) -> list[DriftItem]:
+        return inflow.drift_notes(state, live, cfg)
 
 
 def _unchanged(spec: VersionSpec, stage, lv: LiveVersion, number: str, key: str, recorded: ResourceState) -> bool:
@@ -337,6 +323,69 @@ def _unchanged(spec: VersionSpec, stage, lv: LiveVersion, number: str, key: str,
     if spec.description is None:
         return "description" not in rec
     return rec.get("description") == spec.description == (lv.description or "")
+
+
+def _after(spec: VersionSpec, stage, number: str | None) -> dict:
+    after: dict = {"version": number}
+    if stage is not None:
+        after["stage"] = stage.tag_value
+    if spec.description is not None:
+        after["description"] = spec.description
+    after["tags"] = dict(spec.tags)
+    return after
+
+
+def _before(spec: VersionSpec, stage, lv: LiveVersion, recorded: ResourceState | None) -> dict:
+    live_tags = lv.tags
+    before: dict = {"version": lv.version}
+    if stage is not None:
+        before["stage"] = live_tags.get(STAGE_TAG)
+    if spec.description is not None:
+        before["description"] = lv.description or ""
+    before["tags"] = picked(live_tags, owned(spec.tags, recorded.attributes if recorded else None, "tags"))
+    return before
+
+
+class _RecordedNumbers:
+    """(model, version number) -> the address state records that version under; built on first
+    use (only a plan that finds a version state does not know under its address asks)."""
+
+    def __init__(self, state: StateSnapshot):
+        self._state = state
+        self._index: dict[tuple, str] | None = None
+
+    def get(self, model: str, number: str) -> str | None:
+        if self._index is None:
+            self._index = {
+                (rs.identity.get("name"), str(rs.identity.get("version"))): a
+                for a, rs in self._state.resources.items()
+                if rs.type == TYPE
+            }
+        return self._index.get((model, number))
+
+
+@dataclass(slots=True)
+class _ModelDiff:
+    """What every declared version of one model is diffed against."""
+
+    name: str
+    spec: ModelSpec
+    live_versions: list[LiveVersion]
+    index: VersionIndex
+    doomed: set[str] | tuple
+    depends: tuple[str, ...]
+    recorded: _RecordedNumbers
+    _declared: set[str] | None = None
+
+    def moved_from(self, addr: str, number: str) -> str | None:
+        """The address state records live version `number` under, when the file no longer
+        declares that address (it names the same version another way): a move."""
+        old = self.recorded.get(self.name, number)
+        if old is None or old == addr:
+            return None
+        if self._declared is None:
+            self._declared = {version_address(self.name, v.key) for v in self.spec.versions}
+        return None if old in self._declared else old
 
 
 KIND = ModelVersionKind()

@@ -36,6 +36,7 @@ from mlreg.planner.kinds.base import (
 from mlreg.planner.kinds.mlflow_facts import (
     APPLY_TOKEN_TAG,
     IS_PROMPT_TAG,
+    MLFLOW_TAG_PREFIXES,
     PROMPT_TEXT_TAG,
     PROMPT_TYPE_TAG,
     PROVIDER,
@@ -64,7 +65,7 @@ def user_tags(tags: dict[str, str]) -> dict[str, str]:
         k: v
         for k, v in tags.items()
         if k not in (IS_PROMPT_TAG, PROMPT_TEXT_TAG, PROMPT_TYPE_TAG, APPLY_TOKEN_TAG)
-        and not k.startswith("mlflow.prompt.")
+        and not k.startswith(MLFLOW_TAG_PREFIXES)
     }
 
 
@@ -142,6 +143,7 @@ class PromptVersionKind(_Reads, Kind):
     parent: ClassVar[str | None] = PROMPT
     section: ClassVar[Section] = SECTION
     per_key: ClassVar[tuple[str, ...]] = ("tags",)
+    timed: ClassVar[tuple[str, ...]] = ()  # MLflow records no time for a tag set on a prompt version
     context: ClassVar[tuple[str, ...]] = ("version",)
 
     def declared_addresses(self, cfg: Config) -> list[str]:
@@ -255,6 +257,16 @@ class PromptVersionKind(_Reads, Kind):
     def gone_note(self, rs: ResourceState) -> str:
         return f"prompt version {rs.identity.get('version')} no longer exists"
 
+    def assigned(self, identity) -> str | None:
+        number = identity.get("version")
+        return f"version {number}" if number is not None else None
+
+    def number_label(self, change: Change) -> str | None:
+        number = (change.after or {}).get("version") or change.identity.get("version")
+        if number is not None:
+            return f"v{number}"
+        return "new" if "version" in change.after_unknown else None
+
 
 class PromptKind(_Reads, Kind):
     type: ClassVar[str] = PROMPT
@@ -266,6 +278,7 @@ class PromptKind(_Reads, Kind):
     needs: ClassVar[tuple[str, ...]] = (VERSION,)
     section: ClassVar[Section] = SECTION
     per_key: ClassVar[tuple[str, ...]] = ("tags", "aliases")
+    timed: ClassVar[tuple[str, ...]] = ()  # nor for a prompt's tags and aliases
     importer: ClassVar[Importer] = PromptImporter()
 
     def check(self, diff, live) -> Findings:

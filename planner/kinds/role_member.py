@@ -80,7 +80,7 @@ class RoleMemberKind(InRoles):
             return f"user {user} leaves role {role} (and loses its grants)"
         return None
 
-    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot) -> list[DriftItem]:
+    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot, cfg: Config | None = None) -> list[DriftItem]:
         facts = live[AccessFacts]
         recorded = {a for a, rs in state.resources.items() if rs.type == TYPE}
         managed_roles = {rs.identity.get("name") for rs in state.resources.values() if rs.type == ROLE}

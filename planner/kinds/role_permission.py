@@ -114,7 +114,7 @@ class RolePermissionKind(InRoles):
             return f"{who}: {_grant_text(ident, before)} becomes {after}"
         return None
 
-    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot) -> list[DriftItem]:
+    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot, cfg: Config | None = None) -> list[DriftItem]:
         """Grants added by hand to managed roles, and per-user grants on managed resources."""
         facts = live[AccessFacts]
         recorded = {a for a, rs in state.resources.items() if rs.type == TYPE}

@@ -42,7 +42,12 @@ def address_text(address: str, events: list[AddressEvent]) -> str:
     for e in events:
         by = f" by {esc(e.who)}" if e.who else ""
         apply = f" ({esc(e.operation)} {e.apply}{f', {e.outcome}' if e.outcome else ''})" if e.apply else ""
-        lines.append(f"{e.at}  serial {e.serial}  {e.action}{by}{apply}")
+        what = e.action
+        if e.moved_from:
+            what = f"moved from {esc(e.moved_from)} to {esc(e.address)}"
+        elif e.address != address:  # a version of the model asked for, or an address it had before
+            what = f"{e.action} {esc(e.address)}"
+        lines.append(f"{e.at}  serial {e.serial}  {what}{by}{apply}")
         before, after = flat(e.before, ("tags", "aliases")), flat(e.after, ("tags", "aliases"))
         for k in dict.fromkeys([*before, *after]):
             if k not in before:

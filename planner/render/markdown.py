@@ -19,6 +19,7 @@ from mlreg.planner.render.escape import fence, md, md_code
 from mlreg.planner.render.graph import Picture
 from mlreg.planner.render.text import (
     ADOPT,
+    MOVE,
     SENSITIVE,
     adopted_ids,
     backends_line,
@@ -56,10 +57,17 @@ def _what_changes(c: Change) -> str:
 
 
 def _row(c: Change, adopted: str | None) -> str:
+    number = kind_of(c.type).number_label(c)
+    shown = number and f"[{number}]" not in c.address  # `[v4]` says it already
+    where = md_code(c.address) + (f" ({md(number)})" if shown else "")
+    if c.action is Action.NOOP and c.moved_from:
+        what = f"moved from {c.moved_from}; the same live object, nothing live is written"
+        return f"| {where} | {MOVE} moved | {md(what)} |"
     if c.action is Action.NOOP:
-        return f"| {md_code(c.address)} | {ADOPT} adopt | {md(f'exists live as {adopted}; apply only records it')} |"
+        return f"| {where} | {ADOPT} adopt | {md(f'exists live as {adopted}; apply only records it')} |"
     what = _what_changes(c) + (f" (adopted: exists live as {adopted})" if adopted is not None else "")
-    return f"| {md_code(c.address)} | {c.action.symbol} {c.action.value} | {md(what)} |"
+    what += f" (moved from {c.moved_from})" if c.moved_from else ""
+    return f"| {where} | {c.action.symbol} {c.action.value} | {md(what)} |"
 
 
 def plan_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT, full_plan_at: str = FULL_PLAN_AT) -> str:
@@ -84,6 +92,7 @@ def plan_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT, full_plan_at: s
         access_section,
         _promotions(plan),
         lineage,
+        _notes(plan),
         _diagnostics(plan.diagnostics),
     ]
     doc = fit.Document(head, sections, plan_text(plan, header=False), "Full plan", atomic=(3,))
@@ -157,6 +166,12 @@ def _promotions(plan: Plan) -> list[str]:
     return [*out, ""]
 
 
+def _notes(plan: Plan) -> list[str]:
+    """Versions a pipeline registered: not changes, but a reviewer may want to take them in."""
+    notes = [d for d in plan.drift if d.is_note]
+    return ["### Notes", "", *[f"- {md_code(d.address)}: {md(d.note)}" for d in notes], ""] if notes else []
+
+
 def _diagnostics(diagnostics, errors_first: bool = False) -> list[str]:
     """Each diagnostic with where it is (file:line:column, key path, address)."""
     if not diagnostics:
@@ -194,14 +209,18 @@ def _tables(plan: Plan, changes: list[Change], rows: list[str]) -> list[str]:
 def drift_markdown(
     items: list[DriftItem], limit: int = GITHUB_COMMENT_LIMIT, full_report_at: str = FULL_PLAN_AT
 ) -> str:
-    """The drift report for a scheduled job's issue, at most `limit` characters."""
-    if not items:
-        return "✅ No drift: live objects match what mlreg last applied.\n"
+    """The drift report for a scheduled job's issue, at most `limit` characters; notes (versions a
+    pipeline registered) after it, as notes, not drift."""
+    drift = [d for d in items if d.counts]
+    notes = [f"- {md_code(d.address)}: {md(d.note or '')}" for d in items if not d.counts]
+    notes = ["", "**Notes** (not drift):", "", *notes] if notes else []
+    if not drift:
+        return redact("\n".join(["✅ No drift: live objects match what mlreg last applied.", *notes]) + "\n")
     rows = [
         f"| {md_code(d.address)} | {md(d.attribute or '—')} | {md(value(d.recorded))} | "
         f"{md(value(d.live))} | {md(d.note or '')} |"
-        for d in items
+        for d in drift
     ]
-    head = [f"⚠️ **Drift detected** on {len({d.address for d in items})} resource(s).", ""]
-    table = ["| Address | Attribute | Recorded | Live | Note |", "| --- | --- | --- | --- | --- |", *rows]
+    head = [f"⚠️ **Drift detected** on {len({d.address for d in drift})} resource(s).", ""]
+    table = ["| Address | Attribute | Recorded | Live | Note |", "| --- | --- | --- | --- | --- |", *rows, *notes]
     return redact(fit.Document(head, [table]).render(limit, full_report_at))

@@ -40,6 +40,12 @@ _VERB = {
 _LEGEND = {Action.CREATE: "create", Action.UPDATE: "update in-place", Action.DELETE: "delete", Action.FORGET: "forget"}
 _COLOR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.FORGET: "cyan"}
 ADOPT = "="  # adopted as it is (Terraform's import): apply records it, writes nothing live
+MOVE = ">"  # recorded under a new address (Terraform's moved): apply writes nothing live
+
+
+def _number(change: Change) -> str:
+    label = kind_of(change.type).number_label(change)
+    return f", {label}" if label else ""
 
 
 class Style:
@@ -117,6 +123,13 @@ def adopted_ids(plan: Plan) -> dict[str, str]:
 def _change_block(change: Change, style: Style, adopted: str | None = None) -> list[str]:
     a = change.action
     address = esc(change.address)
+    if a is Action.NOOP and change.moved_from:  # Terraform's `moved`: only state changes
+        lines = [style(f"  # {esc(change.moved_from)} has moved to {address}", bold=True)]
+        lines.append(f"  # (the same live object{_number(change)}: its history stays with it; nothing live is written)")
+        lines.append(f"  {style(MOVE, 'cyan')} {address} {{")
+        lines += _attribute_lines(change, style)
+        lines.append("    }")
+        return lines
     if a is Action.NOOP:  # adopted as it is: only state changes
         lines = [style(f"  # {address} will be adopted (it exists live; apply only records it)", bold=True)]
         lines.append(f"  {style(ADOPT, 'cyan')} {address} {{")
@@ -125,6 +138,8 @@ def _change_block(change: Change, style: Style, adopted: str | None = None) -> l
         lines.append("    }")
         return lines
     lines = [style(f"  # {address} will be {_VERB[a]}", bold=True)]
+    if change.moved_from:
+        lines.append(f"  # (moved from {esc(change.moved_from)}: the file names it another way)")
     if adopted is not None:
         lines.append(f"  # (adopted: it exists live as {value(adopted)})")
     if change.reason:
@@ -187,7 +202,13 @@ def drift_line(d: DriftItem) -> str:
 def summary_line(plan: Plan) -> str:
     s = plan.summary
     adopt = f"{s.adopt} to adopt, " if s.adopt else ""
-    return f"Plan: {adopt}{s.create} to add, {s.update} to change, {s.delete} to delete, {s.forget} to forget."
+    move = f"{s.move} to move, " if s.move else ""
+    return f"Plan: {adopt}{move}{s.create} to add, {s.update} to change, {s.delete} to delete, {s.forget} to forget."
+
+
+def notes_lines(items: Iterable[DriftItem]) -> list[str]:
+    """Unmanaged things that appeared next to managed ones (not changes, not drift)."""
+    return [f"  {esc(d.address)}: {esc(d.note)}" for d in items if d.is_note]
 
 
 def backends_line(backends: Mapping[str, str]) -> str:
@@ -215,8 +236,10 @@ def plan_text(plan: Plan, color: bool = False, header: bool = True) -> str:
         used = [a for a in _LEGEND if any(c.action is a for c in changes)]
         out.append("mlreg will perform the following actions. Resource actions are indicated with:")
         out += [f"  {style(a.symbol, _COLOR[a])} {_LEGEND[a]}" for a in used]
-        if any(c.action is Action.NOOP for c in changes):
+        if any(c.action is Action.NOOP and not c.moved_from for c in changes):
             out.append(f"  {style(ADOPT, 'cyan')} adopt (exists live; state starts managing it)")
+        if any(c.action is Action.NOOP and c.moved_from for c in changes):
+            out.append(f"  {style(MOVE, 'cyan')} moved (state records it under its new address)")
         out.append("")
         if any(c.action is Action.DELETE for c in changes):
             out += [
@@ -227,6 +250,9 @@ def plan_text(plan: Plan, color: bool = False, header: bool = True) -> str:
             out += _change_block(c, style, adopted.get(c.address)) + [""]
     if plan.promotions:
         out += [style("Promotions:", bold=True), *_promotion_lines(plan.promotions), ""]
+    notes = notes_lines(plan.drift)
+    if notes:
+        out += [style("Notes (not changes):", bold=True), *notes, ""]
     if plan.diagnostics:
         out.append(diagnostics_text(plan.diagnostics, style))
     if changes:
@@ -239,9 +265,13 @@ def plan_text(plan: Plan, color: bool = False, header: bool = True) -> str:
 
 
 def drift_text(items: list[DriftItem]) -> str:
-    if not items:
-        return "No drift. Live objects match what mlreg last applied.\n"
-    lines = ["Objects have changed outside of mlreg:", ""] + [drift_line(d) for d in items]
+    drift = [d for d in items if d.counts]
+    notes = [d for d in items if not d.counts]
+    lines = (["Objects have changed outside of mlreg:", ""] + [drift_line(d) for d in drift]) if drift else []
+    if not drift:
+        lines.append("No drift. Live objects match what mlreg last applied.")
+    if notes:
+        lines += ["", "Notes (not drift):", *[drift_line(d) for d in notes]]
     return redact("\n".join(lines) + "\n")
 
 
@@ -258,6 +288,8 @@ def progress_line(event: Event) -> str | None:
     label = esc(event.address) if not event.phase.doing else f"{esc(event.address)} ({event.phase.name})"
     if event.what == "forget":
         return redact(f"{label}: Forgotten (removed from state; nothing live was deleted)")
+    if event.what == "move" and event.change is not None:
+        return redact(f"{label}: Moved from {esc(event.change.moved_from)} (state only; nothing live was written)")
     if event.what == "fail":
         return redact(f"{label}: FAILED: {esc(event.detail)}")
     if event.what == "skip":
@@ -267,11 +299,15 @@ def progress_line(event: Event) -> str | None:
     start, done = (event.phase.doing, event.phase.done) if event.phase.doing else _PROGRESS[event.change.action]
     if event.what == "start":
         return redact(f"{label}: {start}")
+    assigned = kind_of(event.change.type).assigned(event.identity or {})
+    if event.change.action is Action.CREATE and not event.phase.doing and assigned:
+        return redact(f"{label} created: {esc(assigned)} (after {event.detail})")
     return redact(f"{label}: {done} after {event.detail}")
 
 
 def apply_summary(executed: Mapping[str, int]) -> str:
     adopted = f"{executed['adopt']} adopted, " if executed.get("adopt") else ""
+    adopted += f"{executed['move']} moved, " if executed.get("move") else ""
     return (
         f"Apply complete! Resources: {adopted}{executed.get('create', 0)} added, {executed.get('update', 0)} changed, "
         f"{executed.get('delete', 0)} deleted, {executed.get('forget', 0)} forgotten."

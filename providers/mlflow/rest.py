@@ -37,6 +37,10 @@ class Credentials:
     insecure_tls: bool = False
     server_cert: str | None = None
     client_cert: str | None = None
+    # the login variables set in the environment (names only, for a refused login's message), and
+    # whether they were kept from this server (it is not the one the environment names)
+    names: tuple[str, ...] = ()
+    withheld: bool = False
 
     def __repr__(self) -> str:
         return f"Credentials(token={'***' if self.token else None}, username={self.username!r})"
@@ -50,6 +54,7 @@ class Credentials:
             insecure_tls=env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true",
             server_cert=env.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None,
             client_cert=env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None,
+            names=tuple(n for n in LOGIN_VARIABLES if env.get(n)),
         )
 
     @property
@@ -57,7 +62,23 @@ class Credentials:
         return bool(self.token or self.password)
 
     def without_secrets(self) -> Credentials:
-        return Credentials(insecure_tls=self.insecure_tls, server_cert=self.server_cert)
+        kept = {"names": self.names, "withheld": True}
+        return Credentials(insecure_tls=self.insecure_tls, server_cert=self.server_cert, **kept)
+
+    def refused(self, status: int) -> str:
+        """Why a server said 401 / 403, in terms of the variables set (names only)."""
+        if not self.names:
+            return f"none of {', '.join(LOGIN_VARIABLES)} is set"
+        names = " and ".join(self.names)
+        verb, them = ("is", "it") if len(self.names) == 1 else ("are", "them")
+        if self.withheld:
+            return f"{names} {verb} set, but not sent: credentials go only to the server MLFLOW_TRACKING_URI names"
+        if status == 401:
+            return f"{names} {verb} set; the server refused {them}"
+        return f"{names} {verb} set; the server accepted {them} but refused this request to that login"
+
+
+LOGIN_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 
 
 def _never_sent(exc) -> bool:
@@ -155,6 +176,8 @@ class RestTransport(Transport):
                 time.sleep(self.patience.failed(started, f"HTTP {r.status_code}"))
                 continue
             self.patience.ok()
+            if r.status_code in (401, 403):  # a login refused: never retried, said at once
+                raise self._login_refused(method, path, r)
             if r.status_code not in (200, 201, 204):
                 raise self._refused(method, path, r)
             try:
@@ -163,6 +186,13 @@ class RestTransport(Transport):
                 raise MlflowApiError(
                     f"{self.target} answered {method} {path} with something that is not JSON", status=r.status_code
                 ) from None
+
+    def _login_refused(self, method: str, path: str, r) -> MlflowApiError:
+        """One line, the reason first: who refused, and which login variables were set."""
+        code = _api_error(self.target, method, path, r).error_code
+        what = "refused the login" if r.status_code == 401 else f"refused {method} {path} (permission denied)"
+        why = self.credentials.refused(r.status_code)
+        return MlflowApiError(redact.redact(f"{self.target} {what} (HTTP {r.status_code}): {why}"), code, r.status_code)
 
     def _refused(self, method: str, path: str, r) -> BackendError:
         """MLflow's refusal, said plainly where it is about the server rather than the request."""

@@ -26,6 +26,7 @@ from mlreg.planner.kinds.policy_version import PROVIDER
 from mlreg.planner.live import Request
 from mlreg.planner.patience import CONNECT_TIMEOUT, Patience
 from mlreg.providers.postgres import DISPATCH
+from mlreg.providers.postgres.login import login_message, refused_login
 from mlreg.providers.sqlite import read_only_url, sqlite_path
 
 SCHEMA = "exp"
@@ -126,6 +127,9 @@ class DatabaseProvider:
                 self.patience.ok()
                 return out
             except DBAPIError as e:
+                reason = refused_login(e)
+                if reason is not None:  # a wrong password will not get better by waiting
+                    raise BackendError(login_message(reason, self.target, self.url)) from None
                 if not _transient(e):
                     raise BackendError(f"{self.target}: {first_line(e)}") from None
                 time.sleep(self.patience.failed(started, first_line(e)))

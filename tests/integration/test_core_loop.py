@@ -195,7 +195,7 @@ def test_json_plan_has_binding_keys(ws):
     assert v["change"]["actions"] == ["create"] and v["change"]["before"] is None
     assert v["change"]["after"]["stage"] == "candidate" and v["change"]["after_unknown"] == {"version": True}
     assert v["depends_on"] == [f"model.{m}"]
-    assert doc["summary"] == {"adopt": 0, "create": 2, "update": 0, "delete": 0, "forget": 0}
+    assert doc["summary"] == {"adopt": 0, "create": 2, "update": 0, "delete": 0, "forget": 0, "move": 0}
     ws.run("apply", "--auto-approve", check=0)
     ws.assert_converged()
 

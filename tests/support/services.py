@@ -51,6 +51,18 @@ class Postgres:
                 conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def require_password(self, role: str, password: str) -> None:
+        """A login role that must give its password over TCP (the session cluster trusts every
+        other login): a line for it goes first in pg_hba.conf, and the server reloads it."""
+        import psycopg
+
+        conninfo = self.admin_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE \"{role}\" LOGIN SUPERUSER PASSWORD '{password}'")
+            hba = Path(conn.execute("SHOW hba_file").fetchone()[0])
+            hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+            conn.execute("SELECT pg_reload_conf()")
+
 
 def _docker_answers() -> bool:
     if not shutil.which("docker"):

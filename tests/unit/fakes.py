@@ -86,6 +86,14 @@ class MemoryState:
     def journal(self) -> list[dict]:
         return list(self.entries)
 
+    def import_past(self, journal: list[dict], history: list[dict]) -> None:
+        from mlreg.planner.recorded import missing_past
+
+        entries, records = missing_past(self.entries, self.history(), journal, history)
+        self.entries += entries
+        for r in records:
+            self.append_history(r)
+
 
 def _next_number(items: list[dict]) -> str:
     return str(max((int(v["version"]) for v in items), default=0) + 1)

@@ -59,3 +59,8 @@ def test_case(case_path, tmp_path):
         assert (by_addr[address].reason.value if by_addr[address].reason else None) == reason
     for address, refs in expect.get("refs", {}).items():
         assert dict(by_addr[address].refs) == refs
+    if "moved" in expect:
+        assert {c.address: c.moved_from for c in plan.moves} == expect["moved"]
+        assert not any(c.action.value == "forget" for c in plan.changes if c.address in expect["moved"].values())
+    if "notes" in expect:
+        assert [d.note for d in plan.drift if d.is_note] == expect["notes"]

@@ -130,3 +130,25 @@ def test_ci_examples_parse_and_install_what_exists(path):
     else:
         install = doc["variables"]["MLREG_INSTALL"]
         assert "git+" in install and "@v" in install, install
+
+
+def test_make_demo_shows_each_step_commands_and_output(tmp_path, capfd):
+    """`make demo` is for a newcomer: every step's commands, then what they printed, not only a
+    count of steps that ran."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("walkthrough_show", ROOT / "examples" / "demo" / "walkthrough.py")
+    walk = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = walk
+    spec.loader.exec_module(walk)
+    readme = (
+        "<!-- walkthrough -->\n```sh\necho first-step-output\n```\n\n```text\nfirst-step…\n```\n"
+        "```sh\nprintf 'second\\n'\n```\n<!-- /walkthrough -->\n"
+    )
+    assert walk.run(walk.steps(readme), show=True, root=tmp_path) == 0
+    out = capfd.readouterr().out
+    assert out.index("--- step 1 of 2") < out.index("$ echo first-step-output") < out.index("\nfirst-step-output")
+    assert out.index("$ printf 'second\\n'") < out.index("\nsecond\n")
+    assert "2 steps ran and printed what the README says" in out
+    assert walk.run(walk.steps(readme), show=False, root=tmp_path) == 0
+    assert "$ echo" not in capfd.readouterr().out

@@ -56,7 +56,7 @@ def test_apply_in_dependency_order_records_state_and_history(world):
     assert db.calls == ["policy_version.planner_policy[1]"]
     assert reg.models["planner_model"]["aliases"] == {"champion": "1"}
     assert db.rows[(PID, 1)].model_version == "1"
-    assert outcome.result.executed == {"adopt": 0, "create": 4, "update": 0, "delete": 0, "forget": 0}
+    assert outcome.result.executed == {"adopt": 0, "create": 4, "update": 0, "delete": 0, "forget": 0, "move": 0}
     assert set(st.snapshot.resources) == {
         "model.planner_model",
         "model_version.planner_model[run:r1/model]",

@@ -69,12 +69,7 @@ def _call(mf: Mlflow, endpoint: Endpoint, body: dict | None = None) -> dict:
     except MlflowApiError as e:
         if e.status == 404 and not e.error_code:
             raise _no_auth(mf) from None
-        if e.status == 401:
-            raise BackendError(
-                f"{mf.api.target} asks for credentials: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD "
-                "(or MLFLOW_TRACKING_TOKEN) for the identity that applies registry.yaml"
-            ) from None
-        raise
+        raise  # a refused login says itself which variables were set (rest.py)
 
 
 def _no_auth(mf: Mlflow) -> BackendError:

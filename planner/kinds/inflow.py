@@ -1,0 +1,76 @@
+"""Versions that appear on a managed model without being declared: a training pipeline
+registering them is the normal inflow (the MLflow guide, section 4.1), not drift. `plan` and
+`drift` list each as a note that says how to take it in; `drift --detailed-exitcode` counts them
+only under `rules: {unmanaged_versions: fail}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mlreg.planner.changes import Action, DriftItem
+from mlreg.planner.kinds.base import Config, Diff
+from mlreg.planner.kinds.lifecycle import MODEL, TYPE
+from mlreg.planner.kinds.mlflow_facts import LiveVersion, RegistryFacts, artifact_path_of
+from mlreg.planner.live import LiveSnapshot
+from mlreg.planner.recorded import StateSnapshot
+
+
+def drift_notes(state: StateSnapshot, live: LiveSnapshot, cfg: Config | None = None) -> list[DriftItem]:
+    """Live versions of the models state manages that state does not record."""
+    managed: dict[str, set[str]] = {}
+    models = set()
+    for rs in state.resources.values():
+        if rs.type == TYPE:
+            managed.setdefault(rs.identity.get("name"), set()).add(str(rs.identity.get("version")))
+        elif rs.type == MODEL:
+            models.add(rs.identity.get("name"))
+    counts = cfg is not None and cfg.rules.unmanaged_versions == "fail"
+    return _unmanaged(live[RegistryFacts], sorted(models), managed, counts)
+
+
+def plan_notes(diff: Diff, live: LiveSnapshot) -> list[DriftItem]:
+    """Live versions of the file's models that no declared version (and no version kept in
+    state) names."""
+    managed: dict[str, set[str]] = {}
+    for c in diff.changes:
+        if c.type == TYPE and c.action is not Action.FORGET and c.identity.get("version") is not None:
+            managed.setdefault(c.identity.get("name"), set()).add(str(c.identity.get("version")))
+    counts = diff.cfg.rules.unmanaged_versions == "fail"
+    return _unmanaged(live[RegistryFacts], list(diff.cfg.models), managed, counts)
+
+
+def _unmanaged(facts: RegistryFacts, models: Iterable[str], managed: dict[str, set[str]], counts: bool):
+    out = []
+    for name in models:
+        mine = managed.get(name, set())
+        for v in facts.versions.get(name, ()):
+            if v.version not in mine:
+                note = note_of(name, v, facts)
+                out.append(
+                    DriftItem(
+                        f"{MODEL}.{name}",
+                        MODEL,
+                        None,
+                        live=v.version,
+                        last_updated=v.created,
+                        user=v.user_id,
+                        note=note,
+                        counts=counts,
+                    )
+                )
+    return out
+
+
+def note_of(model: str, v: LiveVersion, facts: RegistryFacts) -> str:
+    """What appeared, and the entry that takes it in."""
+    if v.run_id:
+        path = artifact_path_of(v, facts.logged_model_names)
+        extra = f", artifact_path: {path}" if path not in (None, "model") else ""
+        by = f"by its run (`- {{run_id: {v.run_id}{extra}}}`)"
+    else:
+        by = f"by its source (`- {{source: {v.source}}}`)"
+    return (
+        f"unmanaged version {v.version} appeared (source {v.source}); to manage it, declare it under "
+        f"models.{model}.versions {by} or by number (`- {{version: {v.version}}}`)"
+    )
