@@ -84,30 +84,28 @@ class Action(str, Enum):
 _SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.FORGET: ".", Action.NOOP: " "}
 
 
-class ActionReason(str, Enum):
-    """Why a change is planned, for people (Terraform's `action_reason`); apply never reads it."""
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a change is planned, for people (Terraform's `action_reason`); apply never reads it.
+    `value`: the JSON plan's `action_reason`; `text`: the words the text plan shows. The engine's
+    own are `ActionReason`'s; a kind declares its own beside it (the access kinds: a grant added
+    by hand is taken away)."""
 
-    DELETED_OUTSIDE = "create_because_deleted_outside"
-    REVERT_DRIFT = "update_because_changed_outside"
-    NOT_IN_CONFIG = "forget_because_no_resource_config"
-    REMOVED_DESTROY = "delete_because_removed_block"
-    NOT_DECLARED = "delete_because_not_declared"  # mlreg's: a grant or member of a managed role added by hand
-    EXCLUSIVE = "delete_because_exclusive"  # mlreg's: a per-user grant on a managed resource
-
-    @property
-    def text(self) -> str:
-        return _REASON_TEXT[self]
+    value: str
+    text: str
 
 
-_REASON_TEXT = {
-    ActionReason.DELETED_OUTSIDE: "because it was deleted outside mlreg",
-    ActionReason.REVERT_DRIFT: "because it changed outside mlreg: putting back the values last applied",
-    ActionReason.NOT_IN_CONFIG: "because it is not in registry.yaml; nothing live is deleted",
-    ActionReason.REMOVED_DESTROY: "because it is listed under removed with destroy: true",
-    ActionReason.NOT_DECLARED: "because the role's permissions and members are what the file lists, and this "
-    "one is not: it was added outside mlreg",
-    ActionReason.EXCLUSIVE: "because access.exclusive takes per-user grants on the resources this file manages away",
-}
+class ActionReason:
+    """The engine's reasons (Terraform's own, and `removed` blocks')."""
+
+    DELETED_OUTSIDE = Reason("create_because_deleted_outside", "because it was deleted outside mlreg")
+    REVERT_DRIFT = Reason(
+        "update_because_changed_outside", "because it changed outside mlreg: putting back the values last applied"
+    )
+    NOT_IN_CONFIG = Reason(
+        "forget_because_no_resource_config", "because it is not in registry.yaml; nothing live is deleted"
+    )
+    REMOVED_DESTROY = Reason("delete_because_removed_block", "because it is listed under removed with destroy: true")
 
 
 @dataclass(slots=True)
@@ -142,7 +140,7 @@ class Change:
     after: Mapping[str, Any] | None = None
     after_unknown: tuple[str, ...] = ()
     sensitive: tuple[str, ...] = ()
-    reason: ActionReason | None = None
+    reason: Reason | None = None
     note: str | None = None
     depends_on: tuple[str, ...] = ()
     identity: Mapping[str, Any] = EMPTY

@@ -10,13 +10,13 @@ from __future__ import annotations
 from mlreg.planner.changes import Action, ActionReason, Address, Change
 from mlreg.planner.config.schema import Config
 from mlreg.planner.kinds.base import Diff, DiffContext
-from mlreg.planner.kinds.catalog import diff_order, kind_of
+from mlreg.planner.kinds.catalog import GRANTS, diff_order, kind_of
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import StateSnapshot
 
 
 def diff(cfg: Config, live: LiveSnapshot, state: StateSnapshot) -> Diff:
-    ctx = DiffContext(cfg=cfg, live=live, state=state, destroying=cfg.destroyed())
+    ctx = DiffContext(cfg=cfg, live=live, state=state, destroying=cfg.destroyed(), grants=GRANTS)
     for kind in diff_order():
         kind.diff(ctx)
     if state.resources:  # what state has and the file no longer declares is forgotten

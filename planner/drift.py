@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlreg.planner.changes import DriftItem
-from mlreg.planner.kinds.catalog import KINDS, kind_of
+from mlreg.planner.kinds.base import DriftContext
+from mlreg.planner.kinds.catalog import GRANTS, KINDS, kind_of
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import StateSnapshot
 from mlreg.planner.secrets import SENSITIVE, Hasher, is_hash
@@ -72,6 +73,7 @@ def detect(
                 compare(addr, rs.type, rs.attributes, now, when, user, kind.sensitive, kind.per_key, kind.timed, hasher)
             )
     if notes:
+        ctx = DriftContext(state, live, cfg, GRANTS)
         for kind in KINDS.values():
-            out.extend(kind.drift_notes(state, live, cfg))
+            out.extend(kind.drift_notes(ctx))
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from mlreg.planner.config.merge import PROTECTED
+from mlreg.planner.config.sections.registry import section
 from mlreg.planner.kinds.base import Chosen
 from mlreg.planner.kinds.catalog import KINDS
 from mlreg.planner.live import LiveSnapshot
@@ -69,10 +69,8 @@ def render_files(live: LiveSnapshot, chosen: Mapping[str, list[Chosen]], backend
             continue
         groups = [[c] for c in picked] if kind.importer.one_file_each else [picked]
         for group in groups:
-            stem = (
-                kind.section.name if not kind.importer.one_file_each else f"{kind.section.name}.{_safe(group[0].label)}"
-            )
-            if (kind.section.name,) in PROTECTED:  # access, workspaces: the platform team's `_*` files
+            stem = kind.section if not kind.importer.one_file_each else f"{kind.section}.{_safe(group[0].label)}"
+            if section(kind.section).protected is True:  # access, workspaces: the platform team's `_*` files
                 stem = f"_{stem}"
             name = _unique(f"{stem}.yaml", files)
             files[name] = "\n".join([*HEADER, "", *kind.importer.render(live, group)]) + "\n"

@@ -8,3 +8,5 @@ DEFAULT_WORKSPACE = "${MLFLOW_WORKSPACE:-}"
 DEFAULT_STATE_URL = "${MLREG_STATE_URL:-}"
 # Raw defaults, expanded like values written in the file.
 RAW_DEFAULTS = {"mlflow": {"tracking_uri": DEFAULT_TRACKING_URI}, "database": {"url": DEFAULT_DATABASE_URL}}
+# the artifact path a version's matcher takes when it gives none (MLflow's `log_model` default)
+DEFAULT_ARTIFACT_PATH = "model"

@@ -11,8 +11,8 @@ caller then takes the slow, exact path (which also has the line numbers errors n
   source must be quoted, else None;
 - a float whose text is not in the source as written (rapidyaml normalises `.5` to `0.5`) or that
   PyYAML would not read as a float (`1e3`): None;
-- a mapping key PyYAML would not read as a string: None, except the integer keys of
-  `policies.<name>.versions`, which become ints as PyYAML makes them;
+- a mapping key PyYAML would not read as a string: None, except where the sections declare
+  integer keys (`policies.<name>.versions`), which become ints as PyYAML makes them;
 - anything rapidyaml or json refuse (nesting over 64 levels included): None.
 The checks run inside json's object hook, once per mapping, instead of walking the result.
 """
@@ -22,8 +22,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Collection, Mapping
 from contextlib import contextmanager
 from sys import intern as _intern
+from typing import Any
 
 from yaml.resolver import Resolver
 
@@ -166,7 +168,7 @@ class _Loader:
 
 
 # Patterns start with a literal newline, which the regex engine finds with memchr: a 13 MB file is
-# scanned in milliseconds. A root line starts at column 0; a model entry at column 2.
+# scanned in milliseconds. A root line starts at column 0; a section's entry at column 2.
 ROOT_LINE = re.compile(r"\n(?=[^ \t#\n])")
 _ROOT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:(?:[ \t]|$)")
 ENTRY_LINE = re.compile(r"\n  (?=[^ \t#\n-])")
@@ -174,23 +176,41 @@ _SHALLOW = re.compile(r"\n (?=[^ \t#\n])")  # a line indented by one space
 BATCH_BYTES = 128 * 1024
 
 
-def _chunks(text: str) -> tuple[str, str, list[str]] | None:
-    """Split a block-style file into everything but `models:`, the `models:` line, and batches
-    of whole model entries (each entry starts at column 2); None when the file is not shaped so.
-    Parsing in batches keeps the parser's tree small: it takes ~15x the text's size."""
+def _chunks(text: str, streamed: Collection[str]) -> tuple[str, dict[str, list[str]]] | None:
+    """Split a block-style file into everything but its streamed sections (`streamed`, e.g.
+    `models:`), and each streamed section's batches of whole entries (each entry starts at
+    column 2); None when the file is not shaped so, or has none of them. Parsing in batches keeps
+    the parser's tree small: it takes ~15x the text's size."""
     roots = [0] + [m.start() + 1 for m in ROOT_LINE.finditer(text)]
     lines = [text[at : text.find("\n", at) if "\n" in text[at : at + 200] else at + 200] for at in roots]
     keyed = [i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")]
     if not all(_ROOT_KEY.match(lines[i]) for i in keyed):
         return None
-    models_at = [i for i in keyed if lines[i].split("#", 1)[0].strip() == "models:"]
-    if len(models_at) != 1:
+    heads = {i: lines[i].split("#", 1)[0].strip().removesuffix(":") for i in keyed}
+    found = [i for i in keyed if heads[i] in streamed and lines[i].split("#", 1)[0].strip().endswith(":")]
+    if not found or len({heads[i] for i in found}) != len(found):
         return None
-    i = models_at[0]
-    start = roots[i]
-    body_start = text.find("\n", start) + 1
-    after = [roots[j] for j in keyed if j > i]
-    end = after[0] if after else len(text)
+    spans, sections = [], {}
+    for i in found:
+        start = roots[i]
+        body_start = text.find("\n", start) + 1
+        after = [roots[j] for j in keyed if j > i]
+        end = after[0] if after else len(text)
+        batches = _batches(text, body_start, end)
+        if batches is None:
+            return None
+        spans.append((start, end))
+        sections[heads[i]] = batches
+    rest, at = [], 0
+    for start, end in spans:
+        rest.append(text[at:start])
+        at = end
+    rest.append(text[at:])
+    return "".join(rest), sections
+
+
+def _batches(text: str, body_start: int, end: int) -> list[str] | None:
+    """The entries of one section's body (`text[body_start:end]`), in batches of whole entries."""
     if body_start <= 0 or body_start >= end:
         return None
     # Searched in place (from the newline before the first entry line): no copy of the body.
@@ -206,13 +226,18 @@ def _chunks(text: str) -> tuple[str, str, list[str]] | None:
         stop = nxt.start() + 1 if nxt else end
         batches.append(text[at:stop])
         at = stop
-    return text[:start] + text[end:], text[start:body_start], batches
+    return batches
 
 
-def fast_load(text: str, convert_model=None):
-    """`convert_model(name, raw)` (optional) turns each model entry into its validated object as
-    soon as its batch is parsed, so the raw data of all models never exists at once; it raises
-    to say "unsure" (the exact path then reports the problem with its line)."""
+Convert = Callable[[Any, Any], Any]
+
+
+def fast_load(text: str, streamed: Mapping[str, Convert] | None = None, integer_keys: Collection[tuple] = ()):
+    """`streamed`: section name -> `convert(name, raw)`, which turns each entry of that section
+    into its validated object as soon as its batch is parsed, so the raw data of all entries
+    never exists at once; it raises to say "unsure" (the exact path then reports the problem with
+    its line). `integer_keys`: key paths (`("policies", "*", "versions")`, `*` any entry) whose
+    mapping keys PyYAML reads as integers."""
     try:
         import ryml
     except ImportError:  # optional: without it every load takes the exact path
@@ -221,51 +246,65 @@ def fast_load(text: str, convert_model=None):
         return None
     if "\r" in text and _LONE_CR.search(text):  # a line break to PyYAML, part of a key to rapidyaml
         return None
+    streamed = streamed or {}
     loader = _Loader(ryml, _control_possible(text))
     try:
-        split = _chunks(text) if len(text) > BATCH_BYTES else None
+        split = _chunks(text, streamed) if streamed and len(text) > BATCH_BYTES else None
         if split is None:
             data = loader.parse(text)
-            if isinstance(data, dict) and convert_model is not None and isinstance(data.get("models"), dict):
-                data["models"] = {k: convert_model(k, v) for k, v in data["models"].items()}
+            for name, convert in streamed.items():
+                if isinstance(data, dict) and isinstance(data.get(name), dict):
+                    data[name] = {k: convert(k, v) for k, v in data[name].items()}
         else:
-            rest, models_line, batches = split
-            data = loader.parse(rest) or {}
-            if not isinstance(data, dict) or "models" in data or loader.parse(models_line) != {"models": None}:
-                return None
-            models: dict = {}
-            for batch in batches:
-                typed_before = loader.typed_keys
-                part = loader.parse(batch)
-                if not isinstance(part, dict) or loader.typed_keys != typed_before or models.keys() & part.keys():
-                    return None
-                for k, v in part.items():
-                    models[k] = convert_model(k, v) if convert_model is not None else v
-                del part
-            data["models"] = models
+            data = _parse_split(loader, split, streamed)
     except Exception:
         return None
     if not isinstance(data, dict) or any(lit not in text for lit in loader.floats):
         return None
-    if loader.typed_keys != _int_version_keys(data):
-        return None  # a typed key somewhere else than policies.<name>.versions
+    if loader.typed_keys != sum(_integer_keys(data, path) for path in integer_keys):
+        return None  # a typed key somewhere else than where integer keys are declared
     if _unquoted_somewhere(text, loader.suspicious):
         return None
     return data
 
 
-def _int_version_keys(data: dict) -> int:
-    """Turn the keys of `policies.<name>.versions` into ints as PyYAML does; returns how many."""
-    policies = data.get("policies")
-    if not isinstance(policies, dict):
+def _parse_split(loader: _Loader, split: tuple[str, dict[str, list[str]]], streamed: Mapping[str, Convert]):
+    rest, sections = split
+    data = loader.parse(rest) or {}
+    if not isinstance(data, dict) or sections.keys() & data.keys():
+        raise _Unsure
+    for name, batches in sections.items():
+        entries: dict = {}
+        convert = streamed[name]
+        for batch in batches:
+            typed_before = loader.typed_keys
+            part = loader.parse(batch)
+            if not isinstance(part, dict) or loader.typed_keys != typed_before or entries.keys() & part.keys():
+                raise _Unsure
+            for k, v in part.items():
+                entries[k] = convert(k, v)
+            del part
+        data[name] = entries
+    return data
+
+
+def _integer_keys(data: dict, path: tuple) -> int:
+    """Turn the keys of the mappings at `path` (`*`: every entry) into ints as PyYAML does;
+    returns how many."""
+    if not path:
         return 0
+    nodes = [data]
+    for part in path[:-1]:
+        nodes = [v for n in nodes for k, v in n.items() if part in ("*", k) and isinstance(v, dict)]
     n = 0
-    for p in policies.values():
-        versions = p.get("versions") if isinstance(p, dict) else None
-        if not isinstance(versions, dict):
-            continue
-        keys = [k for k in versions if _INT.match(k) and k.lstrip("-+").isdigit() and not k.startswith("0")]
-        if keys:
-            p["versions"] = {(int(k) if k in keys else k): v for k, v in versions.items()}
-            n += len(keys)
+    last = path[-1]
+    for node in nodes:
+        for name in [k for k in node if last in ("*", k)]:
+            mapping = node[name]
+            if not isinstance(mapping, dict):
+                continue
+            keys = [k for k in mapping if _INT.match(k) and k.lstrip("-+").isdigit() and not k.startswith("0")]
+            if keys:
+                node[name] = {(int(k) if k in keys else k): v for k, v in mapping.items()}
+                n += len(keys)
     return n

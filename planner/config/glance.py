@@ -1,6 +1,7 @@
-"""A glance at a registry file before it is parsed: its tracking URI and its model names, so the
-registry read can start while the file is validated (a 10,000-version file takes ~0.2 s to
-validate; the server is busy meanwhile instead of idle).
+"""A glance at a registry file before it is parsed: its tracking URI and the names of the entries
+of its sections (`models:` and the others), so the read of what the kinds can read by name
+(`Kind.named_requests`) can start while the file is validated (a 10,000-version file takes ~0.2 s
+to validate; the server is busy meanwhile instead of idle).
 
 Only a hint: it answers for large block-style files and otherwise says None; whatever it found is
 checked against the validated file, and whatever it missed is read after. The tracking URI obeys
@@ -26,14 +27,28 @@ MIN_BYTES = 64 * 1024  # below this, validating takes less than a request
 @dataclass(frozen=True)
 class Glance:
     tracking_uri: str
-    names: dict[str, frozenset[str]]  # section -> the names of its entries (the large section only)
+    names: dict[str, frozenset[str]]  # section -> the names of its entries (block-style sections)
 
 
-def _section(text: str, roots: list[int], name: str) -> tuple[int, int] | None:
+_HEAD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):[ \t]*(?:#[^\n]*)?(?=\n|$)")
+
+
+def _root(text: str, roots: list[int], name: str) -> tuple[int, int] | None:
+    """The span of the first top-level line that starts with `name:`, whatever follows."""
     for i, at in enumerate(roots):
         if text.startswith(f"{name}:", at):
             return at, roots[i + 1] if i + 1 < len(roots) else len(text)
     return None
+
+
+def _sections(text: str, roots: list[int]) -> dict[str, tuple[int, int]]:
+    """Each top-level key written alone on its line (a block below it): its span."""
+    out = {}
+    for i, at in enumerate(roots):
+        m = _HEAD.match(text, at)
+        if m is not None:
+            out[m.group(1)] = (at, roots[i + 1] if i + 1 < len(roots) else len(text))
+    return out
 
 
 _URI_LINE = re.compile(
@@ -56,12 +71,10 @@ def glance(text: str, env: dict[str, str]) -> Glance | None:
     if len(text) < MIN_BYTES:
         return None
     roots = [0] + [m.start() + 1 for m in ROOT_LINE.finditer(text)]
-    models = _section(text, roots, "models")
-    if models is None:
-        return None
-    mlflow = _section(text, roots, "mlflow")
+    spans = _sections(text, roots)
+    mlflow = _root(text, roots, "mlflow")
     raw = DEFAULT_TRACKING_URI
-    if mlflow is not None:
+    if mlflow is not None:  # a plain `tracking_uri:` line below it, or no answer
         lines = text[mlflow[0] : mlflow[1]].splitlines()[1:]
         found = [m for line in lines if (m := _URI_LINE.match(line))]
         if len(found) != 1:
@@ -70,9 +83,15 @@ def glance(text: str, env: dict[str, str]) -> Glance | None:
     uri = backend_value(raw, env)
     if uri is None:
         return None
-    names = set()
-    for m in ENTRY_LINE.finditer(text, models[0], models[1]):
+    names = {section: _names(text, *span) for section, span in spans.items()}
+    names = {section: found for section, found in names.items() if found}
+    return Glance(uri, names) if names else None
+
+
+def _names(text: str, start: int, end: int) -> frozenset[str]:
+    found = set()
+    for m in ENTRY_LINE.finditer(text, start, end):
         name = _NAME.match(text, m.end())
         if name and text.startswith(":", name.end()):
-            names.add(name.group())
-    return Glance(uri, {"models": frozenset(names)}) if names else None
+            found.add(name.group())
+    return frozenset(found)

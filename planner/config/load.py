@@ -22,9 +22,9 @@ from mlreg.planner.config.envexpand import ONLY_VAR, Environ, backend_variable, 
 from mlreg.planner.config.merge import SETTINGS, MergedSource, ParsedFile, merge
 from mlreg.planner.config.references import CheckContext, check_removed, rules_of
 from mlreg.planner.config.schema import Config, LoadedConfig
+from mlreg.planner.config.sections.registry import Section, sections
 from mlreg.planner.config.source import load_yaml
 from mlreg.planner.diagnostics import Diagnostic, Severity
-from mlreg.planner.kinds.catalog import sections
 from mlreg.planner.perf import no_gc_pauses, release_freed_memory
 
 # Where `${VAR}` is expanded: whole backend sections, and named keys of entries of other sections.
@@ -110,10 +110,6 @@ def parse_files(
     return out
 
 
-def _named_sections() -> dict[str, tuple[str, ...]]:
-    return {s.name: s.names for s in sections() if not s.single or s.names}
-
-
 # A large file the fast loader read is not kept in memory (13 MB for 100,000 versions): when a
 # line is asked for, it is read again from disk, and used only if it is still the same file.
 KEEP_TEXT = 1024 * 1024
@@ -123,7 +119,7 @@ def _read(name: str, text: str, sha: str, fast: bool) -> tuple[ParsedFile | None
     from mlreg.planner.config.fastyaml import fast_load
 
     if fast:
-        data = fast_load(text, _model_spec)
+        data = fast_load(text, streamed(), integer_keys())
         if data is not None:
             return ParsedFile(name, text if len(text) <= KEEP_TEXT else None, data, fast=True, sha=sha), []
     hostile = guard.check_structure(text, name)
@@ -148,7 +144,7 @@ def _parse(
                 parsed.append(f)
         if len(parsed) < len(texts):  # a syntax error or a hostile file: nothing further can be checked
             return None, diags
-        data, source, conflicts = merge(parsed, _named_sections(), folder)
+        data, source, conflicts = merge(parsed, sections(), folder)
         cfg, more = _validate(data, source, env)
         diags = diags + conflicts + more
         if not diags and cfg is not None:
@@ -158,14 +154,28 @@ def _parse(
     return None, sorted(diags, key=lambda d: (d.file or "", d.line or 0, d.column or 0))
 
 
-def _model_spec(name, raw):
-    """The fast loader validates each model as soon as it is parsed (the raw data of 100,000
-    versions and their validated objects never exist at once); any error: the exact path."""
-    from mlreg.planner.config.sections.models import ModelSpec
+def streamed() -> dict:
+    """The sections the fast loader streams, each with its entry's validation (`fastyaml`)."""
+    return {s.name: _validator(s) for s in sections() if s.streamed}
 
-    if not isinstance(name, str):
-        raise ValueError(name)
-    return ModelSpec.model_validate(raw)
+
+def integer_keys() -> list[tuple]:
+    """Where the sections declare integer mapping keys (`("policies", "*", "versions")`)."""
+    return [(s.name, "*", *path) for s in sections() for path in s.integer_keys]
+
+
+def _validator(section: Section):
+    """The fast loader validates each entry of a streamed section as soon as it is parsed (the raw
+    data of 100,000 versions and their validated objects never exist at once); any error: the
+    exact path."""
+    validate = section.spec.model_validate
+
+    def convert(name, raw):
+        if not isinstance(name, str):
+            raise ValueError(name)
+        return validate(raw)
+
+    return convert
 
 
 def _backends(data: dict) -> dict:
@@ -300,13 +310,19 @@ def _with_standins(data: dict, failing: list[tuple]) -> Config | None:
 
 
 def _reference_checks(data: dict, source: MergedSource, cfg: Config | None) -> list[Diagnostic]:
+    from mlreg.planner.kinds.catalog import GRANTS
+
     ctx = CheckContext(
-        data=data, source=source, cfg=cfg, rules=rules_of(data, cfg), track_declared=bool(data.get("removed"))
+        data=data,
+        source=source,
+        cfg=cfg,
+        rules=rules_of(data, cfg),
+        track_declared=bool(data.get("removed")),
+        expandable=GRANTS.expandable(),
     )
     for sec in sections():  # in order: models first (the others refer to declared versions)
-        check = sec.check_function()
-        if check is not None:
-            check(ctx)
+        if sec.check is not None:
+            sec.check(ctx)
     check_removed(ctx)
     return ctx.diags
 

@@ -7,24 +7,36 @@ in at least one (others may repeat it, with the same value); `removed` entries c
 file. `MergedSource` routes a diagnostic about a key path to the file that declares it, at its
 line, so every message names the right file.
 
-In a folder, what decides where and under which rules and rights everything runs (`PROTECTED`:
-the backends, rules, workspaces, access, the gateway's secrets) is accepted only in files whose
-name begins with `_` (`_settings.yaml`, `_access.yaml`), so that one CODEOWNERS line
+In a folder, what decides where and under which rules and rights everything runs (the settings,
+and the sections that declare themselves `protected`: workspaces, access, …) is accepted only in
+files whose name begins with `_` (`_settings.yaml`, `_access.yaml`), so that one CODEOWNERS line
 (`/registry/_*`) puts all of it under the platform team's review: a team's own file cannot claim
 a setting just because no other file gives it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
+from mlreg.planner.config.sections.registry import Section
 from mlreg.planner.config.source import Path, Source, load_yaml
 from mlreg.planner.diagnostics import Diagnostic, Severity
 
 SETTINGS = ("mlflow", "database", "state", "rules", "workspace")
-PROTECTED = (("mlflow",), ("database",), ("state",), ("rules",), ("workspace",), ("workspaces",), ("access",))
-PROTECTED += (("gateway", "secrets"),)
+
+
+def protected_paths(declared: Sequence[Section]) -> list[tuple[str, ...]]:
+    """The key paths only `_*` files of a folder may give: the settings, and what the sections
+    declare protected (a whole section, or some of its keys)."""
+    out = [(k,) for k in SETTINGS]
+    for s in declared:
+        if s.protected is True:
+            out.append((s.name,))
+        elif s.protected:
+            out += [(s.name, key) for key in s.protected]
+    return out
 
 
 @dataclass
@@ -136,12 +148,12 @@ def render(path: Path) -> str:
     return out
 
 
-def protected(f: ParsedFile) -> list[Diagnostic]:
-    """Settings and access in a folder's file whose name does not begin with `_`."""
+def protected(f: ParsedFile, paths: Sequence[tuple[str, ...]]) -> list[Diagnostic]:
+    """Settings and protected sections (`paths`) in a folder's file whose name does not begin with `_`."""
     if FsPath(f.name).name.startswith("_") or not isinstance(f.data, dict):
         return []
     out = []
-    for path in PROTECTED:
+    for path in paths:
         node = f.data
         for part in path:
             node = node.get(part) if isinstance(node, dict) else None
@@ -160,13 +172,17 @@ def protected(f: ParsedFile) -> list[Diagnostic]:
 
 
 def merge(
-    files: list[ParsedFile], named_sections: dict[str, tuple[str, ...]], folder: bool = False
+    files: list[ParsedFile], declared: Sequence[Section], folder: bool = False
 ) -> tuple[dict, MergedSource, list[Diagnostic]]:
     """The files' data as one configuration, who owns what, and every conflict (named in both
-    files, at both lines). `folder`: the files are a folder's (settings only in `_*` files)."""
+    files, at both lines). `declared`: the sections that declare named resources (each name in
+    one file). `folder`: the files are a folder's (settings only in `_*` files)."""
+    named_sections = {s.name: s.names for s in declared if not s.single or s.names}
+    nouns = {s.name: s.entry_noun for s in declared}
     source = MergedSource(files, named_sections=named_sections)
     merged: dict = {}
-    diags: list[Diagnostic] = [d for f in files for d in protected(f)] if folder else []
+    paths = protected_paths(declared)
+    diags: list[Diagnostic] = [d for f in files for d in protected(f, paths)] if folder else []
     first_at: dict[tuple, tuple[int, Path]] = {}
 
     def claim(key: tuple, index: int, path: Path, what: str) -> bool:
@@ -213,7 +229,7 @@ def merge(
                     continue
                 if not subs:
                     for name, entry in value.items():
-                        if claim((key, name), i, (key, name), f"{_noun(key)} {name!r}"):
+                        if claim((key, name), i, (key, name), f"{nouns[key]} {name!r}"):
                             target[name] = entry
                     continue
                 for sub, entries in value.items():
@@ -238,10 +254,6 @@ def merge(
             )
         )
     return merged, source, diags
-
-
-def _noun(section: str) -> str:
-    return {"policies": "policy"}.get(section, section.removesuffix("s"))
 
 
 def _at(f: ParsedFile, path: Path) -> str:

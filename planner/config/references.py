@@ -2,7 +2,7 @@
 
 They run on the raw data piece by piece when the file has type errors elsewhere (so every problem
 is reported at once), and on the validated objects when it has none (no double work). Each
-section's check lives beside its types (`config/sections/`, named by its kind's `Section.check`);
+section's check lives beside its types (`config/sections/`, registered with its `Section`);
 this module holds what they share (`CheckContext`) and the check of `removed` entries.
 """
 
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from mlreg.planner.changes import Address
 from mlreg.planner.config.schema import Config
+from mlreg.planner.config.sections import registry as sections
 from mlreg.planner.config.sections.removed import RemovedSpec
 from mlreg.planner.config.sections.rules import Rules
 from mlreg.planner.config.source import Source
@@ -26,12 +27,20 @@ class CheckContext:
     source: Source
     cfg: Config | None
     rules: Rules | None
-    # model name -> address keys of its declared versions (filled by the models check)
-    declared_keys: dict[str, set[str]] = field(default_factory=dict)
+    # section -> entry name -> the keys of what the entry declares under it (a model's versions:
+    # the address keys `v3`, `run:…`), for the sections that refer to them (policies)
+    declared_keys: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     declared: set[str] = field(default_factory=set)  # every address the file declares
-    incomplete: set[str] = field(default_factory=set)  # models with an unreadable version entry
+    # (section, entry name): entries with a part that cannot be read (a version without a readable
+    # matcher): nothing is reported about references to their parts
+    incomplete: set[tuple[str, str]] = field(default_factory=set)
     track_declared: bool = True  # only needed (and only filled) when the file has `removed` entries
+    # the resource types whose glob grants mlreg expands (the kinds' `Grant`, handed in by the loader)
+    expandable: tuple[str, ...] = ()
     diags: list[Diagnostic] = field(default_factory=list)
+
+    def keys_of(self, section: str, name: str) -> set[str]:
+        return self.declared_keys.get(section, {}).get(name, set())
 
     def section(self, name: str) -> dict:
         value = self.data.get(name)
@@ -89,11 +98,12 @@ def check_removed(ctx: CheckContext) -> None:
                 with_aliases = ", ".join(f"{t}.NAME" for t, k in KINDS.items() if "aliases" in k.per_key)
                 ctx.error(path, f"`alias` goes with an address of a kind that has aliases ({with_aliases})")
                 continue
-            section = kind.section.name
+            section = kind.section
             owner = ctx.section(section).get(addr.name)
+            declared = sections.section(section)
             if not isinstance(owner, dict):
                 ctx.error(path, f"{r.address} must stay declared to delete one of its aliases")
-            elif r.alias in _aliases_of(owner):
+            elif declared is not None and declared.aliases is not None and r.alias in declared.aliases(owner):
                 ctx.error(path, f"Alias {r.alias!r} is still declared in {section}.{addr.name}")
             continue
         if r.address in ctx.declared:
@@ -102,14 +112,3 @@ def check_removed(ctx: CheckContext) -> None:
                 f"{r.address} is declared in this file and listed under removed",
                 "take it out of the file to remove it",
             )
-
-
-def _aliases_of(owner: dict) -> set:
-    aliases = owner.get("aliases")
-    if isinstance(aliases, dict):
-        return set(aliases)
-    out = set()
-    for v in owner.get("versions") or []:  # prompts list aliases on their versions
-        if isinstance(v, dict) and isinstance(v.get("aliases"), list):
-            out.update(a for a in v["aliases"] if isinstance(a, str))
-    return out

@@ -1,8 +1,8 @@
 """registry.yaml as frozen pydantic models: the desired state, exactly as the user wrote it.
 
 `Config` is assembled here from the settings every file has (`version`, `mlflow`, `database`,
-`state`, `rules`, `removed`) and the sections the resource kinds declare (`kinds/catalog.py`: each
-kind names its section and the section's type), so a new kind's section needs no line here.
+`state`, `rules`, `removed`) and the sections registered in `config/sections/` (each module
+registers its section and its type), so a new kind's section needs no line here.
 Loading (with line numbers for every error) is in `load.py`.
 """
 
@@ -14,10 +14,10 @@ from typing import Any, Literal
 from pydantic import Field, create_model, field_validator
 
 from mlreg.planner.config.base import Frozen
+from mlreg.planner.config.sections.registry import sections
 from mlreg.planner.config.sections.removed import RemovedSpec
 from mlreg.planner.config.sections.rules import Rules
 from mlreg.planner.config.sections.settings import DatabaseSettings, MlflowSettings, StateSettings
-from mlreg.planner.kinds.catalog import sections
 
 
 class ConfigBase(Frozen):
@@ -60,7 +60,7 @@ class ConfigBase(Frozen):
 def _section_fields() -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for section in sections():
-        spec = section.spec_type()
+        spec = section.spec
         if section.single:
             fields[section.name] = (spec, Field(default_factory=spec, description=section.description))
         else:

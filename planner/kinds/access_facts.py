@@ -13,26 +13,30 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.kinds.base import Config, Kind, Section
+from mlreg.planner.changes import Reason
+from mlreg.planner.kinds.base import Kind
+from mlreg.planner.kinds.grants import Grants
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import Request
+from mlreg.planner.patterns import is_glob
 
 if TYPE_CHECKING:
+    from mlreg.planner.config.schema import Config
     from mlreg.planner.config.sections.access import PermissionSpec
 
+# Why a grant or a member is taken away (the access kinds' own reasons).
+NOT_DECLARED = Reason(
+    "delete_because_not_declared",
+    "because the role's permissions and members are what the file lists, and this one is not: it was added "
+    "outside mlreg",
+)
+EXCLUSIVE = Reason(
+    "delete_because_exclusive",
+    "because access.exclusive takes per-user grants on the resources this file manages away",
+)
 PER_USER_ROLE = re.compile(r"^__user_\d+__$")  # MLflow's synthetic role of one user (a creator's grants)
 DEFAULT_WORKSPACE = "default"  # where roles live on a server without workspaces
-SECTION = Section(
-    "access",
-    "mlreg.planner.config.sections.access:AccessSpec",
-    "Users and roles (MLflow's basic-auth app): who may change what, reviewed with the rest",
-    single=True,
-    check="mlreg.planner.config.sections.access:check",
-    names=("users", "roles"),
-    expanded=("password",),
-    secrets=("password",),
-    order=40,
-)
+SECTION = "access"  # config/sections/: its types and checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,8 @@ class AccessFacts:
     roles: dict[str, LiveRole] = field(default_factory=dict)  # of the workspace, by name (per-user roles too)
     current: str | None = None  # the identity mlreg runs as
     current_admin: bool = False
-    names: dict[str, frozenset[str]] = field(default_factory=dict)  # resource type -> live names (for globs)
+    # resource type -> live names (for the globs of resource types roles can grant on, kinds/grants.py)
+    names: dict[str, frozenset[str]] = field(default_factory=dict)
     note: str = ""
 
 
@@ -90,8 +95,6 @@ def role_workspace(cfg: Config) -> str:
 
 
 def access_request(cfg: Config) -> AccessRequest:
-    from mlreg.planner.config.sections.access import is_glob
-
     expand = {p.resource_type for r in cfg.access.roles.values() for p in r.permissions if is_glob(p.resource_pattern)}
     return AccessRequest(workspaces=frozenset({role_workspace(cfg)}), expand=frozenset(expand))
 
@@ -101,7 +104,7 @@ class InRoles(Kind):
     roles (or deletes some of this kind), and in every workspace state recorded them in."""
 
     provider: ClassVar[str] = PROVIDER
-    section: ClassVar[Section] = SECTION
+    section: ClassVar[str] = SECTION
     # (summary, hint) of the error for a `removed … destroy: true` entry of a part of a role,
     # which is taken away by taking it out of the role instead
     taken_out_instead: ClassVar[tuple[str, str] | None] = None
@@ -122,17 +125,10 @@ class InRoles(Kind):
             yield AccessRequest(workspaces=frozenset(workspaces))
 
 
-def declared_names(cfg: Config, resource_type: str) -> set[str]:
-    """Names the file itself declares for a resource type (registered models, prompts)."""
-    return set(getattr(cfg, {"registered_model": "models", "prompt": "prompts"}.get(resource_type, ""), {}) or {})
-
-
-def expanded(cfg: Config, spec: PermissionSpec, facts: AccessFacts) -> list[str]:
-    """The exact patterns a declared permission stands for: itself, or for a glob one per
+def expanded(grants: Grants, cfg: Config, spec: PermissionSpec, facts: AccessFacts) -> list[str]:
+    """The exact names a declared permission stands for: its pattern, or for a glob one per
     matching name among the live resources and those the file declares."""
-    from mlreg.planner.config.sections.access import is_glob
-
     if not is_glob(spec.resource_pattern):
         return [spec.resource_pattern]
-    names = set(facts.names.get(spec.resource_type, ())) | declared_names(cfg, spec.resource_type)
+    names = set(facts.names.get(spec.resource_type, ())) | grants.declared(cfg, spec.resource_type)
     return sorted(n for n in names if fnmatchcase(n, spec.resource_pattern))

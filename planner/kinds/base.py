@@ -2,17 +2,21 @@
 resource schema, Alembic's op class), and the engine, the renderers and the CLI ask the kind
 instead of testing its name.
 
-A kind says how its addresses look, where it is declared in registry.yaml (its `Section`), what
-to read live (first from the file and state, then what its rules need), how to diff desired x
-live x recorded into changes, which rules its changes must pass, what holds its objects from
-being deleted, how to delete one when the file opts in, what its live values are (for drift),
-its lineage edges and picture labels, in which order and phases it applies, and how `mlreg
-import` writes it. Kinds import no pydantic at run time: their config types are named lazily.
+A kind says how its addresses look, where it is declared in registry.yaml (the name of its
+section, which config/sections/ registers), what to read live (first from the file and state,
+then what its rules need), how to diff desired x live x recorded into changes, which rules its
+changes must pass, what holds its objects from being deleted, how to delete one when the file
+opts in, what its live values are (for drift), what roles grant on it (`grant`), what a reviewer
+must read about its changes, its lineage edges and picture labels, in which order and phases it
+applies, and how `mlreg import` writes it.
+
+Kinds import no pydantic: the config types (`Config`, the sections' specs) are imported for
+annotations only, and the kinds read the validated objects they are handed (the early read
+imports the catalog before pydantic; tests/unit/test_contract.py checks it).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,16 +24,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mlreg.planner import diagnostics as dg
 from mlreg.planner.changes import EMPTY, Action, ActionReason, Address, Change, DriftItem, Promotion, address
 from mlreg.planner.diagnostics import Diagnostic
+from mlreg.planner.kinds.grants import Grant, Grants
 from mlreg.planner.live import LiveSnapshot, Request
 from mlreg.planner.recorded import ResourceState, StateSnapshot
 from mlreg.planner.secrets import Hasher
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.schema import Config
     from mlreg.planner.config.sections.removed import RemovedSpec
-
-# The validated registry.yaml (`config.schema.Config`). Config assembles it from the kinds'
-# sections, so the kinds, below config, name it here instead of importing it.
-Config = Any
 
 
 # --- phases --------------------------------------------------------------------------------------
@@ -50,48 +52,6 @@ class Phase:
 
 MAIN = Phase("main")
 ALIASES = Phase("aliases", frozenset({"aliases"}), after_refs=True, doing="Setting aliases...", done="Aliases set")
-
-
-# --- where a kind is declared ---------------------------------------------------------------------
-
-
-def _resolve(ref: str):
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-@dataclass(frozen=True)
-class Section:
-    """A top-level section of registry.yaml that declares resources.
-
-    `spec`: "module:Name" of the pydantic type of one entry (NAME -> entry), or of the whole
-    section when `single` (one object, such as `access:`); imported only when a file is loaded.
-    `check`: "module:function" of the section's cross-reference check (names, duplicates,
-    references to other sections), given a `config.references.CheckContext`.
-    `expanded` / `secrets`: entry keys where `${VAR}` is expanded / that hold secrets (accepted
-    only as an environment reference, never echoed). `secret_when_referenced`: expanded keys that
-    take a reference only as their whole value, and are then a secret (the loader sets the entry's
-    `KEY_sensitive`): a webhook URL from the environment may carry a token.
-    `names`: the keys under which it declares named resources, for "declared in two files"
-    (() for a NAME -> entry section: the entry names themselves).
-    """
-
-    name: str
-    spec: str
-    description: str
-    single: bool = False
-    check: str | None = None
-    expanded: tuple[str, ...] = ()
-    secrets: tuple[str, ...] = ()
-    secret_when_referenced: tuple[str, ...] = ()
-    names: tuple[str, ...] = ()
-    order: int = 0
-
-    def spec_type(self):
-        return _resolve(self.spec)
-
-    def check_function(self):
-        return _resolve(self.check) if self.check else None
 
 
 # --- what a plan learns on the way ----------------------------------------------------------------
@@ -126,6 +86,7 @@ class DiffContext:
     skipped: set[str] = field(default_factory=set)  # declared, but not diffed (an error elsewhere)
     # addresses listed under removed with destroy: true (their live objects are being deleted)
     destroying: Mapping[str, RemovedSpec] = EMPTY
+    grants: Grants = field(default_factory=Grants)  # what roles can grant on (the catalog's)
 
     @property
     def hasher(self) -> Hasher:
@@ -153,6 +114,7 @@ class DiffContext:
             resolved=dict(self.resolved),
             edges=tuple(self.edges),
             by_address={c.address: c for c in self.changes},
+            grants=self.grants,
         )
 
 
@@ -168,6 +130,18 @@ class Diff:
     resolved: Mapping[str, Resolved]
     edges: tuple[tuple[str, str], ...]
     by_address: Mapping[str, Change]
+    grants: Grants = field(default_factory=Grants)
+
+
+@dataclass(frozen=True)
+class DriftContext:
+    """What the kinds' drift notes look at: recorded state, live, the file when there is one (its
+    rules say whether a note counts as drift), and what roles can grant on."""
+
+    state: StateSnapshot
+    live: LiveSnapshot
+    cfg: Config | None = None
+    grants: Grants = field(default_factory=Grants)
 
 
 @dataclass(frozen=True)
@@ -343,7 +317,7 @@ class Kind:
     sensitive: ClassVar[tuple[str, ...]] = ()  # attributes never shown (values in state are hashes)
     needs: ClassVar[tuple[str, ...]] = ()  # kinds whose resolutions its diff reads (diffed first)
     parent: ClassVar[str | None] = None  # `--target PARENT.NAME` takes this kind's NAME resources too
-    section: ClassVar[Section | None] = None  # where registry.yaml declares it
+    section: ClassVar[str | None] = None  # the section of registry.yaml that declares it (config/sections/)
     per_key: ClassVar[tuple[str, ...]] = ()  # map attributes compared and shown key by key (tags)
     context: ClassVar[tuple[str, ...]] = ()  # attributes shown in an update even when unchanged
     importer: ClassVar[Importer | None] = None
@@ -352,6 +326,7 @@ class Kind:
     # the key path of the NAME -> entry mapping that declares it, for a kind addressed TYPE.NAME
     # (("access", "roles") for role.NAME): its declared addresses and their lines
     entries: ClassVar[tuple[str, ...]] = ()
+    grant: ClassVar[Grant | None] = None  # how roles grant on it (kinds/grants.py); None: they do not
 
     # -- read -------------------------------------------------------------------------------------
     def declared_requests(self, cfg: Config) -> Iterable[Request]:
@@ -450,6 +425,20 @@ class Kind:
         when the file does not declare it."""
         return (*self.entries, addr.name) if self.entries and addr.name in self._entries(cfg) else None
 
+    def declared_names(self, cfg: Config) -> list[str]:
+        """The names of the objects of this kind the file declares, in file order (by default:
+        the entries of the `entries` mapping): what a glob grant on it expands over."""
+        return list(self._entries(cfg)) if self.entries else []
+
+    def granted_as(self, name: str, live: LiveSnapshot) -> str | None:
+        """What a grant on the object named `name` is written on: its name (the default), or the
+        id MLflow keys its grants by (gateway resources), None while it has none."""
+        return name
+
+    def grant_name(self, pattern: str, live: LiveSnapshot) -> str:
+        """The name of the object a live grant's exact pattern names (the inverse of `granted_as`)."""
+        return pattern
+
     def _entries(self, cfg: Config) -> Mapping[str, Any]:
         node = cfg
         for key in self.entries:
@@ -467,9 +456,8 @@ class Kind:
     # rather than one that is not the change's.
     timed: ClassVar[tuple[str, ...] | None] = None
 
-    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot, cfg: Config | None = None) -> list[DriftItem]:
-        """Notes on unmanaged things that appeared next to managed ones (default: none). `cfg`:
-        the file, when there is one (its rules say whether a note counts as drift)."""
+    def drift_notes(self, ctx: DriftContext) -> list[DriftItem]:
+        """Notes on unmanaged things that appeared next to managed ones (default: none)."""
         return []
 
     def assigned(self, identity: Mapping[str, Any]) -> str | None:

@@ -1,14 +1,16 @@
 """The catalog of resource kinds: the one table the engine, the renderers, the config loader and
 the CLI iterate. Nothing else lists the kinds.
 
-Adding a kind: its module here, its provider module (which registers its reader and writer),
-its config section type, its engine cases, and one line below.
+Adding a kind: its module here, its section (config/sections/, which registers itself), its
+provider module (which registers its reader and writer), its cases (engine cases, and its fakes
+and conformance sample in tests/unit/kinds/), and one line below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
+from typing import TYPE_CHECKING
 
 from mlreg.planner.kinds import (
     model,
@@ -22,8 +24,12 @@ from mlreg.planner.kinds import (
     webhook,
     workspace,
 )
-from mlreg.planner.kinds.base import Config, Kind, Section
+from mlreg.planner.kinds.base import Kind
+from mlreg.planner.kinds.grants import Grants
 from mlreg.planner.live import Reads
+
+if TYPE_CHECKING:
+    from mlreg.planner.config.schema import Config
 
 _ALL = (
     model.KIND,
@@ -40,6 +46,8 @@ _ALL = (
 )
 # In apply order (rank): a model before its versions, versions before the rows pointing at them.
 KINDS: dict[str, Kind] = {k.type: k for k in sorted(_ALL, key=lambda k: k.rank)}
+# What roles can grant on, derived from the kinds' own `grant` (kinds/grants.py).
+GRANTS = Grants.of(KINDS.values())
 
 
 def kind_of(type_: str) -> Kind:
@@ -55,15 +63,6 @@ def diff_order() -> list[Kind]:
     return [KINDS[t] for t in order]
 
 
-def sections() -> list[Section]:
-    """The sections of registry.yaml that declare resources, in the order they are checked."""
-    found: dict[str, Section] = {}
-    for kind in KINDS.values():
-        if kind.section is not None:
-            found.setdefault(kind.section.name, kind.section)
-    return sorted(found.values(), key=lambda s: s.order)
-
-
 def importable() -> list[Kind]:
     """Kinds `mlreg import` writes, each with its own option."""
     return [k for k in KINDS.values() if k.importer is not None]
@@ -72,10 +71,7 @@ def importable() -> list[Kind]:
 def named_reads(names: Mapping[str, frozenset[str]]) -> Reads:
     """What to read for names glanced in sections (section name -> names) before validation."""
     return Reads.of(
-        r
-        for kind in KINDS.values()
-        if kind.section is not None and kind.section.name in names
-        for r in kind.named_requests(names[kind.section.name])
+        r for kind in KINDS.values() if kind.section in names for r in kind.named_requests(names[kind.section])
     )
 
 

@@ -7,13 +7,18 @@ only under `rules: {unmanaged_versions: fail}`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from mlreg.planner.changes import Action, DriftItem
-from mlreg.planner.kinds.base import Config, Diff
+from mlreg.planner.config.defaults import DEFAULT_ARTIFACT_PATH
+from mlreg.planner.kinds.base import Diff
 from mlreg.planner.kinds.lifecycle import MODEL, TYPE
 from mlreg.planner.kinds.mlflow_facts import LiveVersion, RegistryFacts, artifact_path_of
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import StateSnapshot
+
+if TYPE_CHECKING:
+    from mlreg.planner.config.schema import Config
 
 
 def drift_notes(state: StateSnapshot, live: LiveSnapshot, cfg: Config | None = None) -> list[DriftItem]:
@@ -66,7 +71,7 @@ def note_of(model: str, v: LiveVersion, facts: RegistryFacts) -> str:
     """What appeared, and the entry that takes it in."""
     if v.run_id:
         path = artifact_path_of(v, facts.logged_model_names)
-        extra = f", artifact_path: {path}" if path not in (None, "model") else ""
+        extra = f", artifact_path: {path}" if path not in (None, DEFAULT_ARTIFACT_PATH) else ""
         by = f"by its run (`- {{run_id: {v.run_id}{extra}}}`)"
     else:
         by = f"by its source (`- {{source: {v.source}}}`)"

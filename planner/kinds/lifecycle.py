@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING
 from mlreg.planner import diagnostics as dg
 from mlreg.planner.changes import Action, Change, Promotion
 from mlreg.planner.diagnostics import Diagnostic
-from mlreg.planner.kinds.base import Config, Diff, Resolved
+from mlreg.planner.kinds.base import Diff, Resolved
 from mlreg.planner.kinds.mlflow_facts import LiveRun, RegistryFacts, RegistryRequest
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import StateSnapshot
 from mlreg.planner.stages import STAGE_TAG, Stage, stage_of
 
 if TYPE_CHECKING:
+    from mlreg.planner.config.schema import Config
+
     pass
 
 TYPE = "model_version"
@@ -142,8 +144,6 @@ def _check_transition(cfg: Config, change: Change, move: tuple[str, str], state:
 
 
 def _check_gates(cfg: Config, change: Change, to: str, run: LiveRun | None) -> list[Diagnostic]:
-    from mlreg.planner.config.sections.rules import passes
-
     stage = Stage.named(to)
     gates = cfg.rules.promotion_gates.get(stage, {}) if stage is not None else {}
     if not gates:
@@ -167,7 +167,7 @@ def _check_gates(cfg: Config, change: Change, to: str, run: LiveRun | None) -> l
                     change.address,
                 )
             )
-        elif not passes(value, threshold):
+        elif not cfg.rules.passes(value, threshold):
             out.append(
                 dg.error(
                     f"Promotion gate failed: {metric} {threshold}, actual {value:g}",

@@ -3,10 +3,10 @@ it needs to apply this file again is an error naming the change. An admin holds 
 a plan that demotes the admin applying it (`admin: false` on its own `user.NAME`) is always such an
 error, since the file that says so declares users, and only an admin may manage users.
 
-What applying the file needs: EDIT on every registered model and prompt it declares, and, when
-it manages roles, MANAGE on the workspace (MLflow's workspace administration, which role changes
-need). A need the identity has now and would not have after the plan is the error; a need it
-lacks already is MLflow's to refuse.
+What applying the file needs: what each kind roles grant on declares (`Grant.needs`: EDIT on
+every registered model and prompt the file declares), and, when it manages roles, MANAGE on the
+workspace (MLflow's workspace administration, which role changes need). A need the identity has
+now and would not have after the plan is the error; a need it lacks already is MLflow's to refuse.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def check(diff: Diff, live: LiveSnapshot) -> list[Diagnostic]:
     now = _snapshot(grants, mine_now)
     lossy: list[Change] = []
     for c in diff.changes:
-        role, key = c.identity.get("role"), c.address.partition("[")[2][:-1]
+        role, key = c.identity.get("role"), f"{c.identity.get('resource_type')}:{c.identity.get('pattern')}"
         if c.type == _MEMBER and c.identity.get("user") == me:
             (
                 members.setdefault(role, set()).discard
@@ -70,16 +70,14 @@ def check(diff: Diff, live: LiveSnapshot) -> list[Diagnostic]:
                 grants.setdefault(role, {})[key] = c.after["permission"]
             lossy.append(c)
     after = _snapshot(grants, {name for name, m in members.items() if me in m})
-    needs = [("registered_model", m, "EDIT") for m in cfg.models] + [("prompt", p, "EDIT") for p in cfg.prompts]
+    needs = diff.grants.needs(cfg, live)
     if cfg.access.roles:
         needs.append(("workspace", "*", "MANAGE"))
     out = []
     for resource_type, name, level in needs:
         if _grants(now, resource_type, name, level) and not _grants(after, resource_type, name, level):
             culprits = [
-                c.address
-                for c in lossy
-                if c.type == _MEMBER or c.address.partition("[")[2].startswith(f"{resource_type}:")
+                c.address for c in lossy if c.type == _MEMBER or c.identity.get("resource_type") == resource_type
             ]
             out.append(
                 dg.error(

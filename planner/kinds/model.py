@@ -12,18 +12,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from mlreg.planner.changes import Action, Address, Change, address
+from mlreg.planner.config.defaults import DEFAULT_ARTIFACT_PATH
 from mlreg.planner.kinds import model_version
 from mlreg.planner.kinds.base import (
     ALIASES,
     MAIN,
     Chosen,
-    Config,
     DiffContext,
     Findings,
     Importer,
     Kind,
     Phase,
-    Section,
     alias_deletions,
     created,
     decide,
@@ -31,6 +30,7 @@ from mlreg.planner.kinds.base import (
     owned,
     picked,
 )
+from mlreg.planner.kinds.grants import Grant
 from mlreg.planner.kinds.mlflow_facts import (
     PROVIDER,
     LiveVersion,
@@ -44,6 +44,7 @@ from mlreg.planner.recorded import ResourceState
 from mlreg.planner.stages import STAGE_TAG, Stage
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.schema import Config
     from mlreg.planner.config.sections.models import ModelSpec, VersionRef
     from mlreg.planner.config.sections.removed import RemovedSpec
 
@@ -87,9 +88,11 @@ class ModelKind(Kind):
     keyed: ClassVar[bool] = False
     phases: ClassVar[tuple[Phase, ...]] = (MAIN, ALIASES)
     needs: ClassVar[tuple[str, ...]] = (model_version.TYPE,)
-    section: ClassVar[Section] = SECTION
+    section: ClassVar[str] = SECTION
     per_key: ClassVar[tuple[str, ...]] = ("tags", "aliases")
     importer: ClassVar[Importer] = ModelImporter()
+    # roles grant on it; applying the file needs EDIT on every model it declares
+    grant: ClassVar[Grant] = Grant("registered_model", needs="EDIT")
     # MLflow moves a model's last-updated time when its description changes (and when versions
     # come and go), never when a tag or an alias is set
     timed: ClassVar[tuple[str, ...]] = ("description",)
@@ -208,9 +211,7 @@ _REVIEWED = (Stage.CANDIDATE.value, Stage.PRODUCTION.value)
 
 def _version_entry(v: LiveVersion, live: LiveSnapshot, unique: set[tuple]) -> tuple[dict, str]:
     """The YAML entry for one version and a comment saying where it came from."""
-    from mlreg.planner.config.sections.models import VersionRef
-
-    default_path = VersionRef.model_fields["artifact_path"].default
+    default_path = DEFAULT_ARTIFACT_PATH
     path = artifact_path_of(v, live[RegistryFacts].logged_model_names) if v.run_id else None
     entry: dict = {}
     if v.run_id and path is not None and ("run", v.run_id, path) in unique:

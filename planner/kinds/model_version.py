@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mlreg.planner.changes import Action, Address, Change, DriftItem, address
 from mlreg.planner.kinds import inflow, lifecycle
 from mlreg.planner.kinds.base import (
-    Config,
     Diff,
     DiffContext,
+    DriftContext,
     Findings,
     Kind,
     Resolved,
-    Section,
     created,
     decide,
     owned,
@@ -40,18 +39,13 @@ from mlreg.planner.recorded import ResourceState, StateSnapshot
 from mlreg.planner.stages import STAGE_TAG, TAG_VALUES, Stage, stage_of
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.schema import Config
     from mlreg.planner.config.sections.models import ModelSpec, VersionSpec
     from mlreg.planner.config.sections.removed import RemovedSpec
 
 TYPE = lifecycle.TYPE
 MODEL = lifecycle.MODEL  # the kind its versions belong to (kinds/model.py imports this module)
-SECTION = Section(
-    "models",
-    "mlreg.planner.config.sections.models:ModelSpec",
-    "Registered models (by name): description, tags, aliases and versions",
-    check="mlreg.planner.config.sections.models:check",
-    order=0,
-)
+SECTION = "models"  # config/sections/: its types and checks
 
 
 def version_address(model: str, key: str) -> str:
@@ -66,7 +60,7 @@ class ModelVersionKind(Kind):
     per_key: ClassVar[tuple[str, ...]] = ("tags",)
     context: ClassVar[tuple[str, ...]] = ("version",)
 
-    section: ClassVar[Section] = SECTION  # declared under its model
+    section: ClassVar[str] = SECTION  # declared under its model
 
     def declared_addresses(self, cfg: Config) -> list[str]:
         return [version_address(name, v.key) for name, m in cfg.models.items() for v in m.versions]
@@ -298,8 +292,8 @@ class ModelVersionKind(Kind):
         number = a.get("version")
         return number is not None and a.get("name") == b.get("name") and str(number) == str(b.get("version"))
 
-    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot, cfg: Config | None = None) -> list[DriftItem]:
-        return inflow.drift_notes(state, live, cfg)
+    def drift_notes(self, ctx: DriftContext) -> list[DriftItem]:
+        return inflow.drift_notes(ctx.state, ctx.live, ctx.cfg)
 
 
 def _unchanged(spec: VersionSpec, stage, lv: LiveVersion, number: str, key: str, recorded: ResourceState) -> bool:

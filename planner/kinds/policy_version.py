@@ -18,14 +18,12 @@ from mlreg.planner.changes import Action, ActionReason, Address, Change, address
 from mlreg.planner.kinds import model_version
 from mlreg.planner.kinds.base import (
     Chosen,
-    Config,
     Diff,
     DiffContext,
     Findings,
     Hold,
     Importer,
     Kind,
-    Section,
     created,
     decide,
     dump,
@@ -36,18 +34,13 @@ from mlreg.planner.recorded import ResourceState
 from mlreg.planner.stages import Stage
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.schema import Config
     from mlreg.planner.config.sections.removed import RemovedSpec
 
 TYPE = "policy_version"
 PROVIDER = "mlreg/postgres"
 ROW = "policy_row"  # hold key of a row: what experiment variants hold
-SECTION = Section(
-    "policies",
-    "mlreg.planner.config.sections.policies:PolicySpec",
-    "Policies (rows of exp.policy_versions), by name: their policy id and versions",
-    check="mlreg.planner.config.sections.policies:check",
-    order=20,
-)
+SECTION = "policies"  # config/sections/: its types and checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +113,7 @@ class PolicyVersionKind(Kind):
     rank: ClassVar[int] = 20
     batch: ClassVar[bool] = True  # one transaction for every row of an apply
     needs: ClassVar[tuple[str, ...]] = (model_version.TYPE,)
-    section: ClassVar[Section] = SECTION
+    section: ClassVar[str] = SECTION
     context: ClassVar[tuple[str, ...]] = ("model", "model_version")
     importer: ClassVar[Importer] = PolicyImporter()
 

@@ -18,14 +18,12 @@ from mlreg.planner.kinds.base import (
     ALIASES,
     MAIN,
     Chosen,
-    Config,
     DiffContext,
     Findings,
     Importer,
     Kind,
     Phase,
     Resolved,
-    Section,
     alias_deletions,
     created,
     decide,
@@ -33,6 +31,7 @@ from mlreg.planner.kinds.base import (
     owned,
     picked,
 )
+from mlreg.planner.kinds.grants import Grant
 from mlreg.planner.kinds.mlflow_facts import (
     APPLY_TOKEN_TAG,
     IS_PROMPT_TAG,
@@ -46,17 +45,12 @@ from mlreg.planner.live import LiveSnapshot, Request
 from mlreg.planner.recorded import ResourceState
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.schema import Config
     from mlreg.planner.config.sections.prompts import PromptSpec, PromptVersionSpec
     from mlreg.planner.config.sections.removed import RemovedSpec
 
 PROMPT, VERSION = "prompt", "prompt_version"
-SECTION = Section(
-    "prompts",
-    "mlreg.planner.config.sections.prompts:PromptSpec",
-    "MLflow 3 prompts (by name): tags and versions, each identified by its template",
-    check="mlreg.planner.config.sections.prompts:check",
-    order=5,
-)
+SECTION = "prompts"  # config/sections/: its types and checks
 
 
 def user_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -141,7 +135,7 @@ class PromptVersionKind(_Reads, Kind):
     provider: ClassVar[str] = PROVIDER
     rank: ClassVar[int] = 15
     parent: ClassVar[str | None] = PROMPT
-    section: ClassVar[Section] = SECTION
+    section: ClassVar[str] = SECTION
     per_key: ClassVar[tuple[str, ...]] = ("tags",)
     timed: ClassVar[tuple[str, ...]] = ()  # MLflow records no time for a tag set on a prompt version
     context: ClassVar[tuple[str, ...]] = ("version",)
@@ -276,10 +270,12 @@ class PromptKind(_Reads, Kind):
     keyed: ClassVar[bool] = False
     phases: ClassVar[tuple[Phase, ...]] = (MAIN, ALIASES)
     needs: ClassVar[tuple[str, ...]] = (VERSION,)
-    section: ClassVar[Section] = SECTION
+    section: ClassVar[str] = SECTION
     per_key: ClassVar[tuple[str, ...]] = ("tags", "aliases")
     timed: ClassVar[tuple[str, ...]] = ()  # nor for a prompt's tags and aliases
     importer: ClassVar[Importer] = PromptImporter()
+    # roles grant on it; applying the file needs EDIT on every prompt it declares
+    grant: ClassVar[Grant] = Grant("prompt", needs="EDIT")
 
     def check(self, diff, live) -> Findings:
         return Findings(tuple(alias_deletions(diff, PROMPT)))

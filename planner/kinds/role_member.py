@@ -4,18 +4,22 @@ restored. A member must be a live user or declared under `access.users` (created
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.changes import Action, ActionReason, Address, Change, DriftItem, address
+from mlreg.planner.changes import Action, Address, Change, DriftItem, address
 from mlreg.planner.kinds.access_facts import (
+    NOT_DECLARED,
     AccessFacts,
     InRoles,
     LiveRole,
     role_workspace,
 )
-from mlreg.planner.kinds.base import Config, DiffContext, created, decide
+from mlreg.planner.kinds.base import DiffContext, DriftContext, created, decide
 from mlreg.planner.live import LiveSnapshot
-from mlreg.planner.recorded import ResourceState, StateSnapshot
+from mlreg.planner.recorded import ResourceState
+
+if TYPE_CHECKING:
+    from mlreg.planner.config.schema import Config
 
 TYPE = "role_member"
 ROLE, USER = "role", "user"
@@ -80,8 +84,9 @@ class RoleMemberKind(InRoles):
             return f"user {user} leaves role {role} (and loses its grants)"
         return None
 
-    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot, cfg: Config | None = None) -> list[DriftItem]:
-        facts = live[AccessFacts]
+    def drift_notes(self, ctx: DriftContext) -> list[DriftItem]:
+        state = ctx.state
+        facts = ctx.live[AccessFacts]
         recorded = {a for a, rs in state.resources.items() if rs.type == TYPE}
         managed_roles = {rs.identity.get("name") for rs in state.resources.values() if rs.type == ROLE}
         return [
@@ -109,7 +114,7 @@ def _unassign(role: LiveRole, user: str) -> Change:
         {"user": user},
         None,
         identity={"role": role.name, "workspace": role.workspace, "role_id": role.id, "user": user},
-        reason=ActionReason.NOT_DECLARED,
+        reason=NOT_DECLARED,
     )
 
 

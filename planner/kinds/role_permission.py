@@ -10,10 +10,12 @@ are noted by `drift`, and taken away only with `access: {exclusive: true}`.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from mlreg.planner.changes import Action, ActionReason, Address, Change, DriftItem, address
+from mlreg.planner.changes import Action, Address, Change, DriftItem, Reason, address
 from mlreg.planner.kinds.access_facts import (
+    EXCLUSIVE,
+    NOT_DECLARED,
     PER_USER_ROLE,
     AccessFacts,
     InRoles,
@@ -22,18 +24,21 @@ from mlreg.planner.kinds.access_facts import (
     expanded,
     role_workspace,
 )
-from mlreg.planner.kinds.base import Config, DiffContext, created, decide
+from mlreg.planner.kinds.base import DiffContext, DriftContext, created, decide
+from mlreg.planner.kinds.grants import Grants
 from mlreg.planner.live import LiveSnapshot
-from mlreg.planner.recorded import ResourceState, StateSnapshot
+from mlreg.planner.recorded import ResourceState
+
+if TYPE_CHECKING:
+    from mlreg.planner.config.schema import Config
 
 TYPE = "role_permission"
 ROLE = "role"
-# what each resource type is called in the file, for per-user grants on managed resources
-MANAGED_BY = {"registered_model": "model", "prompt": "prompt"}
 
 
-def grant_key(resource_type: str, pattern: str) -> str:
-    return f"{resource_type}:{pattern}"
+def grant_key(resource_type: str, name: str) -> str:
+    """The address key of a grant: its resource type and the name it grants on."""
+    return f"{resource_type}:{name}"
 
 
 class RolePermissionKind(InRoles):
@@ -66,41 +71,57 @@ class RolePermissionKind(InRoles):
         workspace = role_workspace(ctx.cfg)
         for role, spec in ctx.cfg.access.roles.items():
             live_role = facts.roles.get(role)
-            role_addr = address(ROLE, role)
-            wanted: dict[str, tuple[str, str, str]] = {}  # key -> (type, exact pattern, permission)
-            for p in spec.permissions:
-                for pattern in expanded(ctx.cfg, p, facts):
-                    wanted.setdefault(grant_key(p.resource_type, pattern), (p.resource_type, pattern, p.permission))
-            have = {g.key: g for g in (live_role.permissions if live_role else ())}
-            for key, (resource_type, pattern, permission) in sorted(wanted.items()):
-                addr = address(TYPE, role, key)
-                recorded = ctx.state.resources.get(addr)
-                grant = have.get(key)
-                identity = {
-                    "role": role,
-                    "workspace": workspace,
-                    "role_id": live_role.id if live_role else None,
-                    "resource_type": resource_type,
-                    "pattern": pattern,
-                    "id": grant.id if grant else None,
-                }
-                after = {"permission": permission}
-                refs = {} if live_role else {"role_id": role_addr}
-                kw = dict(depends_on=(role_addr,), refs=refs, after_unknown=tuple(refs))
-                if grant is None:
-                    ctx.changes.append(created(addr, TYPE, after, recorded, identity=identity, **kw))
-                else:
-                    ctx.changes.append(
-                        decide(addr, TYPE, {"permission": grant.permission}, after, recorded, identity, **kw)
-                    )
+            wanted = self._wanted(ctx, facts, role, spec)
+            have = {_key(ctx.grants, ctx.live, g): g for g in (live_role.permissions if live_role else ())}
+            for key, (pattern, permission) in sorted(wanted.items()):
+                ctx.changes.append(
+                    self._grant(ctx, role, live_role, workspace, key, have.get(key), permission, pattern)
+                )
             for key, grant in sorted(have.items()):
                 if key not in wanted:  # added by hand: the role's grants are what the file says
-                    ctx.changes.append(_take_away(live_role, grant, ActionReason.NOT_DECLARED))
+                    ctx.changes.append(_take_away(live_role, key, grant, NOT_DECLARED))
         if ctx.cfg.access.exclusive:
             for live_role in facts.roles.values():
                 if PER_USER_ROLE.match(live_role.name):
-                    for grant in _on_managed(ctx.cfg, live_role):
-                        ctx.changes.append(_take_away(live_role, grant, ActionReason.EXCLUSIVE))
+                    for key, grant in _on_managed(ctx, live_role):
+                        ctx.changes.append(_take_away(live_role, key, grant, EXCLUSIVE))
+
+    @staticmethod
+    def _wanted(ctx: DiffContext, facts: AccessFacts, role: str, spec) -> dict[str, tuple[str, str]]:
+        """Address key -> (the pattern the grant is written on, permission)."""
+        wanted: dict[str, tuple[str, str]] = {}
+        for p in spec.permissions:
+            for name in expanded(ctx.grants, ctx.cfg, p, facts):
+                pattern = name if name == "*" else ctx.grants.granted_as(p.resource_type, name, ctx.live)
+                if pattern is None:
+                    ctx.error(
+                        f"{p.resource_type} {name!r} has no id yet, and MLflow grants on its id",
+                        "apply the file once without this grant, then add it",
+                        address(TYPE, role, grant_key(p.resource_type, name)),
+                    )
+                    continue
+                wanted.setdefault(grant_key(p.resource_type, name), (pattern, p.permission))
+        return wanted
+
+    @staticmethod
+    def _grant(ctx: DiffContext, role, live_role, workspace, key, grant, permission, pattern) -> Change:
+        addr = address(TYPE, role, key)
+        role_addr = address(ROLE, role)
+        recorded = ctx.state.resources.get(addr)
+        identity = {
+            "role": role,
+            "workspace": workspace,
+            "role_id": live_role.id if live_role else None,
+            "resource_type": key.partition(":")[0],
+            "pattern": pattern,
+            "id": grant.id if grant else None,
+        }
+        after = {"permission": permission}
+        refs = {} if live_role else {"role_id": role_addr}
+        kw = dict(depends_on=(role_addr,), refs=refs, after_unknown=tuple(refs))
+        if grant is None:
+            return created(addr, TYPE, after, recorded, identity=identity, **kw)
+        return decide(addr, TYPE, {"permission": grant.permission}, after, recorded, identity, **kw)
 
     def access_note(self, change: Change) -> str | None:
         role, ident = change.identity.get("role"), change.identity
@@ -114,24 +135,24 @@ class RolePermissionKind(InRoles):
             return f"{who}: {_grant_text(ident, before)} becomes {after}"
         return None
 
-    def drift_notes(self, state: StateSnapshot, live: LiveSnapshot, cfg: Config | None = None) -> list[DriftItem]:
+    def drift_notes(self, ctx: DriftContext) -> list[DriftItem]:
         """Grants added by hand to managed roles, and per-user grants on managed resources."""
-        facts = live[AccessFacts]
+        state, grants = ctx.state, ctx.grants
+        facts = ctx.live[AccessFacts]
         recorded = {a for a, rs in state.resources.items() if rs.type == TYPE}
         managed_roles = {rs.identity.get("name") for rs in state.resources.values() if rs.type == ROLE}
+        granted_on = {grants.kind_type(t): t for t in grants.kinds}
         managed = {
-            (t, rs.identity.get("name"))
-            for rs in state.resources.values()
-            for t, kind in MANAGED_BY.items()
-            if rs.type == kind
+            (granted_on[rs.type], rs.identity.get("name")) for rs in state.resources.values() if rs.type in granted_on
         }
         out = []
         for role in facts.roles.values():
             for g in role.permissions:
-                addr = address(TYPE, role.name, g.key)
+                key = _key(grants, ctx.live, g)
+                addr = address(TYPE, role.name, key)
                 if role.name in managed_roles and addr not in recorded:
                     out.append(DriftItem(addr, TYPE, None, live=g.permission, note="grant added outside mlreg"))
-                elif PER_USER_ROLE.match(role.name) and (g.resource_type, g.pattern) in managed:
+                elif PER_USER_ROLE.match(role.name) and tuple(key.split(":", 1)) in managed:
                     who = ", ".join(sorted(role.members)) or role.name
                     out.append(
                         DriftItem(
@@ -148,7 +169,7 @@ class RolePermissionKind(InRoles):
 
     def live_values(self, rs: ResourceState, live: LiveSnapshot):
         role = live[AccessFacts].roles.get(rs.identity.get("role"))
-        key = grant_key(rs.identity.get("resource_type", ""), rs.identity.get("pattern", ""))
+        key = f"{rs.identity.get('resource_type', '')}:{rs.identity.get('pattern', '')}"
         found = next((g for g in (role.permissions if role else ()) if g.key == key), None)
         return ({"permission": found.permission} if found else None), None, None
 
@@ -156,9 +177,19 @@ class RolePermissionKind(InRoles):
         return "grant removed outside mlreg"
 
 
-def _on_managed(cfg: Config, role: LiveRole) -> list[LivePermission]:
-    names = {"registered_model": set(cfg.models), "prompt": set(cfg.prompts)}
-    return [g for g in role.permissions if g.pattern in names.get(g.resource_type, ())]
+def _key(grants: Grants, live: LiveSnapshot, g: LivePermission) -> str:
+    """The address key of a live grant: its resource type and the name of what it grants on."""
+    return grant_key(g.resource_type, grants.named(g.resource_type, g.pattern, live))
+
+
+def _on_managed(ctx: DiffContext, role: LiveRole) -> list[tuple[str, LivePermission]]:
+    """A per-user role's grants on objects this file declares, with their address keys."""
+    out = []
+    for g in role.permissions:
+        key = _key(ctx.grants, ctx.live, g)
+        if key.split(":", 1)[1] in ctx.grants.declared(ctx.cfg, g.resource_type):
+            out.append((key, g))
+    return out
 
 
 def _grant_text(identity, permission) -> str:
@@ -169,7 +200,7 @@ def _grant_text(identity, permission) -> str:
     return f"{permission} on {target}"
 
 
-def _take_away(role: LiveRole, grant: LivePermission, reason: ActionReason) -> Change:
+def _take_away(role: LiveRole, key: str, grant: LivePermission, reason: Reason) -> Change:
     identity = {
         "role": role.name,
         "workspace": role.workspace,
@@ -179,7 +210,7 @@ def _take_away(role: LiveRole, grant: LivePermission, reason: ActionReason) -> C
         "id": grant.id,
     }
     return Change(
-        address(TYPE, role.name, grant.key),
+        address(TYPE, role.name, key),
         TYPE,
         Action.DELETE,
         {"permission": grant.permission},

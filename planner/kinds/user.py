@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from mlreg.planner.changes import Action, Change, address
 from mlreg.planner.kinds.access_facts import SECTION, AccessFacts, AccessRequest, access_request
-from mlreg.planner.kinds.base import Config, DiffContext, Kind, Section, created, decide
+from mlreg.planner.kinds.base import DiffContext, Kind, created, decide
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import ResourceState
 
 if TYPE_CHECKING:
+    from mlreg.planner.config.schema import Config
     from mlreg.planner.config.sections.removed import RemovedSpec
 
 TYPE = "user"
@@ -35,7 +36,7 @@ class UserKind(Kind):
     rank: ClassVar[int] = -5  # before the roles that list them as members
     keyed: ClassVar[bool] = False
     sensitive: ClassVar[tuple[str, ...]] = ("password",)
-    section: ClassVar[Section] = SECTION
+    section: ClassVar[str] = SECTION
 
     def declared_requests(self, cfg: Config) -> Iterable[AccessRequest]:
         if cfg.access.users or cfg.access.roles:

@@ -17,11 +17,9 @@ from typing import TYPE_CHECKING, ClassVar
 from mlreg.planner.changes import Change, address
 from mlreg.planner.kinds.base import (
     Chosen,
-    Config,
     DiffContext,
     Importer,
     Kind,
-    Section,
     created,
     decide,
     dump,
@@ -32,20 +30,12 @@ from mlreg.planner.recorded import ResourceState
 from mlreg.planner.secrets import Hasher
 
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
+    from mlreg.planner.config.schema import Config
     from mlreg.planner.config.sections.removed import RemovedSpec
     from mlreg.planner.config.sections.webhooks import WebhookSpec
 
 TYPE = "webhook"
-SECTION = Section(
-    "webhooks",
-    "mlreg.planner.config.sections.webhooks:WebhookSpec",
-    "MLflow 3 registry webhooks, managed by name",
-    check="mlreg.planner.config.sections.webhooks:check",
-    expanded=("url", "secret"),
-    secrets=("secret",),
-    secret_when_referenced=("url",),
-    order=30,
-)
+SECTION = "webhooks"  # config/sections/: its types and checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +86,7 @@ class WebhookKind(Kind):
     rank: ClassVar[int] = 30
     keyed: ClassVar[bool] = False
     sensitive: ClassVar[tuple[str, ...]] = ("secret",)
-    section: ClassVar[Section] = SECTION
+    section: ClassVar[str] = SECTION
     importer: ClassVar[Importer] = WebhookImporter()
 
     def declared_requests(self, cfg: Config) -> Iterable[WebhookRequest]:

@@ -17,13 +17,11 @@ from mlreg.planner import diagnostics as dg
 from mlreg.planner.changes import address
 from mlreg.planner.kinds.base import (
     Chosen,
-    Config,
     Diff,
     DiffContext,
     Findings,
     Importer,
     Kind,
-    Section,
     created,
     decide,
     dump,
@@ -33,16 +31,11 @@ from mlreg.planner.live import LiveSnapshot, Request
 from mlreg.planner.recorded import ResourceState
 
 if TYPE_CHECKING:
+    from mlreg.planner.config.schema import Config
     from mlreg.planner.config.sections.removed import RemovedSpec
 
 TYPE = "workspace"
-SECTION = Section(
-    "workspaces",
-    "mlreg.planner.config.sections.workspaces:WorkspaceSpec",
-    "MLflow workspaces this file creates (mlflow server --enable-workspaces)",
-    check="mlreg.planner.config.sections.workspaces:check",
-    order=-10,
-)
+SECTION = "workspaces"  # config/sections/: its types and checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +81,7 @@ class WorkspaceKind(Kind):
     rank: ClassVar[int] = -10
     keyed: ClassVar[bool] = False
     first: ClassVar[bool] = True  # everything else runs inside it: its changes are applied first
-    section: ClassVar[Section] = SECTION
+    section: ClassVar[str] = SECTION
     importer: ClassVar[Importer] = WorkspaceImporter()
 
     def declared_requests(self, cfg: Config) -> Iterable[WorkspaceRequest]:

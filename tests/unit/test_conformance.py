@@ -71,7 +71,7 @@ def _case_kind(path: Path) -> str | None:
 def test_kind_is_a_whole_plug_in(type_):
     kind = KINDS[type_]
     assert kind.section is not None, f"{type_} has no config section"
-    assert kind.section.name in Config.model_fields, f"{type_}'s section is not in the config"
+    assert kind.section in Config.model_fields, f"{type_}'s section is not in the config"
     dispatch = DISPATCHES[kind.provider]
     assert type_ in dispatch.kinds(), f"{kind.provider} has no writer for {type_}"
     text, setup = SAMPLES[type_]

@@ -5,8 +5,9 @@ checked offline (`mlflow/server/auth/permissions.py`, MLflow 3.17):
 - permissions: READ, USE, EDIT, MANAGE, DENY; on `workspace` only USE or MANAGE;
 - resource types, and the grain of their patterns: `workspace` and the sub-resource types take
   only "*"; the others "*" or one exact name. A pattern with glob characters (`planner_*`) is
-  expanded by mlreg at plan time into one exact grant per matching name (registered models and
-  prompts only, whose names are their ids).
+  expanded by mlreg at plan time into one exact grant per matching name, for the resource types
+  whose kinds say so (`Grant.expands`, kinds/grants.py: registered models and prompts), which the
+  loader hands this section's check (`CheckContext.expandable`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlreg.planner.config.base import Frozen, Printable
+from mlreg.planner.config.sections.registry import Section, register
+from mlreg.planner.patterns import is_glob
 
 PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "DENY")
 # resource types that take fewer permissions than the others (a workspace: member or admin)
@@ -42,15 +45,8 @@ RESOURCE_TYPES: dict[str, bool] = {
     "scorer_version": False,
     "mcp_server_version": False,
 }
-# the resource types whose glob patterns mlreg expands (their names are their ids)
-EXPANDABLE = ("registered_model", "prompt")
-GLOB = re.compile(r"[*?\[]")
 USER_NAME = re.compile(r"^[^\s:]{1,255}$")
 ROLE_NAME = re.compile(r"^(?!__user_)[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
-
-
-def is_glob(pattern: str) -> bool:
-    return pattern != "*" and bool(GLOB.search(pattern))
 
 
 class PermissionSpec(Frozen):
@@ -74,10 +70,6 @@ class PermissionSpec(Frozen):
             raise ValueError(f"on {t} MLflow grants only {' or '.join(allowed)}, not {self.permission}")
         if p != "*" and not RESOURCE_TYPES[t]:
             raise ValueError(f'{t} grants take only resource_pattern "*" (MLflow grants it as a whole)')
-        if is_glob(p) and t not in EXPANDABLE:
-            raise ValueError(
-                f'glob patterns are expanded for {" and ".join(EXPANDABLE)} only; name one {t} exactly, or use "*"'
-            )
         return self
 
     @property
@@ -108,8 +100,8 @@ class AccessSpec(Frozen):
 
 
 def check(ctx) -> None:
-    """Names, permissions listed twice, members that are not users of this file or live (the
-    latter checked at plan time)."""
+    """Names, permissions listed twice, glob patterns on resource types mlreg does not expand,
+    members that are not users of this file or live (the latter checked at plan time)."""
     raw = ctx.data.get("access")
     if not isinstance(raw, dict):
         return
@@ -135,6 +127,12 @@ def check(ctx) -> None:
             continue
         seen: dict[str, int] = {}
         for i, p in enumerate(spec.permissions):
+            if is_glob(p.resource_pattern) and p.resource_type not in ctx.expandable:
+                ctx.error(
+                    where + ("permissions", i),
+                    f"glob patterns are expanded for {' and '.join(ctx.expandable)} only; name one "
+                    f'{p.resource_type} exactly, or use "*"',
+                )
             if p.key in seen:
                 ctx.error(where + ("permissions", i), f"{p.key} is listed twice (also permissions[{seen[p.key]}])")
             seen[p.key] = i
@@ -143,3 +141,19 @@ def check(ctx) -> None:
             if m in members:
                 ctx.error(where + ("members", i), f"Member {m!r} is listed twice")
             members[m] = i
+
+
+SECTION = register(
+    Section(
+        "access",
+        AccessSpec,
+        "Users and roles (MLflow's basic-auth app): who may change what, reviewed with the rest",
+        check=check,
+        single=True,
+        names=("users", "roles"),
+        expanded=("password",),
+        secrets=("password",),
+        order=40,
+        protected=True,
+    )
+)

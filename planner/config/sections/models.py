@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from mlreg.planner.config.base import AliasName, Frozen, Printable, Tags
+from mlreg.planner.config.defaults import DEFAULT_ARTIFACT_PATH
+from mlreg.planner.config.sections.registry import Section, register
 from mlreg.planner.stages import STAGE_TAG, Stage
 
 
@@ -29,7 +31,7 @@ class VersionRef(Frozen):
     """The version registered from the run of this experiment and run name."""
     source: Printable | None = None
     """The version registered from this artifact URI."""
-    artifact_path: Printable = "model"
+    artifact_path: Printable = DEFAULT_ARTIFACT_PATH
     """With run_id or run: the artifact path of the model in the run."""
 
     @model_validator(mode="after")
@@ -124,7 +126,7 @@ def check(ctx) -> None:
             # its matcher: known, so that nothing else is reported about it a second time.
             versions = [(i, v) for i, rv in enumerate(listed) if (v := _matcher_of(ctx, rv)) is not None]
             if len(versions) < len(listed):
-                ctx.incomplete.add(name)  # an entry without a readable matcher: no reference errors
+                ctx.incomplete.add(("models", name))  # an entry without a readable matcher: no reference errors
             raw_aliases = raw.get("aliases") if isinstance(raw.get("aliases"), dict) else {}
             aliases = {a: ctx.valid(VersionRef, int_to_ref(r)) for a, r in raw_aliases.items()}
         seen: dict[str, int] = {}
@@ -140,12 +142,17 @@ def check(ctx) -> None:
                     ("models", name, "versions", i), f"Version {key} is declared twice (also versions[{seen[key]}])"
                 )
             seen[key] = i
-        ctx.declared_keys[name] = set(seen)
+        ctx.declared_keys.setdefault("models", {})[name] = set(seen)
         if ctx.track_declared:
             ctx.declared.add(f"model.{name}")
             ctx.declared.update(f"model_version.{name}[{k}]" for k in seen)
         for alias, ref in aliases.items():
-            if ref is not None and ref.version is None and ref.key not in seen and name not in ctx.incomplete:
+            if (
+                ref is not None
+                and ref.version is None
+                and ref.key not in seen
+                and ("models", name) not in ctx.incomplete
+            ):
                 ctx.error(
                     ("models", name, "aliases", alias),
                     f"Alias {alias!r} points at {ref.key}, which is not declared in models.{name}.versions",
@@ -161,3 +168,21 @@ def _matcher_of(ctx, raw):
     if whole is not None or not isinstance(raw, dict):
         return whole
     return ctx.valid(VersionRef, {k: v for k, v in raw.items() if k in _MATCHERS})
+
+
+def _aliases(entry: dict) -> set[str]:
+    aliases = entry.get("aliases")
+    return set(aliases) if isinstance(aliases, dict) else set()
+
+
+SECTION = register(
+    Section(
+        "models",
+        ModelSpec,
+        "Registered models (by name): description, tags, aliases and versions",
+        check=check,
+        order=0,
+        streamed=True,
+        aliases=_aliases,
+    )
+)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from mlreg.planner.config.base import Frozen, did_you_mean
 from mlreg.planner.config.sections.models import RefOrNumber
+from mlreg.planner.config.sections.registry import Section, register
 
 
 class PolicyVersionSpec(Frozen):
@@ -47,9 +48,22 @@ def check(ctx) -> None:
                 )
             elif (
                 pv.model_version.version is None
-                and pv.model not in ctx.incomplete
-                and pv.model_version.key not in ctx.declared_keys.get(pv.model, set())
+                and ("models", pv.model) not in ctx.incomplete
+                and pv.model_version.key not in ctx.keys_of("models", pv.model)
             ):
                 ctx.error(
                     path + ("model_version",), f"{pv.model_version.key} is not declared in models.{pv.model}.versions"
                 )
+
+
+SECTION = register(
+    Section(
+        "policies",
+        PolicySpec,
+        "Policies (rows of exp.policy_versions), by name: their policy id and versions",
+        check=check,
+        order=20,
+        integer_keys=(("versions",),),
+        noun="policy",
+    )
+)

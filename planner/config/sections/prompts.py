@@ -10,6 +10,7 @@ from functools import cached_property
 from pydantic import Field, model_validator
 
 from mlreg.planner.config.base import AliasName, Frozen, Tags
+from mlreg.planner.config.sections.registry import Section, register
 
 # MLflow's rule for prompt names (mlflow.prompt.constants.PROMPT_NAME_RULE)
 PROMPT_NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
@@ -93,3 +94,24 @@ def check(ctx) -> None:
         if ctx.track_declared:
             ctx.declared.add(f"prompt.{name}")
             ctx.declared.update(f"prompt_version.{name}[{k}]" for k in seen)
+
+
+def _aliases(entry: dict) -> set[str]:
+    """Prompts list their aliases on the versions they point at."""
+    out = set()
+    for v in entry.get("versions") or []:
+        if isinstance(v, dict) and isinstance(v.get("aliases"), list):
+            out.update(a for a in v["aliases"] if isinstance(a, str))
+    return out
+
+
+SECTION = register(
+    Section(
+        "prompts",
+        PromptSpec,
+        "MLflow 3 prompts (by name): tags and versions, each identified by its template",
+        check=check,
+        order=5,
+        aliases=_aliases,
+    )
+)

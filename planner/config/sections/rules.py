@@ -174,6 +174,11 @@ class Rules(Frozen):
 
     _given: tuple[str, ...] = PrivateAttr(default=())
 
+    @staticmethod
+    def passes(value: float, threshold: str) -> bool:
+        """Does a metric's value meet a gate's threshold (">= 0.85")?"""
+        return passes(value, threshold)
+
     @model_validator(mode="wrap")
     @classmethod
     def _from_defaults(cls, data, handler):

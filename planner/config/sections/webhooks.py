@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from mlreg.planner.config.base import Frozen
+from mlreg.planner.config.sections.registry import Section, register
 
 # MLflow's entity.action names (mlflow.entities.webhook.WebhookEventStr, MLflow 3.17)
 EVENTS = frozenset(
@@ -84,3 +85,17 @@ def check(ctx) -> None:
             )
         if ctx.track_declared:
             ctx.declared.add(f"webhook.{name}")
+
+
+SECTION = register(
+    Section(
+        "webhooks",
+        WebhookSpec,
+        "MLflow 3 registry webhooks, managed by name",
+        check=check,
+        expanded=("url", "secret"),
+        secrets=("secret",),
+        secret_when_referenced=("url",),
+        order=30,
+    )
+)

@@ -9,6 +9,7 @@ import re
 from pydantic import Field
 
 from mlreg.planner.config.base import Frozen
+from mlreg.planner.config.sections.registry import Section, register
 
 # MLflow's rule (mlflow.utils.workspace_utils.WorkspaceNameValidator): lowercase letters, digits,
 # inner hyphens
@@ -27,3 +28,15 @@ def check(ctx) -> None:
             ctx.error(("workspaces", name), f"Workspace name {name!r} is not allowed", NAME_HINT)
         if ctx.track_declared:
             ctx.declared.add(f"workspace.{name}")
+
+
+SECTION = register(
+    Section(
+        "workspaces",
+        WorkspaceSpec,
+        "MLflow workspaces this file creates (mlflow server --enable-workspaces)",
+        check=check,
+        order=-10,
+        protected=True,
+    )
+)

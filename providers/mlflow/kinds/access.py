@@ -29,8 +29,8 @@ from mlreg.planner.kinds.access_facts import (
     LiveUser,
 )
 from mlreg.planner.kinds.base import Phase
+from mlreg.planner.kinds.catalog import GRANTS
 from mlreg.providers.mlflow import DISPATCH
-from mlreg.providers.mlflow.registry_reads import PROMPT_FILTER
 from mlreg.providers.mlflow.transport import Endpoint, MlflowApiError
 
 if TYPE_CHECKING:
@@ -76,13 +76,6 @@ def _no_auth(mf: Mlflow) -> BackendError:
     return BackendError(f"{mf.api.target} has no authentication: `access:` needs `mlflow server --app-name basic-auth`")
 
 
-# every live name of a resource type whose glob patterns mlreg expands (one paged search each)
-_NAMES: dict[str, Callable[[Mlflow], list[str]]] = {
-    "registered_model": lambda mf: mf.reads.list_model_names(),
-    "prompt": lambda mf: [m.name for m in mf.reads.search_models(PROMPT_FILTER)],
-}
-
-
 def _permission(p: dict) -> LivePermission:
     return LivePermission(int(p["id"]), p["resource_type"], p["resource_pattern"], p["permission"])
 
@@ -107,7 +100,12 @@ def read(mf: Mlflow, request: AccessRequest) -> AccessFacts:
         )
         for r in _call(mf, ROLES, {"workspace": workspace}).get("roles", ())
     }
-    names = {t: frozenset(listed(mf)) for t, listed in _NAMES.items() if t in request.expand}
+    # every live name of the resource types whose globs the file uses: each kind's own lister
+    names = {
+        t: frozenset(DISPATCH.lister(kind.type)(mf))
+        for t, kind in GRANTS.kinds.items()
+        if kind.grant.expands and t in request.expand
+    }
     return AccessFacts(
         workspace=workspace,
         users={u["username"]: LiveUser(int(u["id"]), u["username"], bool(u.get("is_admin"))) for u in users},
