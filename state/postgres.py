@@ -17,6 +17,7 @@ import time
 from contextlib import contextmanager
 
 from mlreg.planner import redact
+from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
 from mlreg.planner.errors import BackendError, StaleSerial, StateLocked
 from mlreg.planner.ports import LockInfo
 from mlreg.planner.recorded import StateEncoder, StateSnapshot, journal_entry, missing_past
@@ -51,7 +52,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
 
 
 class PostgresState:
-    def __init__(self, url: str, workspace: str = "default", connect_args: dict | None = None):
+    def __init__(self, url: str, workspace: str = DEFAULT_WORKSPACE, connect_args: dict | None = None):
         """`connect_args`: what the wiring lets libpq use (no implicit credentials for a host the
         environment did not name)."""
         if not url.startswith("postgresql"):

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from mlreg.planner import endpoints
+from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
 from mlreg.planner.patience import Patience
 
 if TYPE_CHECKING:  # the early read uses this module before the engine (and pydantic) is imported
@@ -143,7 +144,7 @@ def state_backend(loaded: LoadedConfig, read_only: bool = False, state_only: boo
 
     url = state_url(loaded)
     # kept per MLflow workspace: two files for two workspaces never see each other's state
-    workspace = cfg.state.workspace or cfg.workspace or "default"
+    workspace = cfg.state.workspace or cfg.workspace or DEFAULT_WORKSPACE
     return PostgresState(url, workspace, connect_args=libpq_args(url, os.environ))
 
 
@@ -164,7 +165,7 @@ def session_endpoints(loaded: LoadedConfig) -> dict[str, str]:
     """What state remembers it was recorded against (no credentials)."""
     return {
         "mlflow": str(endpoints.endpoint_of(_uri(loaded), loaded.base_dir)),
-        "workspace": loaded.config.workspace or "default",
+        "workspace": loaded.config.workspace or DEFAULT_WORKSPACE,
         "database": str(endpoints.endpoint_of(_database(loaded), loaded.base_dir)),
     }
 

@@ -3,7 +3,11 @@
 
 DEFAULT_TRACKING_URI = "${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"
 DEFAULT_DATABASE_URL = "${MLREG_DATABASE_URL:-sqlite:///mlreg.db}"
-DEFAULT_WORKSPACE = "${MLFLOW_WORKSPACE:-}"
+# the `workspace:` setting when the file gives none: MLflow's own client reads MLFLOW_WORKSPACE
+WORKSPACE_REFERENCE = "${MLFLOW_WORKSPACE:-}"
+# MLflow's default workspace: where everything lives on a server without workspaces, and what a
+# request without the workspace header means
+DEFAULT_WORKSPACE = "default"
 # the postgres state backend's URL when the file gives none (empty: the policy database's)
 DEFAULT_STATE_URL = "${MLREG_STATE_URL:-}"
 # Raw defaults, expanded like values written in the file.

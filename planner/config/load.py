@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlreg.planner.config import guard
 from mlreg.planner.config.base import did_you_mean
-from mlreg.planner.config.defaults import DEFAULT_STATE_URL, DEFAULT_WORKSPACE, RAW_DEFAULTS
+from mlreg.planner.config.defaults import DEFAULT_STATE_URL, RAW_DEFAULTS, WORKSPACE_REFERENCE
 from mlreg.planner.config.envexpand import ONLY_VAR, Environ, backend_variable, expand, not_secret, references
 from mlreg.planner.config.merge import SETTINGS, MergedSource, ParsedFile, merge
 from mlreg.planner.config.references import CheckContext, check_removed, rules_of
@@ -199,7 +199,7 @@ def _expanded(data: dict, source: MergedSource, env: dict[str, str], diags: list
             data[section] = expand(data[section], (section,), env, source, diags, allowed=backend_variable, whole=True)
     # the workspace, as MLflow's own client reads it, unless the file says
     data["workspace"] = expand(
-        data.get("workspace", DEFAULT_WORKSPACE),
+        data.get("workspace", WORKSPACE_REFERENCE),
         ("workspace",),
         env,
         source,

@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, ClassVar
 
 from mlreg.planner.changes import Reason
+from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
 from mlreg.planner.kinds.base import Kind
 from mlreg.planner.kinds.grants import Grants
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
@@ -35,7 +36,6 @@ EXCLUSIVE = Reason(
     "because access.exclusive takes per-user grants on the resources this file manages away",
 )
 PER_USER_ROLE = re.compile(r"^__user_\d+__$")  # MLflow's synthetic role of one user (a creator's grants)
-DEFAULT_WORKSPACE = "default"  # where roles live on a server without workspaces
 SECTION = "access"  # config/sections/: its types and checks
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from mlreg.planner.changes import Action, Change, address
+from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
 from mlreg.planner.kinds import lockout
 from mlreg.planner.kinds.access_facts import (
     AccessFacts,
@@ -40,7 +41,7 @@ class RoleImporter(Importer):
     help = "Roles of the workspace to import, with their permissions and members (repeatable)."
 
     def requests(self, chosen: list[Chosen]):
-        yield AccessRequest(workspaces=frozenset({"default"}))
+        yield AccessRequest(workspaces=frozenset({DEFAULT_WORKSPACE}))
 
     def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
         from mlreg.planner.kinds.base import dump

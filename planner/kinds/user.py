@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from mlreg.planner.changes import Action, Change, address
+from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
 from mlreg.planner.kinds.access_facts import SECTION, AccessFacts, AccessRequest, access_request
 from mlreg.planner.kinds.base import DiffContext, Kind, created, decide
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
@@ -44,7 +45,7 @@ class UserKind(Kind):
 
     def recorded_requests(self, resources) -> Iterable[AccessRequest]:
         if resources:
-            yield AccessRequest(workspaces=frozenset({"default"}))
+            yield AccessRequest(workspaces=frozenset({DEFAULT_WORKSPACE}))
 
     def diff(self, ctx: DiffContext) -> None:
         facts = ctx.live[AccessFacts]

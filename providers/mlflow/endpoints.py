@@ -1,7 +1,7 @@
-"""The MLflow Model Registry's endpoints that several kinds use (registered models, versions,
-runs, experiments, artifacts, logged models), each defined once with its in-process form, and
-the decoders from MLflow's JSON to the engine's live types. Endpoints only one kind uses live in
-that kind's module.
+"""Calls to the MLflow Model Registry's endpoints that several kinds use (registered models,
+versions, runs, experiments, artifacts, logged models), each defined once with its in-process
+form, and the decoders from MLflow's JSON to the engine's live types. Calls only one kind makes
+live in that kind's module.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from mlreg.planner.kinds.mlflow_facts import LiveModel, LiveRun, LiveVersion
-from mlreg.providers.mlflow.transport import Endpoint
+from mlreg.providers.mlflow.transport import Call
 
 API = "/api/2.0/mlflow"
 
@@ -51,7 +51,7 @@ def _dict(items) -> dict[str, str]:
 
 # --- endpoints -------------------------------------------------------------------------------------
 
-SEARCH_MODELS = Endpoint(
+SEARCH_MODELS = Call(
     "GET",
     f"{API}/registered-models/search",
     local=lambda c, b: page(
@@ -61,7 +61,7 @@ SEARCH_MODELS = Endpoint(
         "registered_models",
     ),
 )
-SEARCH_VERSIONS = Endpoint(
+SEARCH_VERSIONS = Call(
     "GET",
     f"{API}/model-versions/search",
     local=lambda c, b: page(
@@ -74,14 +74,14 @@ SEARCH_VERSIONS = Endpoint(
         "model_versions",
     ),
 )
-SEARCH_EXPERIMENTS = Endpoint(
+SEARCH_EXPERIMENTS = Call(
     "POST",
     f"{API}/experiments/search",
     local=lambda c, b: page(
         c.search_experiments(max_results=b["max_results"], page_token=b.get("page_token")), "experiments"
     ),
 )
-SEARCH_RUNS = Endpoint(
+SEARCH_RUNS = Call(
     "POST",
     f"{API}/runs/search",
     local=lambda c, b: page(
@@ -94,7 +94,7 @@ SEARCH_RUNS = Endpoint(
         "runs",
     ),
 )
-SEARCH_LOGGED_MODELS = Endpoint(
+SEARCH_LOGGED_MODELS = Call(
     "POST",
     f"{API}/logged-models/search",
     local=lambda c, b: page(
@@ -104,14 +104,14 @@ SEARCH_LOGGED_MODELS = Endpoint(
         "models",
     ),
 )
-LIST_ARTIFACTS = Endpoint(
+LIST_ARTIFACTS = Call(
     "GET",
     f"{API}/artifacts/list",
     local=lambda c, b: {"files": [as_json(f) for f in c.list_artifacts(b["run_id"], b.get("path"))]},
 )
-GET_RUN = Endpoint("GET", f"{API}/runs/get", local=lambda c, b: {"run": as_json(c.get_run(b["run_id"]))})
+GET_RUN = Call("GET", f"{API}/runs/get", local=lambda c, b: {"run": as_json(c.get_run(b["run_id"]))})
 
-CREATE_MODEL = Endpoint(
+CREATE_MODEL = Call(
     "POST",
     f"{API}/registered-models/create",
     idempotent=False,
@@ -123,40 +123,40 @@ CREATE_MODEL = Endpoint(
         )
     },
 )
-UPDATE_MODEL = Endpoint(
+UPDATE_MODEL = Call(
     "PATCH",
     f"{API}/registered-models/update",
     local=lambda c, b: {"registered_model": as_json(registry(c).update_registered_model(b["name"], b["description"]))},
 )
-SET_MODEL_TAG = Endpoint(
+SET_MODEL_TAG = Call(
     "POST",
     f"{API}/registered-models/set-tag",
     local=lambda c, b: done(registry(c).set_registered_model_tag(b["name"], b["key"], b["value"])),
 )
-DELETE_MODEL_TAG = Endpoint(
+DELETE_MODEL_TAG = Call(
     "DELETE",
     f"{API}/registered-models/delete-tag",
     absent_ok=True,
     local=lambda c, b: done(registry(c).delete_registered_model_tag(b["name"], b["key"])),
 )
-SET_ALIAS = Endpoint(
+SET_ALIAS = Call(
     "POST",
     f"{API}/registered-models/alias",
     local=lambda c, b: done(registry(c).set_registered_model_alias(b["name"], b["alias"], str(b["version"]))),
 )
-DELETE_ALIAS = Endpoint(
+DELETE_ALIAS = Call(
     "DELETE",
     f"{API}/registered-models/alias",
     absent_ok=True,
     local=lambda c, b: done(registry(c).delete_registered_model_alias(b["name"], b["alias"])),
 )
-DELETE_MODEL = Endpoint(
+DELETE_MODEL = Call(
     "DELETE",
     f"{API}/registered-models/delete",
     absent_ok=True,
     local=lambda c, b: done(registry(c).delete_registered_model(b["name"])),
 )
-CREATE_VERSION = Endpoint(
+CREATE_VERSION = Call(
     "POST",
     f"{API}/model-versions/create",
     idempotent=False,
@@ -173,23 +173,23 @@ CREATE_VERSION = Endpoint(
         )
     },
 )
-UPDATE_VERSION = Endpoint(
+UPDATE_VERSION = Call(
     "PATCH",
     f"{API}/model-versions/update",
     local=lambda c, b: done(registry(c).update_model_version(b["name"], str(b["version"]), b["description"])),
 )
-SET_VERSION_TAG = Endpoint(
+SET_VERSION_TAG = Call(
     "POST",
     f"{API}/model-versions/set-tag",
     local=lambda c, b: done(registry(c).set_model_version_tag(b["name"], str(b["version"]), b["key"], b["value"])),
 )
-DELETE_VERSION_TAG = Endpoint(
+DELETE_VERSION_TAG = Call(
     "DELETE",
     f"{API}/model-versions/delete-tag",
     absent_ok=True,
     local=lambda c, b: done(registry(c).delete_model_version_tag(b["name"], str(b["version"]), b["key"])),
 )
-DELETE_VERSION = Endpoint(
+DELETE_VERSION = Call(
     "DELETE",
     f"{API}/model-versions/delete",
     absent_ok=True,

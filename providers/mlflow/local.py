@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mlreg.planner import redact, urls
 from mlreg.planner.errors import BackendError
-from mlreg.providers.mlflow.transport import Endpoint, MlflowApiError, Transport
+from mlreg.providers.mlflow.transport import Call, MlflowApiError, Transport
 from mlreg.providers.sqlite import is_sqlite, read_only_url, sqlite_path
 
 
@@ -65,7 +65,7 @@ class LocalTransport(Transport):
             return self.uri
         return database_store_uri(parsed, self.target, self.read_only, self.backend_timeout, self.connect_args)
 
-    def _send(self, endpoint: Endpoint, body: dict) -> dict:
+    def _send(self, endpoint: Call, body: dict) -> dict:
         from mlflow.exceptions import MlflowException
 
         if endpoint.local is None:

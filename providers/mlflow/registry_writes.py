@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mlreg.planner.changes import Action, Change
-from mlreg.planner.errors import AmbiguousWrite, BackendError
+from mlreg.planner.errors import BackendError
 from mlreg.planner.kinds.base import ALIASES, Phase
 from mlreg.planner.kinds.mlflow_facts import APPLY_TOKEN_TAG, LiveVersion
 from mlreg.planner.stages import STAGE_TAG
 from mlreg.providers.mlflow import endpoints as ep
 from mlreg.providers.mlflow.registry_reads import RegistryReads
-from mlreg.providers.mlflow.transport import ALREADY_EXISTS, MlflowApiError, Transport
+from mlreg.providers.mlflow.transport import MlflowApiError, Transport
 
 _TRANSIENT = ("duplicate key", "unique constraint", "database is locked")
 RECOVERY_WAITS = (0.0, 0.5, 1.5)  # re-reads after an ambiguous create: the first attempt may still land
@@ -100,21 +100,12 @@ class RegistryWrites:
         body = {"name": name, "tags": ep.tags({**(extra_tags or {}), **tags})}
         if description:
             body["description"] = description
-        started, attempt = time.monotonic(), 0
-        while True:
-            try:
-                self.api.call(ep.CREATE_MODEL, body)
-                return True
-            except MlflowApiError as e:
-                if e.error_code == ALREADY_EXISTS:
-                    return False
-                raise
-            except AmbiguousWrite as e:
-                flt = self.reads.name_filters([name])[0]
-                if any(m.name == name for m in self.reads.search_models(flt)):
-                    return False
-                time.sleep(self.api.resend_wait(started, attempt, str(e)))
-                attempt += 1
+
+        def find():
+            flt = self.reads.name_filters([name])[0]
+            return True if any(m.name == name for m in self.reads.search_models(flt)) else None
+
+        return self.api.create_once(ep.CREATE_MODEL, body, find, exists_ok=True).answer is not None
 
     def aliases(self, name: str, old: Mapping[str, str], new: Mapping[str, str]) -> None:
         for alias, number in new.items():
@@ -177,7 +168,7 @@ class RegistryWrites:
             source, model_id = self._source_for_run(run_id, matcher.get("artifact_path", "model").strip("/"))
         else:
             source = matcher["source"]
-        return self.create_once(
+        return self.register_version(
             name,
             source,
             run_id,
@@ -188,7 +179,7 @@ class RegistryWrites:
             apply_id,
         )
 
-    def create_once(
+    def register_version(
         self,
         name: str,
         source: str,
@@ -200,27 +191,20 @@ class RegistryWrites:
         token: str,
         prompt: bool = False,
     ) -> LiveVersion:
-        """Create a version carrying this apply's token; when the answer is lost, find what the
-        server made (`same` says which of this apply's versions it is) instead of creating again."""
+        """Register a version carrying this apply's token, once (`Transport.create_once`): when the
+        answer is lost, the version this apply made is found by its token (`same` says which of
+        this apply's versions it is, `recover`) instead of registering again."""
         body = {"name": name, "source": source, "tags": ep.tags({**tags, APPLY_TOKEN_TAG: token})}
         for key, value in (("run_id", run_id), ("description", description), ("model_id", model_id)):
             if value:
                 body[key] = value
-        started, attempt = time.monotonic(), 0
-        while True:
-            try:
-                mv = ep.version_of(self.api.call(ep.CREATE_VERSION, body)["model_version"])
-            except AmbiguousWrite as e:
-                found = self.recover(name, token, same, prompt)
-                if found is not None:
-                    return found
-                # verified absent: send it again, with the same token, while the budget lasts
-                time.sleep(self.api.resend_wait(started, attempt, str(e)))
-                attempt += 1
-                continue
-            if attempt:  # an earlier attempt may have landed late: keep exactly one
-                return self.recover(name, token, same, prompt, waits=(0.0,)) or mv
-            return mv
+        made = self.api.create_once(ep.CREATE_VERSION, body, lambda: self.recover(name, token, same, prompt))
+        if made.answer is None:
+            return made.found
+        mv = ep.version_of(made.answer["model_version"])
+        if made.resent:  # an earlier attempt may have landed late: keep exactly one
+            return self.recover(name, token, same, prompt, waits=(0.0,)) or mv
+        return mv
 
     def recover(
         self, name: str, token: str, same: Callable[[LiveVersion], bool], prompt: bool = False, waits=RECOVERY_WAITS

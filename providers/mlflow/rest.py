@@ -5,8 +5,8 @@
 - Idempotent requests (every read, tag and alias writes, updates, deletes) are retried with
   backoff on dropped connections, timeouts, 429 and 5xx, until the backend timeout; a request
   that never left this machine (connection refused) is retried even when it is not idempotent.
-- A create that got no clear answer raises `AmbiguousWrite`: the caller re-reads and adopts what
-  the server made (see kinds/registered_models.py). Creates are never retried blindly.
+- A create that got no clear answer raises `AmbiguousWrite`: `Transport.create_once` re-reads and
+  adopts what the server made, and sends it again only when nothing was. Never retried blindly.
 Credentials and TLS settings are given by the wiring (`Credentials`), which decides whether the
 environment's credentials may go to this server at all; the workspace, when set, goes in MLflow's
 `X-MLFLOW-WORKSPACE` header on every request.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from mlreg.planner import redact
 from mlreg.planner.errors import AmbiguousWrite, BackendError
 from mlreg.planner.patience import CONNECT_TIMEOUT, Patience
-from mlreg.providers.mlflow.transport import Endpoint, MlflowApiError, Transport, WorkspaceMissing
+from mlreg.providers.mlflow.transport import Call, MlflowApiError, Transport, WorkspaceMissing
 
 WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
 
@@ -141,7 +141,7 @@ class RestTransport(Transport):
             self._local.session = s
         return s
 
-    def _send(self, endpoint: Endpoint, body: dict) -> dict:
+    def _send(self, endpoint: Call, body: dict) -> dict:
         import requests
 
         path, body = endpoint.fill(body)

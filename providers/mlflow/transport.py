@@ -1,12 +1,13 @@
-"""What the MLflow provider's per-kind modules talk to: endpoints, each defined once, carried by
-one of two transports.
+"""What the MLflow provider's per-kind modules talk to: calls to MLflow's REST endpoints, each
+defined once, carried by one of two transports.
 
-An `Endpoint` is one MLflow REST request (method, path, whether it is idempotent) together with
-the same request against MLflow's in-process client (`local`), which answers with the JSON the
-REST API would. `rest.RestTransport` sends endpoints over HTTP to `http(s)://` tracking servers
-(plain REST, mlreg's own timeouts and retries); `local.LocalTransport` runs their local form for
-every other tracking URI (the embedded `sqlite:///` default). So a per-kind module reads and
-writes through `call(endpoint, body)` and never knows which transport it has.
+A `Call` is one MLflow REST request (method, path, whether it is idempotent) together with the
+same request against MLflow's in-process client (`local`), which answers with the JSON the REST
+API would. `rest.RestTransport` sends calls over HTTP to `http(s)://` tracking servers (plain
+REST, mlreg's own timeouts and retries); `local.LocalTransport` runs their local form for every
+other tracking URI (the embedded `sqlite:///` default). So a per-kind module reads and writes
+through `call(endpoint, body)` and never knows which transport it has; a create that is not
+idempotent goes through `create_once`, the one place that keeps the write promise.
 
 What a transport can do is declared in `capabilities` ("registry", "webhooks", "workspaces",
 "access"), never detected: a kind whose endpoints a transport cannot carry says so in one line.
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlreg.planner.errors import BackendError, BackendUnavailable
+from mlreg.planner.errors import AmbiguousWrite, BackendError, BackendUnavailable
 
 ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
 DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
@@ -39,8 +40,8 @@ class WorkspaceMissing(BackendError):
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """One MLflow request. `path` may hold `{field}`s, filled from (and taken out of) the body.
+class Call:
+    """One MLflow REST request. `path` may hold `{field}`s, filled from (and taken out of) the body.
     `idempotent`: sending it twice does no harm (so a lost answer may be retried); creates are not.
     `absent_ok`: already gone counts as done (deletes). `local(client, body)`: the same request
     on MLflow's in-process client, answering with REST's JSON (None: REST only). `scoped`: sent
@@ -68,8 +69,20 @@ class Endpoint:
         return path, rest
 
 
+@dataclass(frozen=True)
+class Created:
+    """How a create ended (`Transport.create_once`): the server's answer, or what reading back
+    found in its place (`answer` None). `resent`: the create was sent more than once, so an
+    earlier attempt may still land late (the caller keeps exactly one where it can tell)."""
+
+    answer: dict | None = None
+    found: Any = None
+    resent: bool = False
+
+
 class Transport:
-    """The shared part of both transports: what they are, and deletes that find nothing."""
+    """The shared part of both transports: what they are, deletes that find nothing, and the one
+    way a create that is not idempotent is sent (`create_once`)."""
 
     target: str = ""  # what it talks to, for people (password masked)
     capabilities: frozenset[str] = frozenset()
@@ -89,11 +102,37 @@ class Transport:
             )
         return min(0.25 * 2 ** min(attempt, 5), 5.0, self.budget - elapsed)
 
+    def create_once(
+        self, call: Call, body: dict, find: Callable[[], Any], exists_ok: bool = False, send=None
+    ) -> Created:
+        """The write promise, once for every create: send it; when its answer is lost
+        (`AmbiguousWrite`), read back (`find()`: what it made, or None) and return what an earlier
+        attempt made; send it again (the same body) only when nothing was made, until the backend
+        timeout (`resend_wait`). `exists_ok`: MLflow's "already exists" also counts as made (a
+        name mlreg adopts: models, workspaces), and `find()` says what is there. `send(call,
+        body)`: how to send it (default `self.call`; the access app's calls say a server without
+        it in one line)."""
+        send = send or self.call
+        started, attempt = time.monotonic(), 0
+        while True:
+            try:
+                return Created(answer=send(call, body), resent=attempt > 0)
+            except MlflowApiError as e:
+                if exists_ok and e.error_code == ALREADY_EXISTS:
+                    return Created(found=find(), resent=attempt > 0)
+                raise
+            except AmbiguousWrite as e:
+                made = find()
+                if made is not None:
+                    return Created(found=made, resent=attempt > 0)
+                time.sleep(self.resend_wait(started, attempt, str(e)))
+                attempt += 1
+
     def exists(self) -> bool:
         """False for an embedded store that does not exist yet (read as empty; apply creates it)."""
         return True
 
-    def call(self, endpoint: Endpoint, body: dict | None = None) -> dict:
+    def call(self, endpoint: Call, body: dict | None = None) -> dict:
         if endpoint.capability not in self.capabilities:
             raise BackendError(f"{self.target} cannot serve {endpoint.capability} ({endpoint.method} {endpoint.path})")
         try:
@@ -103,10 +142,10 @@ class Transport:
                 return {}
             raise
 
-    def _send(self, endpoint: Endpoint, body: dict) -> dict:
+    def _send(self, endpoint: Call, body: dict) -> dict:
         raise NotImplementedError
 
-    def pages(self, endpoint: Endpoint, body: dict, key: str) -> list[dict]:
+    def pages(self, endpoint: Call, body: dict, key: str) -> list[dict]:
         """Every page of a paged search or listing, following its page tokens. A server that
         never stops paging (a token it gave before, or pages for longer than the backend timeout)
         is given up on with one line."""

@@ -15,6 +15,7 @@ def fast_load(text: str):
     """The fast loader as the loader calls it, without validating entries (plain data back)."""
     return fastyaml.fast_load(text, integer_keys=integer_keys())
 
+
 AGREE = [
     "a: 1\nb: [1, 2, 'x']\nc: {d: e}\n",
     "tags: {dataset_version: '2025-01-03', on_call: 'yes'}\n",

@@ -9,6 +9,7 @@ import re
 from pydantic import Field
 
 from mlreg.planner.config.base import Frozen
+from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
 from mlreg.planner.config.sections.registry import Section, register
 
 # MLflow's rule (mlflow.utils.workspace_utils.WorkspaceNameValidator): lowercase letters, digits,
@@ -24,7 +25,7 @@ class WorkspaceSpec(Frozen):
 def check(ctx) -> None:
     names = ctx.cfg.workspaces if ctx.cfg is not None else ctx.section("workspaces")
     for name in names:
-        if not isinstance(name, str) or not WORKSPACE_NAME.match(name) or name == "default":
+        if not isinstance(name, str) or not WORKSPACE_NAME.match(name) or name == DEFAULT_WORKSPACE:
             ctx.error(("workspaces", name), f"Workspace name {name!r} is not allowed", NAME_HINT)
         if ctx.track_declared:
             ctx.declared.add(f"workspace.{name}")

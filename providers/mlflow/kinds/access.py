@@ -14,12 +14,12 @@ resolved by reading back, and sent again only when nothing was made.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlreg.planner.changes import Action, Change
-from mlreg.planner.errors import AmbiguousWrite, BackendError
+from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
+from mlreg.planner.errors import BackendError
 from mlreg.planner.kinds.access_facts import (
     PER_USER_ROLE,
     AccessFacts,
@@ -31,7 +31,7 @@ from mlreg.planner.kinds.access_facts import (
 from mlreg.planner.kinds.base import Phase
 from mlreg.planner.kinds.catalog import GRANTS
 from mlreg.providers.mlflow import DISPATCH
-from mlreg.providers.mlflow.transport import Endpoint, MlflowApiError
+from mlreg.providers.mlflow.transport import Call, Created, MlflowApiError
 
 if TYPE_CHECKING:
     from mlreg.providers.mlflow.provider import Mlflow
@@ -39,13 +39,13 @@ if TYPE_CHECKING:
 V2, V3 = "/api/2.0/mlflow", "/api/3.0/mlflow"
 
 
-def _ep(method: str, path: str, **kw) -> Endpoint:
-    return Endpoint(method, path, capability="access", scoped=False, **kw)
+def _ep(method: str, path: str, **kw) -> Call:
+    return Call(method, path, capability="access", scoped=False, **kw)
 
 
 # listing users is for members of the request's workspace: these carry the workspace header
-USERS = Endpoint("GET", f"{V2}/users/list", capability="access")
-CURRENT = Endpoint("GET", f"{V2}/users/current", capability="access")
+USERS = Call("GET", f"{V2}/users/list", capability="access")
+CURRENT = Call("GET", f"{V2}/users/current", capability="access")
 CREATE_USER = _ep("POST", f"{V2}/users/create", idempotent=False)
 USER_ADMIN = _ep("PATCH", f"{V2}/users/update-admin")
 USER_PASSWORD = _ep("PATCH", f"{V2}/users/update-password")
@@ -60,7 +60,7 @@ ASSIGN = _ep("POST", f"{V3}/roles/assign", idempotent=False)
 UNASSIGN = _ep("DELETE", f"{V3}/roles/unassign", absent_ok=True)
 
 
-def _call(mf: Mlflow, endpoint: Endpoint, body: dict | None = None) -> dict:
+def _call(mf: Mlflow, endpoint: Call, body: dict | None = None) -> dict:
     """A request to the basic-auth app; a server without it is one clear line."""
     if "access" not in mf.api.capabilities:
         raise _no_auth(mf)
@@ -82,7 +82,7 @@ def _permission(p: dict) -> LivePermission:
 
 @DISPATCH.reads(AccessRequest)
 def read(mf: Mlflow, request: AccessRequest) -> AccessFacts:
-    workspace = next(iter(sorted(request.workspaces)), "default")
+    workspace = next(iter(sorted(request.workspaces)), DEFAULT_WORKSPACE)
     users = _call(mf, USERS).get("users", ())
     current = _call(mf, CURRENT).get("user") or {}
     members: dict[int, set[str]] = {}
@@ -118,22 +118,22 @@ def read(mf: Mlflow, request: AccessRequest) -> AccessFacts:
 
 @DISPATCH.lists("role")
 def role_names(mf: Mlflow) -> list[str]:
-    return sorted(name for name in _facts(mf, mf.api.workspace or "default").roles if not PER_USER_ROLE.match(name))
+    return sorted(
+        name for name in _facts(mf, mf.api.workspace or DEFAULT_WORKSPACE).roles if not PER_USER_ROLE.match(name)
+    )
 
 
-def _once(mf: Mlflow, endpoint: Endpoint, body: dict, found: Callable[[], Any]) -> Any:
-    """Send a create; when its answer is lost, read back (`found()`) and send again only when
-    nothing was made, while the backend timeout lasts."""
-    started, attempt = time.monotonic(), 0
-    while True:
-        try:
-            return _call(mf, endpoint, body)
-        except AmbiguousWrite as e:
-            made = found()
-            if made:
-                return made
-            time.sleep(mf.api.resend_wait(started, attempt, str(e)))
-            attempt += 1
+def _create(mf: Mlflow, endpoint: Call, body: dict, find: Callable[[], Any]) -> Created:
+    """A create of the basic-auth app, sent once (`Transport.create_once`): `find()` reads back
+    the id of what it made."""
+    return mf.api.create_once(endpoint, body, find, send=lambda c, b: _call(mf, c, b))
+
+
+def _made_id(made: Created, key: str) -> int | None:
+    """The new object's id: from the create's answer (`{key: {id}}`), or what reading back found."""
+    if made.answer is None:
+        return made.found
+    return int((made.answer.get(key) or {}).get("id", 0)) or None
 
 
 def _facts(mf: Mlflow, workspace: str) -> AccessFacts:
@@ -147,12 +147,11 @@ def write_user(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, 
     password = change.secrets.get("password")
     if change.before is None:
 
-        def made():
-            user = _facts(mf, "default").users.get(name)
-            return {"user": {"id": user.id}} if user else None
+        def find():
+            user = _facts(mf, DEFAULT_WORKSPACE).users.get(name)
+            return user.id if user else None
 
-        answer = _once(mf, CREATE_USER, {"username": name, "password": password}, made)
-        user_id = int((answer.get("user") or {}).get("id", 0)) or None
+        user_id = _made_id(_create(mf, CREATE_USER, {"username": name, "password": password}, find), "user")
         before = {"admin": False, "password": after.get("password")}
     else:
         user_id = change.identity.get("id")
@@ -172,12 +171,12 @@ def write_role(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, 
     after = dict(change.after or {})
     if change.before is None:
 
-        def made():
+        def find():
             role = _facts(mf, workspace).roles.get(name)
-            return {"role": {"id": role.id}} if role else None
+            return role.id if role else None
 
-        answer = _once(mf, CREATE_ROLE, {"name": name, "workspace": workspace, **after}, made)
-        return {"name": name, "workspace": workspace, "id": int(answer["role"]["id"])}
+        made = _create(mf, CREATE_ROLE, {"name": name, "workspace": workspace, **after}, find)
+        return {"name": name, "workspace": workspace, "id": _made_id(made, "role")}
     if "description" in after and change.before.get("description") != after["description"]:
         _call(mf, UPDATE_ROLE, {"role_id": change.identity["id"], "description": after["description"]})
     return dict(change.identity)
@@ -194,10 +193,10 @@ def write_grant(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str,
     if change.before is None:
         key = f"{ident['resource_type']}:{ident['pattern']}"
 
-        def made():
+        def find():
             role = _facts(mf, ident["workspace"]).roles.get(ident["role"])
             grant = next((g for g in (role.permissions if role else ()) if g.key == key), None)
-            return {"role_permission": {"id": grant.id}} if grant else None
+            return grant.id if grant else None
 
         body = {
             "role_id": role_id,
@@ -205,8 +204,8 @@ def write_grant(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str,
             "resource_pattern": ident["pattern"],
             "permission": permission,
         }
-        answer = _once(mf, ADD_GRANT, body, made)
-        return {**ident, "role_id": role_id, "id": int(answer["role_permission"]["id"])}
+        made = _create(mf, ADD_GRANT, body, find)
+        return {**ident, "role_id": role_id, "id": _made_id(made, "role_permission")}
     _call(mf, UPDATE_GRANT, {"role_permission_id": ident["id"], "permission": permission})
     return ident
 
@@ -220,9 +219,9 @@ def write_member(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str
         _call(mf, UNASSIGN, body)
         return ident
 
-    def made():
+    def find():
         role = _facts(mf, ident["workspace"]).roles.get(ident["role"])
-        return {"assignment": {}} if role and ident["user"] in role.members else None
+        return True if role and ident["user"] in role.members else None
 
-    _once(mf, ASSIGN, body, made)
+    _create(mf, ASSIGN, body, find)
     return {**ident, "role_id": role_id}

@@ -6,7 +6,7 @@ returns the declared template.
 
 Reads are bulk (`name IN` chunks, filtered on the prompt tag: MLflow's search otherwise leaves
 prompts out); a version create carries the apply's token like a model version's, and an answer
-lost on the way is resolved the same way (models.ModelWrites.recover).
+lost on the way is resolved the same way (registry_writes.RegistryWrites.recover).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def write_version(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[st
             PROMPT_TYPE_TAG: "text",
             PROMPT_TEXT_TAG: template,
         }
-        mv = writes.create_once(
+        mv = writes.register_version(
             name,
             SOURCE,
             None,

@@ -7,17 +7,15 @@ secret travels only in the create or update request (`change.secrets`), never an
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlreg.planner.changes import Action, Change
-from mlreg.planner.errors import AmbiguousWrite
 from mlreg.planner.kinds.base import Phase
 from mlreg.planner.kinds.webhook import LiveWebhook, WebhookFacts, WebhookRequest
 from mlreg.providers.mlflow import DISPATCH
 from mlreg.providers.mlflow.endpoints import API, as_json, done, page
-from mlreg.providers.mlflow.transport import Endpoint, MlflowApiError
+from mlreg.providers.mlflow.transport import Call, Created, MlflowApiError
 
 if TYPE_CHECKING:
     from mlreg.providers.mlflow.provider import Mlflow
@@ -36,13 +34,13 @@ def _update(c, b: dict):
     return {"webhook": as_json(c.update_webhook(b["webhook_id"], **fields))}
 
 
-LIST = Endpoint(
+LIST = Call(
     "GET",
     f"{API}/webhooks",
     capability="webhooks",
     local=lambda c, b: page(c.list_webhooks(max_results=b["max_results"], page_token=b.get("page_token")), "webhooks"),
 )
-CREATE = Endpoint(
+CREATE = Call(
     "POST",
     f"{API}/webhooks",
     capability="webhooks",
@@ -60,8 +58,8 @@ CREATE = Endpoint(
         )
     },
 )
-UPDATE = Endpoint("PATCH", f"{API}/webhooks/{{webhook_id}}", capability="webhooks", local=_update)
-DELETE = Endpoint(
+UPDATE = Call("PATCH", f"{API}/webhooks/{{webhook_id}}", capability="webhooks", local=_update)
+DELETE = Call(
     "DELETE",
     f"{API}/webhooks/{{webhook_id}}",
     capability="webhooks",
@@ -136,10 +134,10 @@ def _write(mf: Mlflow, change: Change) -> dict:
     after = dict(change.after or {})
     secret = change.secrets.get("secret")
     if change.before is None:
-        created = _create(mf, name, after, secret, change.secrets.get("url"))
-        if created is not None:
-            return {"name": name, "id": created}
-        before, webhook_id = {}, _by_name(mf, name)  # adopted after a lost answer: converge it below
+        made = _create(mf, name, after, secret, change.secrets.get("url"))
+        if made.answer is not None:
+            return {"name": name, "id": webhook_of(made.answer["webhook"]).id}
+        before, webhook_id = {}, made.found  # made by an attempt whose answer was lost: converge it below
     else:
         before, webhook_id = dict(change.before), change.identity["id"]
     fields = {
@@ -158,8 +156,9 @@ def _write(mf: Mlflow, change: Change) -> dict:
     return {"name": name, "id": webhook_id}
 
 
-def _create(mf: Mlflow, name: str, after: dict, secret: str | None, url: str | None = None) -> str | None:
-    """The new webhook's id, or None when a create whose answer was lost made it after all."""
+def _create(mf: Mlflow, name: str, after: dict, secret: str | None, url: str | None = None) -> Created:
+    """The create, sent once: its answer, or the id of the webhook an attempt whose answer was
+    lost made after all (found by name)."""
     body = {
         "name": name,
         "url": url or after["url"],
@@ -170,15 +169,7 @@ def _create(mf: Mlflow, name: str, after: dict, secret: str | None, url: str | N
         body["description"] = after["description"]
     if secret:
         body["secret"] = secret
-    started, attempt = time.monotonic(), 0
-    while True:
-        try:
-            return webhook_of(mf.api.call(CREATE, body)["webhook"]).id
-        except AmbiguousWrite as e:
-            if _by_name(mf, name) is not None:
-                return None
-            time.sleep(mf.api.resend_wait(started, attempt, str(e)))
-            attempt += 1
+    return mf.api.create_once(CREATE, body, lambda: _by_name(mf, name))
 
 
 def _by_name(mf: Mlflow, name: str) -> str | None:

@@ -5,25 +5,24 @@ the file's workspace header (a workspace that does not exist yet would make the 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlreg.planner.changes import Action, Change
-from mlreg.planner.errors import AmbiguousWrite, BackendError
+from mlreg.planner.errors import BackendError
 from mlreg.planner.kinds.base import Phase
 from mlreg.planner.kinds.workspace import LiveWorkspace, WorkspaceFacts, WorkspaceRequest
 from mlreg.providers.mlflow import DISPATCH
-from mlreg.providers.mlflow.transport import Endpoint, MlflowApiError
+from mlreg.providers.mlflow.transport import Call, MlflowApiError
 
 if TYPE_CHECKING:
     from mlreg.providers.mlflow.provider import Mlflow
 
 API = "/api/3.0/mlflow/workspaces"
-LIST = Endpoint("GET", API, capability="workspaces", scoped=False)
-CREATE = Endpoint("POST", API, capability="workspaces", scoped=False, idempotent=False)
-UPDATE = Endpoint("PATCH", f"{API}/{{name}}", capability="workspaces", scoped=False)
-DELETE = Endpoint("DELETE", f"{API}/{{name}}", capability="workspaces", scoped=False, absent_ok=True)
+LIST = Call("GET", API, capability="workspaces", scoped=False)
+CREATE = Call("POST", API, capability="workspaces", scoped=False, idempotent=False)
+UPDATE = Call("PATCH", f"{API}/{{name}}", capability="workspaces", scoped=False)
+DELETE = Call("DELETE", f"{API}/{{name}}", capability="workspaces", scoped=False, absent_ok=True)
 
 
 def _no_workspaces(mf: Mlflow) -> BackendError:
@@ -66,20 +65,10 @@ def write(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any],
     after = dict(change.after or {})
     if change.before is None:
         body = {"name": name, **({"description": after["description"]} if "description" in after else {})}
-        started, attempt = time.monotonic(), 0
-        while True:
-            try:
-                mf.api.call(CREATE, body)
-                return {"name": name}
-            except MlflowApiError as e:
-                if e.error_code != "RESOURCE_ALREADY_EXISTS":
-                    raise
-                break  # made by an earlier attempt, or by someone: converge it below
-            except AmbiguousWrite as e:
-                if name in _list(mf):
-                    break
-                time.sleep(mf.api.resend_wait(started, attempt, str(e)))
-                attempt += 1
+        made = mf.api.create_once(CREATE, body, lambda: name if name in _list(mf) else None, exists_ok=True)
+        if made.answer is not None:
+            return {"name": name}
+        # made by an earlier attempt, or by someone: converge it below
     if "description" in after and (change.before or {}).get("description") != after["description"]:
         mf.api.call(UPDATE, {"name": name, "description": after["description"]})
     return {"name": name}
