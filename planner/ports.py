@@ -6,13 +6,15 @@ The engine is typed against these small interfaces (Terraform's statemgr Reader/
 Provider contract (Pulumi-style):
 - `read` answers the request types the provider serves, in bulk (a page is one request, never one
   request per version), and raises on a request type it does not know.
-- `apply` makes live match one change (one phase of it) and returns the resource's identity (e.g.
-  the version number MLflow assigned). It is idempotent for the change it is given: if the object
-  already exists in the desired shape (a crash after MLflow created it, an answer lost on the
-  way), it adopts it instead of creating a second one. If it raises, the change may be partly
-  done (some tags set); the next plan sees the live values and finishes it, never duplicating.
-  `apply_id` names the apply: creates carry it, so an answer lost on the way can be found again.
-- `apply_batch` does the same for all changes of a batch kind at once (one transaction).
+- `apply` takes one `WriteRequest` (Terraform's ApplyResourceChangeRequest: one phase of one
+  change, the values its references resolved to, the apply's id) and makes live match it,
+  answering a `WriteResult` (the resource's identity: e.g. the version number MLflow assigned).
+  It is idempotent for the change it is given: if the object already exists in the desired shape
+  (a crash after MLflow created it, an answer lost on the way), it adopts it instead of creating
+  a second one. If it raises, the change may be partly done (some tags set); the next plan sees
+  the live values and finishes it, never duplicating. Creates carry the apply's id, so an answer
+  lost on the way can be found again.
+- `apply_batch` does the same for all requests of a batch kind at once (one transaction).
 - `kinds()` lists the resource types it writes (the conformance test checks every kind has one).
 """
 
@@ -28,10 +30,35 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from mlreg.planner.changes import Change
-from mlreg.planner.kinds.base import Phase
+from mlreg.planner.changes import EMPTY, Change
+from mlreg.planner.kinds.base import MAIN, Phase
 from mlreg.planner.live import Reads, Request
 from mlreg.planner.recorded import StateSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRequest:
+    """One write apply asks of a provider (Terraform's ApplyResourceChangeRequest): one `phase` of
+    one `change`, `values` (what the resources `change.refs` names became: a version number MLflow
+    assigned, a new role's id; filled in by apply) and `apply_id` (this apply's id, which creates
+    carry)."""
+
+    change: Change
+    phase: Phase = MAIN
+    values: Mapping[str, Any] = EMPTY
+    apply_id: str = ""
+
+    def after(self) -> dict[str, Any]:
+        """The change's `after` with the values only apply knows filled in."""
+        return self.change.filled_after(self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a provider answers a write (Terraform's ApplyResourceChangeResponse): the identity of
+    the resource as live has it now, which state records."""
+
+    identity: Mapping[str, Any]
 
 
 class Provider(Protocol):
@@ -49,13 +76,11 @@ class Provider(Protocol):
     def kinds(self) -> set[str]:
         """The resource types it writes."""
 
-    def apply(self, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> Mapping[str, Any]:
-        """Make live match one phase of `change`; `resolved` fills `change.refs`."""
+    def apply(self, request: WriteRequest) -> WriteResult:
+        """Make live match one phase of one change."""
 
-    def apply_batch(
-        self, changes: Sequence[Change], resolved: Mapping[str, Mapping[str, Any]], apply_id: str
-    ) -> dict[str, Mapping[str, Any]]:
-        """Apply all changes of a batch kind in one transaction; returns address -> identity."""
+    def apply_batch(self, requests: Sequence[WriteRequest]) -> dict[str, WriteResult]:
+        """Apply all changes of a batch kind in one transaction; returns address -> result."""
 
 
 class Prefetched(Protocol):
@@ -100,7 +125,7 @@ class LockInfo:
 def _user() -> str:
     try:
         return getpass.getuser()
-    except Exception:
+    except (OSError, KeyError, ImportError):  # no login name, no password entry for the uid, no pwd
         return os.environ.get("USER", "unknown")
 
 

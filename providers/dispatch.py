@@ -36,8 +36,9 @@ class Dispatch:
         return register
 
     def writes(self, *types: str, batch: bool = False):
-        """`@DISPATCH.writes("model")` on `fn(context, change, phase, resolved, apply_id) -> identity`;
-        with `batch=True`, `fn(context, changes, resolved, apply_id) -> {address: identity}`."""
+        """`@DISPATCH.writes("model")` on `fn(context, request: WriteRequest) -> WriteResult`; with
+        `batch=True`, `fn(context, requests: list[WriteRequest]) -> {address: WriteResult}`
+        (planner/ports.py)."""
 
         def register(fn):
             for t in types:

@@ -4,14 +4,13 @@ never silently routed elsewhere."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlreg.planner.changes import Change
-from mlreg.planner.kinds.base import Phase
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import Request
+from mlreg.planner.ports import WriteRequest, WriteResult
 from mlreg.providers.mlflow import DISPATCH
 from mlreg.providers.mlflow.registry_reads import RegistryReads
 from mlreg.providers.mlflow.registry_writes import RegistryWrites
@@ -51,11 +50,11 @@ class MlflowProvider:
                 out[type(r).facts] = type(r).facts(note=str(e))
         return out
 
-    def apply(self, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> Mapping[str, Any]:
-        return DISPATCH.writer(change.type)(self.mlflow, change, phase, resolved, apply_id)
+    def apply(self, request: WriteRequest) -> WriteResult:
+        return DISPATCH.writer(request.change.type)(self.mlflow, request)
 
-    def apply_batch(self, changes, resolved, apply_id):
-        raise TypeError(f"{self.name} applies no batch kinds")
+    def apply_batch(self, requests: Sequence[WriteRequest]) -> dict[str, WriteResult]:
+        raise TypeError(f"{self.name} applies no batch kinds ({requests[0].change.type})")
 
     def names(self, type_: str) -> list[str]:
         """Every live name of a kind (for `mlreg import`)."""

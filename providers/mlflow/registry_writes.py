@@ -17,8 +17,9 @@ from typing import Any
 
 from mlreg.planner.changes import Action, Change
 from mlreg.planner.errors import BackendError
-from mlreg.planner.kinds.base import ALIASES, Phase
+from mlreg.planner.kinds.base import ALIASES
 from mlreg.planner.kinds.mlflow_facts import APPLY_TOKEN_TAG, LiveVersion
+from mlreg.planner.ports import WriteRequest, WriteResult
 from mlreg.planner.stages import STAGE_TAG
 from mlreg.providers.mlflow import endpoints as ep
 from mlreg.providers.mlflow.registry_reads import RegistryReads
@@ -64,24 +65,24 @@ class RegistryWrites:
         self.reads = reads
 
     # -- registered models ---------------------------------------------------------------------------
-    def model(
-        self, change: Change, phase: Phase, resolved: Mapping[str, Any], extra_tags: dict | None = None
-    ) -> dict[str, Any]:
+    def model(self, request: WriteRequest, extra_tags: dict | None = None) -> WriteResult:
         """A registered model (and, with `extra_tags` marking it, a prompt: MLflow keeps both so).
         A description in `identity` is set at creation only (a prompt's first commit message)."""
+        change = request.change
         name = change.identity["name"]
+        done = WriteResult({"name": name})
         api = self.api
         if change.action is Action.DELETE:
             api.call(ep.DELETE_MODEL, {"name": name})
-            return {"name": name}
+            return done
         before, after = dict(change.before or {}), dict(change.after or {})
-        if phase is ALIASES:
-            self.aliases(name, before.get("aliases") or {}, change.filled_after(resolved).get("aliases") or {})
-            return {"name": name}
+        if request.phase is ALIASES:
+            self.aliases(name, before.get("aliases") or {}, request.after().get("aliases") or {})
+            return done
         if change.before is None:
             description = after.get("description", change.identity.get("description"))
             if self.create_model(name, after.get("tags") or {}, description, extra_tags):
-                return {"name": name}
+                return done
             before = {}  # it existed already (a crashed or unanswered create): converge it below
         if "description" in after and before.get("description") != after["description"]:
             api.call(ep.UPDATE_MODEL, {"name": name, "description": after["description"]})
@@ -91,7 +92,7 @@ class RegistryWrites:
             lambda k, v: api.call(ep.SET_MODEL_TAG, {"name": name, "key": k, "value": v}),
             lambda k: api.call(ep.DELETE_MODEL_TAG, {"name": name, "key": k}),
         )
-        return {"name": name}
+        return done
 
     def create_model(self, name: str, tags: dict, description: str | None, extra_tags: dict | None = None) -> bool:
         """Create the registered model; False when it already exists (adopt it). A create that got
@@ -118,15 +119,16 @@ class RegistryWrites:
     def delete_version(self, name: str, version: str) -> None:
         self.api.call(ep.DELETE_VERSION, {"name": name, "version": str(version)})
 
-    def version(self, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict[str, Any]:
+    def version(self, request: WriteRequest) -> WriteResult:
+        change = request.change
         name = change.identity["name"]
         if change.action is Action.DELETE:
             self.delete_version(name, change.identity["version"])
-            return dict(change.identity)
+            return WriteResult(dict(change.identity))
         after = dict(change.after or {})
         if change.before is None:
-            mv = self._create_version(change, after, apply_id)
-            return {"name": name, "version": mv.version, "key": change.identity["key"]}
+            mv = self._create_version(change, after, request.apply_id)
+            return WriteResult({"name": name, "version": mv.version, "key": change.identity["key"]})
         before = dict(change.before)
         self.converge_version(
             name,
@@ -136,7 +138,7 @@ class RegistryWrites:
             version_tags(before),
             version_tags(after),
         )
-        return {"name": name, "version": str(change.identity["version"]), "key": change.identity["key"]}
+        return WriteResult({"name": name, "version": str(change.identity["version"]), "key": change.identity["key"]})
 
     def converge_version(
         self,

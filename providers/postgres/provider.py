@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from mlreg.planner import redact
-from mlreg.planner.changes import Change
 from mlreg.planner.errors import BackendError
-from mlreg.planner.kinds.base import Phase
 from mlreg.planner.kinds.policy_version import PROVIDER
 from mlreg.planner.live import Request
 from mlreg.planner.patience import CONNECT_TIMEOUT, Patience
+from mlreg.planner.ports import WriteRequest, WriteResult
 from mlreg.providers.postgres import DISPATCH
 from mlreg.providers.postgres.login import login_message, refused_login
 from mlreg.providers.sqlite import read_only_url, sqlite_path
@@ -178,17 +177,15 @@ class DatabaseProvider:
     def kinds(self) -> set[str]:
         return DISPATCH.kinds()
 
-    def apply(self, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str):
-        raise TypeError(f"{self.name} applies its kinds in batches only ({change.address})")
+    def apply(self, request: WriteRequest) -> WriteResult:
+        raise TypeError(f"{self.name} applies its kinds in batches only ({request.change.address})")
 
-    def apply_batch(
-        self, changes: Sequence[Change], resolved: Mapping[str, Mapping[str, Any]], apply_id: str
-    ) -> dict[str, Mapping[str, Any]]:
+    def apply_batch(self, requests: Sequence[WriteRequest]) -> dict[str, WriteResult]:
         """All changes of one batch kind in one transaction (see the kind's writer)."""
-        types = {c.type for c in changes}
+        types = {r.change.type for r in requests}
         if len(types) != 1:
             raise TypeError(f"{self.name}: one batch holds one kind, got {sorted(types)}")
-        return DISPATCH.batch_writer(types.pop())(self, changes, resolved, apply_id)
+        return DISPATCH.batch_writer(types.pop())(self, list(requests))
 
 
 def _transient(e) -> bool:

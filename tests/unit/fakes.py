@@ -29,7 +29,7 @@ from mlreg.planner.kinds.policy_version import LivePolicyVersion, PolicyFacts, P
 from mlreg.planner.kinds.prompt import LivePrompt, LivePromptVersion, PromptFacts, PromptRequest
 from mlreg.planner.kinds.webhook import LiveWebhook, WebhookFacts, WebhookRequest
 from mlreg.planner.kinds.workspace import LiveWorkspace, WorkspaceFacts, WorkspaceRequest
-from mlreg.planner.ports import LockInfo
+from mlreg.planner.ports import LockInfo, WriteRequest, WriteResult
 from mlreg.planner.recorded import StateSnapshot, journal_entry
 from mlreg.planner.workflow import Session
 from tests.unit.engine_support import RUN_DEFAULTS
@@ -232,16 +232,17 @@ class MemoryMlflow:
         return set(WRITERS)
 
     # -- writes ---------------------------------------------------------------------------------------
-    def apply(self, change, phase, resolved, apply_id):
+    def apply(self, request: WriteRequest) -> WriteResult:
+        change, phase = request.change, request.phase
         key = change.address if phase.name == "main" else f"{change.address}#{phase.name}"
         self.calls.append(key)
-        self.apply_ids.add(apply_id)
+        self.apply_ids.add(request.apply_id)
         if key in self.fail:
             raise self.fail[key]
-        self.resolved = resolved
-        return WRITERS[change.type](self, change, phase, change.filled_after(resolved), apply_id)
+        self.resolved = request.values
+        return WriteResult(WRITERS[change.type](self, change, phase, request.after(), request.apply_id))
 
-    def apply_batch(self, changes, resolved, apply_id):
+    def apply_batch(self, requests):
         raise AssertionError("no batch kinds here")
 
     def _model(self, change, phase, after, apply_id, store=None, versions=None):
@@ -424,20 +425,21 @@ class MemoryPolicies:
     def kinds(self) -> set[str]:
         return {"policy_version"}
 
-    def apply(self, change, phase, resolved, apply_id):
+    def apply(self, request):
         raise AssertionError("policy versions go in batches")
 
-    def apply_batch(self, changes, resolved, apply_id):
+    def apply_batch(self, requests):
         if self.fail is not None:
             raise self.fail
         out = {}
-        for c in changes:
+        for r in requests:
+            c = r.change
             self.calls.append(c.address)
             ident = dict(c.identity)
             if c.action is Action.DELETE:
                 self.rows.pop((ident["policy_id"], ident["version"]), None)
             else:
-                after = c.filled_after(resolved.get(c.address, {}))
+                after = r.after()
                 row_id = ident.get("id") or f"row-{next(self._ids)}"
                 self.rows[(ident["policy_id"], ident["version"])] = LivePolicyVersion(
                     row_id,
@@ -448,7 +450,7 @@ class MemoryPolicies:
                     copy.deepcopy(after["config_defaults"]),
                 )
                 ident["id"] = row_id
-            out[c.address] = ident
+            out[c.address] = WriteResult(ident)
         return out
 
 

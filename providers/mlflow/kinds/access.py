@@ -14,10 +14,10 @@ resolved by reading back, and sent again only when nothing was made.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mlreg.planner.changes import Action, Change
+from mlreg.planner.changes import Action
 from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
 from mlreg.planner.errors import BackendError
 from mlreg.planner.kinds.access_facts import (
@@ -28,8 +28,8 @@ from mlreg.planner.kinds.access_facts import (
     LiveRole,
     LiveUser,
 )
-from mlreg.planner.kinds.base import Phase
 from mlreg.planner.kinds.catalog import GRANTS
+from mlreg.planner.ports import WriteRequest, WriteResult
 from mlreg.providers.mlflow import DISPATCH
 from mlreg.providers.mlflow.transport import Call, Created, MlflowApiError
 
@@ -141,7 +141,8 @@ def _facts(mf: Mlflow, workspace: str) -> AccessFacts:
 
 
 @DISPATCH.writes("user")
-def write_user(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+def write_user(mf: Mlflow, request: WriteRequest) -> WriteResult:
+    change = request.change
     name = change.identity["name"]
     after, before = dict(change.after or {}), dict(change.before or {})
     password = change.secrets.get("password")
@@ -159,15 +160,16 @@ def write_user(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, 
         _call(mf, USER_ADMIN, {"username": name, "is_admin": bool(after.get("admin"))})
     if "password" in after and after["password"] != before.get("password") and password:
         _call(mf, USER_PASSWORD, {"username": name, "password": password})
-    return {"name": name, "id": user_id}
+    return WriteResult({"name": name, "id": user_id})
 
 
 @DISPATCH.writes("role")
-def write_role(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+def write_role(mf: Mlflow, request: WriteRequest) -> WriteResult:
+    change = request.change
     name, workspace = change.identity["name"], change.identity["workspace"]
     if change.action is Action.DELETE:
         _call(mf, DELETE_ROLE, {"role_id": change.identity["id"]})
-        return dict(change.identity)
+        return WriteResult(dict(change.identity))
     after = dict(change.after or {})
     if change.before is None:
 
@@ -176,19 +178,20 @@ def write_role(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, 
             return role.id if role else None
 
         made = _create(mf, CREATE_ROLE, {"name": name, "workspace": workspace, **after}, find)
-        return {"name": name, "workspace": workspace, "id": _made_id(made, "role")}
+        return WriteResult({"name": name, "workspace": workspace, "id": _made_id(made, "role")})
     if "description" in after and change.before.get("description") != after["description"]:
         _call(mf, UPDATE_ROLE, {"role_id": change.identity["id"], "description": after["description"]})
-    return dict(change.identity)
+    return WriteResult(dict(change.identity))
 
 
 @DISPATCH.writes("role_permission")
-def write_grant(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+def write_grant(mf: Mlflow, request: WriteRequest) -> WriteResult:
+    change = request.change
     ident = dict(change.identity)
     if change.action is Action.DELETE:
         _call(mf, REMOVE_GRANT, {"role_permission_id": ident["id"]})
-        return ident
-    role_id = ident.get("role_id") or resolved.get("role_id")
+        return WriteResult(ident)
+    role_id = ident.get("role_id") or request.values.get("role_id")
     permission = change.after["permission"]
     if change.before is None:
         key = f"{ident['resource_type']}:{ident['pattern']}"
@@ -205,23 +208,24 @@ def write_grant(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str,
             "permission": permission,
         }
         made = _create(mf, ADD_GRANT, body, find)
-        return {**ident, "role_id": role_id, "id": _made_id(made, "role_permission")}
+        return WriteResult({**ident, "role_id": role_id, "id": _made_id(made, "role_permission")})
     _call(mf, UPDATE_GRANT, {"role_permission_id": ident["id"], "permission": permission})
-    return ident
+    return WriteResult(ident)
 
 
 @DISPATCH.writes("role_member")
-def write_member(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+def write_member(mf: Mlflow, request: WriteRequest) -> WriteResult:
+    change = request.change
     ident = dict(change.identity)
-    role_id = ident.get("role_id") or resolved.get("role_id")
+    role_id = ident.get("role_id") or request.values.get("role_id")
     body = {"username": ident["user"], "role_id": role_id}
     if change.action is Action.DELETE:
         _call(mf, UNASSIGN, body)
-        return ident
+        return WriteResult(ident)
 
     def find():
         role = _facts(mf, ident["workspace"]).roles.get(ident["role"])
         return True if role and ident["user"] in role.members else None
 
     _create(mf, ASSIGN, body, find)
-    return {**ident, "role_id": role_id}
+    return WriteResult({**ident, "role_id": role_id})

@@ -11,13 +11,12 @@ lost on the way is resolved the same way (registry_writes.RegistryWrites.recover
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mlreg.planner.changes import Action, Change
-from mlreg.planner.kinds.base import Phase
+from mlreg.planner.changes import Action
 from mlreg.planner.kinds.mlflow_facts import APPLY_TOKEN_TAG, IS_PROMPT_TAG, PROMPT_TEXT_TAG, PROMPT_TYPE_TAG
 from mlreg.planner.kinds.prompt import LivePrompt, LivePromptVersion, PromptFacts, PromptRequest, user_tags
+from mlreg.planner.ports import WriteRequest, WriteResult
 from mlreg.providers.mlflow import DISPATCH
 from mlreg.providers.mlflow.registry_reads import PROMPT_FILTER, both
 
@@ -68,18 +67,19 @@ def names(mf: Mlflow) -> list[str]:
 
 
 @DISPATCH.writes("prompt")
-def write_prompt(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+def write_prompt(mf: Mlflow, request: WriteRequest) -> WriteResult:
     """A prompt is a registered model tagged as one: the model writes, with that tag at creation."""
-    return mf.writes.model(change, phase, resolved, extra_tags={IS_PROMPT_TAG: "true"})
+    return mf.writes.model(request, extra_tags={IS_PROMPT_TAG: "true"})
 
 
 @DISPATCH.writes("prompt_version")
-def write_version(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+def write_version(mf: Mlflow, request: WriteRequest) -> WriteResult:
+    change = request.change
     name = change.identity["name"]
     writes = mf.writes
     if change.action is Action.DELETE:
         writes.delete_version(name, change.identity["version"])
-        return dict(change.identity)
+        return WriteResult(dict(change.identity))
     after = dict(change.after or {})
     if change.before is None:
         template = after["template"]
@@ -97,10 +97,10 @@ def write_version(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[st
             after.get("commit_message"),
             None,
             lambda v: v.tags.get(PROMPT_TEXT_TAG) == template,
-            apply_id,
+            request.apply_id,
             prompt=True,
         )
-        return {"name": name, "version": mv.version, "key": change.identity["key"]}
+        return WriteResult({"name": name, "version": mv.version, "key": change.identity["key"]})
     before = dict(change.before)
     version = change.identity["version"]
     # the commit message is the version's description in MLflow
@@ -112,4 +112,4 @@ def write_version(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[st
         before.get("tags") or {},
         after.get("tags") or {},
     )
-    return {"name": name, "version": str(version), "key": change.identity["key"]}
+    return WriteResult({"name": name, "version": str(version), "key": change.identity["key"]})

@@ -9,12 +9,10 @@ and the one this apply made is adopted (registry_writes.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mlreg.planner.changes import Change
-from mlreg.planner.kinds.base import Phase
 from mlreg.planner.kinds.mlflow_facts import RegistryFacts, RegistryRequest
+from mlreg.planner.ports import WriteRequest, WriteResult
 from mlreg.providers.mlflow import DISPATCH
 
 if TYPE_CHECKING:
@@ -27,13 +25,13 @@ def read(mf: Mlflow, request: RegistryRequest) -> RegistryFacts:
 
 
 @DISPATCH.writes("model")
-def write_model(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
-    return mf.writes.model(change, phase, resolved)
+def write_model(mf: Mlflow, request: WriteRequest) -> WriteResult:
+    return mf.writes.model(request)
 
 
 @DISPATCH.writes("model_version")
-def write_version(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
-    return mf.writes.version(change, phase, resolved, apply_id)
+def write_version(mf: Mlflow, request: WriteRequest) -> WriteResult:
+    return mf.writes.version(request)
 
 
 @DISPATCH.lists("model")

@@ -7,12 +7,11 @@ secret travels only in the create or update request (`change.secrets`), never an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlreg.planner.changes import Action, Change
-from mlreg.planner.kinds.base import Phase
 from mlreg.planner.kinds.webhook import LiveWebhook, WebhookFacts, WebhookRequest
+from mlreg.planner.ports import WriteRequest, WriteResult
 from mlreg.providers.mlflow import DISPATCH
 from mlreg.providers.mlflow.endpoints import API, as_json, done, page
 from mlreg.providers.mlflow.transport import Call, Created, MlflowApiError
@@ -112,9 +111,9 @@ PRIVATE_REFUSED = "must not resolve to a non-public IP address"
 
 
 @DISPATCH.writes("webhook")
-def write(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+def write(mf: Mlflow, request: WriteRequest) -> WriteResult:
     try:
-        return _write(mf, change)
+        return WriteResult(_write(mf, request.change))
     except MlflowApiError as e:
         if PRIVATE_REFUSED not in str(e):
             raise

@@ -5,13 +5,12 @@ the file's workspace header (a workspace that does not exist yet would make the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mlreg.planner.changes import Action, Change
+from mlreg.planner.changes import Action
 from mlreg.planner.errors import BackendError
-from mlreg.planner.kinds.base import Phase
 from mlreg.planner.kinds.workspace import LiveWorkspace, WorkspaceFacts, WorkspaceRequest
+from mlreg.planner.ports import WriteRequest, WriteResult
 from mlreg.providers.mlflow import DISPATCH
 from mlreg.providers.mlflow.transport import Call, MlflowApiError
 
@@ -57,18 +56,20 @@ def names(mf: Mlflow) -> list[str]:
 
 
 @DISPATCH.writes("workspace")
-def write(mf: Mlflow, change: Change, phase: Phase, resolved: Mapping[str, Any], apply_id: str) -> dict:
+def write(mf: Mlflow, request: WriteRequest) -> WriteResult:
+    change = request.change
     name = change.identity["name"]
+    done = WriteResult({"name": name})
     if change.action is Action.DELETE:
         mf.api.call(DELETE, {"name": name})
-        return {"name": name}
+        return done
     after = dict(change.after or {})
     if change.before is None:
         body = {"name": name, **({"description": after["description"]} if "description" in after else {})}
         made = mf.api.create_once(CREATE, body, lambda: name if name in _list(mf) else None, exists_ok=True)
         if made.answer is not None:
-            return {"name": name}
+            return done
         # made by an earlier attempt, or by someone: converge it below
     if "description" in after and (change.before or {}).get("description") != after["description"]:
         mf.api.call(UPDATE, {"name": name, "description": after["description"]})
-    return {"name": name}
+    return done

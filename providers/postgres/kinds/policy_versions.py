@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from mlreg.planner.changes import Action, Change
+from mlreg.planner.changes import Action
 from mlreg.planner.errors import BackendError
 from mlreg.planner.kinds.policy_version import LivePolicyVersion, LiveVariant, PolicyFacts, PolicyRequest
+from mlreg.planner.ports import WriteRequest, WriteResult
 from mlreg.providers.postgres import DISPATCH
 from mlreg.providers.postgres.provider import SCHEMA, tables
 
@@ -92,12 +93,10 @@ def policy_ids(db: DatabaseProvider) -> list[str]:
 
 
 @DISPATCH.writes("policy_version", batch=True)
-def write(
-    db: DatabaseProvider, changes: Sequence[Change], resolved: Mapping[str, Mapping[str, Any]], apply_id: str
-) -> dict[str, Mapping[str, Any]]:
+def write(db: DatabaseProvider, requests: Sequence[WriteRequest]) -> dict[str, WriteResult]:
     if db.is_sqlite:
         db.init()  # the embedded default creates its tables on first write, as MLflow does
-    return db.transaction(lambda conn: _batch(conn, changes, resolved, db.target))
+    return db.transaction(lambda conn: _batch(conn, requests, db.target))
 
 
 def _insert(conn):
@@ -108,18 +107,19 @@ def _insert(conn):
     return insert(tables()[1])
 
 
-def _batch(conn, changes, resolved, target: str) -> dict[str, Mapping[str, Any]]:
+def _batch(conn, requests: Sequence[WriteRequest], target: str) -> dict[str, WriteResult]:
     import sqlalchemy as sa
 
     pv = tables()[1]
     out = {}
-    for change in changes:
+    for request in requests:
+        change = request.change
         ident = dict(change.identity)
         if change.action is Action.DELETE:
             conn.execute(pv.delete().where(pv.c.id == ident["id"]))
-            out[change.address] = ident
+            out[change.address] = WriteResult(ident)
             continue
-        after = change.filled_after(resolved.get(change.address, {}))
+        after = request.after()
         values = dict(
             mlflow_model_name=after["model"],
             mlflow_model_version=str(after["model_version"]),
@@ -127,7 +127,7 @@ def _batch(conn, changes, resolved, target: str) -> dict[str, Mapping[str, Any]]
         )
         if change.action is Action.UPDATE:  # drift put back: the row keeps its id
             conn.execute(pv.update().where(pv.c.id == ident["id"]).values(**values))
-            out[change.address] = ident
+            out[change.address] = WriteResult(ident)
             continue
         conn.execute(
             _insert(conn)
@@ -144,5 +144,5 @@ def _batch(conn, changes, resolved, target: str) -> dict[str, Mapping[str, Any]]
         )
         if not same:
             raise BackendError(f"{change.address}: a different row already exists in {target}; run `mlreg plan` again")
-        out[change.address] = {**ident, "id": str(row.id)}
+        out[change.address] = WriteResult({**ident, "id": str(row.id)})
     return out
