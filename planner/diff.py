@@ -15,7 +15,7 @@ from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import StateSnapshot
 
 
-def diff(cfg: Config, live: LiveSnapshot, state: StateSnapshot) -> Diff:
+def diff_config(cfg: Config, state: StateSnapshot, live: LiveSnapshot) -> Diff:
     ctx = DiffContext(cfg=cfg, live=live, state=state, destroying=cfg.destroyed(), grants=GRANTS)
     for kind in diff_order():
         kind.diff(ctx)

@@ -4,14 +4,14 @@
 holds the credentials (MLFLOW_TRACKING_TOKEN, PGPASSWORD, …). So:
 - when the environment pins an endpoint (MLFLOW_TRACKING_URI, MLREG_DATABASE_URL, MLREG_STATE_URL,
   and the workspace in MLFLOW_WORKSPACE), the file's value, once expanded, must be the same string
-  exactly: another host, path, query, user info or any other byte is refused (`check`), before
+  exactly: another host, path, query, user info or any other byte is refused (`require_pinned`), before
   any request is sent, unless MLREG_ENDPOINTS_FROM_FILE=1 is set in the environment. Comparing
   strings, not parsed hosts, leaves no parser to disagree with;
 - credentials from the environment go only to an endpoint the environment names that way
   (`trusted`, `trusted_database`);
 - a URL in a shape parsers read differently is refused whatever the environment says
   (planner/urls.py, checked when the file is loaded).
-An `Endpoint` never holds credentials: it is also what state remembers it was recorded against.
+A `Server` never holds credentials: it is also what state remembers it was recorded against.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ PINS = {
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class Server:
     """A server (scheme, host, port) and the database on it, or a local file."""
 
     scheme: str  # http | https | postgresql | sqlite | another store's scheme
@@ -45,7 +45,7 @@ class Endpoint:
     port: int | None = None
     database: str | None = None
 
-    def same_server(self, other: Endpoint) -> bool:
+    def same_server(self, other: Server) -> bool:
         return (self.scheme, self.host, self.port) == (other.scheme, other.host, other.port)
 
     def __str__(self) -> str:
@@ -56,7 +56,7 @@ class Endpoint:
         return f"{self.scheme}://{self.host}{port}{db}"
 
 
-def endpoint_of(url: str | None, base_dir: str | None = None) -> Endpoint | None:
+def server_of(url: str | None, base_dir: str | None = None) -> Server | None:
     """The endpoint an accepted URL names (None for no URL). `postgresql+psycopg` is
     `postgresql`; `sqlite+driver:///rel.db` is the file, resolved beside `base_dir`."""
     if not url:
@@ -69,16 +69,16 @@ def endpoint_of(url: str | None, base_dir: str | None = None) -> Endpoint | None
     if family == "sqlite":
         path = u.path.removeprefix("file:")
         if path in ("", ":memory:"):
-            return Endpoint("sqlite", ":memory:")
+            return Server("sqlite", ":memory:")
         p = Path(unquote(path))
         if not p.is_absolute() and base_dir:
             p = Path(base_dir) / p
-        return Endpoint("sqlite", str(p.resolve()) if p.is_absolute() else str(p))
+        return Server("sqlite", str(p.resolve()) if p.is_absolute() else str(p))
     if not u.host:
-        return Endpoint(family, u.path)
+        return Server(family, u.path)
     port = u.port if u.port is not None else _DEFAULT_PORTS.get(family)
     database = None if family in ("http", "https") else (u.path or None)
-    return Endpoint(family, u.host, port, database)
+    return Server(family, u.host, port, database)
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def _shown(value: str) -> str:
     return "a value that is not a URL"
 
 
-def check(used: list[Named], env: Mapping[str, str]) -> None:
+def require_pinned(used: list[Named], env: Mapping[str, str]) -> None:
     """Refuse, naming both, a value the file gives where the environment pins another."""
     if env.get(FROM_FILE) == "1":
         return

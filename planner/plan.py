@@ -20,7 +20,7 @@ from mlreg.planner.config.base import did_you_mean
 from mlreg.planner.config.schema import Config, LoadedConfig
 from mlreg.planner.declared import Declared
 from mlreg.planner.diagnostics import Diagnostic
-from mlreg.planner.diff import diff as diff_config
+from mlreg.planner.diff import diff_config
 from mlreg.planner.drift import detect
 from mlreg.planner.kinds.base import Diff, Hold
 from mlreg.planner.kinds.catalog import KINDS, kind_of
@@ -50,7 +50,7 @@ def resource_reads(resources: Iterable[tuple[str, ResourceState]]) -> Reads:
 
 def diff(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot) -> Diff:
     with no_gc_pauses():
-        return diff_config(loaded.config, live, state)
+        return diff_config(loaded.config, state, live)
 
 
 def rule_reads(d: Diff) -> Reads:
@@ -71,7 +71,7 @@ def finish(
         promotions = []
         notes = []
         for kind in KINDS.values():
-            found = kind.check(d, live)
+            found = kind.judge(d, live)
             diagnostics.extend(found.diagnostics)
             promotions.extend(found.promotions)
             notes.extend(found.notes)

@@ -59,7 +59,7 @@ class Ctx:
         return self._loaded
 
 
-def guard(fn):
+def reports_errors(fn):
     """Turn every failure into one clear line and exit 1; tracebacks only with --debug."""
 
     @functools.wraps(fn)

@@ -19,11 +19,11 @@ from mlreg.cli.app import (
     backend_timeout_option,
     error_message,
     format_option,
-    guard,
     lock_timeout_option,
     pass_ctx,
     reconfigure_option,
     refuse,
+    reports_errors,
     target_option,
 )
 from mlreg.planner.errors import PlanRefused, UserError
@@ -33,7 +33,7 @@ SIGNING_KEY = "MLREG_PLAN_SIGNING_KEY"
 
 @click.command()
 @pass_ctx
-@guard
+@reports_errors
 def validate(ctx: Ctx):
     """Check registry.yaml offline (no MLflow, no database)."""
     from mlreg.planner.kinds.catalog import declared_counts
@@ -44,7 +44,7 @@ def validate(ctx: Ctx):
 
 @click.command("rules")
 @pass_ctx
-@guard
+@reports_errors
 def rules_(ctx: Ctx):
     """Print the rules in effect (naming, required run logging, stage transitions, gates), each
     with where it comes from: the file's line, or the defaults it starts from. Offline."""
@@ -106,7 +106,7 @@ label_option = click.option(
 @backend_timeout_option
 @reconfigure_option
 @pass_ctx
-@guard
+@reports_errors
 def plan(ctx: Ctx, out, fmt, detailed_exitcode, comment, label, targets, backend_timeout, reconfigure):
     """Compare registry.yaml with live MLflow, the database and state; print the plan. Read-only."""
     from mlreg.cli import publish, wiring
@@ -173,7 +173,7 @@ def _plan_failed(ctx: Ctx, e: Exception, fmt: str, publisher) -> None:
 @backend_timeout_option
 @reconfigure_option
 @pass_ctx
-@guard
+@reports_errors
 def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, backend_timeout, reconfigure):
     """Execute a saved plan (only if registry.yaml, state and live still give exactly that plan),
     or plan, ask for `yes` and execute."""
@@ -263,7 +263,7 @@ def apply(ctx: Ctx, planfile, auto_approve, parallelism, lock_timeout, targets, 
 @backend_timeout_option
 @reconfigure_option
 @pass_ctx
-@guard
+@reports_errors
 def drift(ctx: Ctx, fmt, detailed_exitcode, issue, label, backend_timeout, reconfigure):
     """Report what changed live, outside mlreg, since the last apply. Read-only."""
     from mlreg.cli import publish, wiring
@@ -290,7 +290,7 @@ def drift(ctx: Ctx, fmt, detailed_exitcode, issue, label, backend_timeout, recon
 @click.command()
 @format_option(["dot", "mermaid"], "dot (Graphviz, like `terraform graph`) or mermaid (renders in GitHub Markdown).")
 @pass_ctx
-@guard
+@reports_errors
 def graph(ctx: Ctx, fmt):
     """Print the lineage of the desired state (policy version -> model version -> source run)
     as DOT (like `terraform graph`) or Mermaid. Offline."""
@@ -309,7 +309,7 @@ def db():
 @db.command("init")
 @backend_timeout_option
 @pass_ctx
-@guard
+@reports_errors
 def db_init(ctx: Ctx, backend_timeout):
     """Create exp.policy_versions / exp.variants if missing."""
     from mlreg.cli import wiring

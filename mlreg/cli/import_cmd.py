@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlreg.cli.app import Ctx, backend_timeout_option, guard, lock_timeout_option, pass_ctx, reconfigure_option
+from mlreg.cli.app import Ctx, backend_timeout_option, lock_timeout_option, pass_ctx, reconfigure_option, reports_errors
 from mlreg.planner.errors import ConfigInvalid, UserError
 from mlreg.planner.kinds.catalog import importable
 
@@ -66,7 +66,7 @@ def _kind_options(command):
 @backend_timeout_option
 @reconfigure_option
 @pass_ctx
-@guard
+@reports_errors
 def import_(ctx: Ctx, out, force, lock_timeout, backend_timeout, reconfigure, **kind_patterns):
     """Write a registry.yaml (or a folder of files) from what is live, and adopt it into state."""
     from mlreg.cli import wiring

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from mlreg.cli.app import Ctx, format_option, guard, lock_timeout_option, pass_ctx, refuse
+from mlreg.cli.app import Ctx, format_option, lock_timeout_option, pass_ctx, refuse, reports_errors
 
 
 def _backend(ctx: Ctx):
@@ -74,7 +74,7 @@ def _snapshot(ctx: Ctx, at: str | None, serial: int | None):
 @state_group.command("list")
 @_as_of()
 @pass_ctx
-@guard
+@reports_errors
 def state_list(ctx: Ctx, at, serial):
     """The addresses state records (now, or as recorded at --at TIME / --serial N)."""
     for address in sorted(_snapshot(ctx, at, serial).resources):
@@ -85,7 +85,7 @@ def state_list(ctx: Ctx, at, serial):
 @click.argument("address")
 @_as_of()
 @pass_ctx
-@guard
+@reports_errors
 def state_show(ctx: Ctx, address, at, serial):
     """One resource as state records it (now, or as recorded at --at TIME / --serial N)."""
     rs = _snapshot(ctx, at, serial).resources.get(address)
@@ -104,7 +104,7 @@ def state_show(ctx: Ctx, address, at, serial):
 @click.argument("addresses", nargs=-1, required=True)
 @lock_timeout_option
 @pass_ctx
-@guard
+@reports_errors
 def state_rm(ctx: Ctx, addresses, lock_timeout):
     """Forget resources (state only; nothing live is touched)."""
     backend = _backend(ctx)
@@ -124,7 +124,7 @@ def state_rm(ctx: Ctx, addresses, lock_timeout):
 @state_group.command("pull")
 @_as_of()
 @pass_ctx
-@guard
+@reports_errors
 def state_pull(ctx: Ctx, at, serial):
     """Print the recorded state as JSON, or as it was recorded at --at TIME / --serial N. The
     current state comes with its journal and apply history, so that `state push` into another
@@ -142,7 +142,7 @@ def state_pull(ctx: Ctx, at, serial):
 @click.option("--force", is_flag=True, help="Overwrite state of another lineage or a newer serial.")
 @lock_timeout_option
 @pass_ctx
-@guard
+@reports_errors
 def state_push(ctx: Ctx, path, force, lock_timeout):
     """Replace the backend's state with a state file (e.g. from `state pull` on another backend),
     with the journal and apply history it carries."""
@@ -176,7 +176,7 @@ def state_push(ctx: Ctx, path, force, lock_timeout):
 @click.argument("address", required=False)
 @format_option(["text", "json"], "text, or json (one object per apply or per recorded change, for scripts).")
 @pass_ctx
-@guard
+@reports_errors
 def history(ctx: Ctx, address, fmt):
     """Past applies (when, who, the apply's id, outcome, changes), or with ADDRESS every recorded
     change of one resource, newest first."""
@@ -202,7 +202,7 @@ def history(ctx: Ctx, address, fmt):
 @click.argument("lock_id")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @pass_ctx
-@guard
+@reports_errors
 def force_unlock(ctx: Ctx, lock_id, force):
     """Release a lock left by a dead process."""
     if not force and sys.stdin.isatty():

@@ -97,7 +97,7 @@ def early_provider(uri: str, backend_timeout: float | None = None):
 
     try:
         urls.parse_mlflow(uri)
-        endpoints.check([endpoints.Named("MLflow", uri, "MLFLOW_TRACKING_URI")], os.environ)
+        endpoints.require_pinned([endpoints.Named("MLflow", uri, "MLFLOW_TRACKING_URI")], os.environ)
     except (UserError, urls.UrlRefused):
         return None
     return mlflow_provider(uri, backend_timeout, read_only=True)
@@ -124,7 +124,7 @@ def used_endpoints(loaded: LoadedConfig) -> list[endpoints.Named]:
 def check_endpoints(loaded: LoadedConfig, env: Mapping[str, str] | None = None) -> None:
     """Refuse a file naming other servers or another workspace than the environment, before any
     request is sent."""
-    endpoints.check(used_endpoints(loaded), os.environ if env is None else env)
+    endpoints.require_pinned(used_endpoints(loaded), os.environ if env is None else env)
 
 
 def state_backend(loaded: LoadedConfig, read_only: bool = False, state_only: bool = False):
@@ -133,7 +133,7 @@ def state_backend(loaded: LoadedConfig, read_only: bool = False, state_only: boo
     used = used_endpoints(loaded)
     if state_only:
         used = [e for e in used if e.what == "the state database"]
-    endpoints.check(used, os.environ)
+    endpoints.require_pinned(used, os.environ)
     cfg = loaded.config
     if cfg.state.backend == "local":
         from mlreg.state.files import contained
@@ -164,9 +164,9 @@ def _database(loaded: LoadedConfig) -> str:
 def session_endpoints(loaded: LoadedConfig) -> dict[str, str]:
     """What state remembers it was recorded against (no credentials)."""
     return {
-        "mlflow": str(endpoints.endpoint_of(_uri(loaded), loaded.base_dir)),
+        "mlflow": str(endpoints.server_of(_uri(loaded), loaded.base_dir)),
         "workspace": loaded.config.workspace or DEFAULT_WORKSPACE,
-        "database": str(endpoints.endpoint_of(_database(loaded), loaded.base_dir)),
+        "database": str(endpoints.server_of(_database(loaded), loaded.base_dir)),
     }
 
 

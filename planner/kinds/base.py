@@ -364,7 +364,7 @@ class Kind:
         return None
 
     # -- rules ------------------------------------------------------------------------------------
-    def check(self, diff: Diff, live: LiveSnapshot) -> Findings:
+    def judge(self, diff: Diff, live: LiveSnapshot) -> Findings:
         """This kind's rules on the whole diff, with everything read (both phases)."""
         return Findings()
 

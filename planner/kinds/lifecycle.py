@@ -1,5 +1,5 @@
 """The model-version lifecycle rules (the MLflow guide's stages), checked on a diff: pure
-functions returning diagnostics and promotions. `ModelVersionKind.check` calls `check`.
+functions returning diagnostics and promotions. `ModelVersionKind.judge` calls `judge`.
 
 Stage moves are judged from the stage last applied (state) to the desired one, or from the live
 stage for a version state does not know: drift put back is never a promotion, and an out-of-band
@@ -225,7 +225,7 @@ def _check_production_count(diff: Diff, facts: RegistryFacts, checked) -> list[D
     return out
 
 
-def check(diff: Diff, live: LiveSnapshot) -> tuple[list[Diagnostic], list[Promotion]]:
+def judge(diff: Diff, live: LiveSnapshot) -> tuple[list[Diagnostic], list[Promotion]]:
     cfg, facts = diff.cfg, live[RegistryFacts]
     diags: list[Diagnostic] = []
     promotions: list[Promotion] = []

@@ -31,7 +31,7 @@ def _demotion(diff: Diff, me: str) -> Change | None:
     return None
 
 
-def check(diff: Diff, live: LiveSnapshot) -> list[Diagnostic]:
+def judge(diff: Diff, live: LiveSnapshot) -> list[Diagnostic]:
     facts = live[AccessFacts]
     cfg = diff.cfg
     me = facts.current

@@ -181,7 +181,7 @@ class ModelKind(Kind):
         versions = [v.version for v in facts.versions.get(name, [])]
         return {"description": lm.description, "versions": versions, "aliases": lm.aliases}, {"name": name}
 
-    def check(self, diff, live) -> Findings:
+    def judge(self, diff, live) -> Findings:
         return Findings(tuple(alias_deletions(diff, TYPE)))
 
     def hold_keys(self, change: Change) -> tuple[tuple, ...]:

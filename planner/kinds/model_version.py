@@ -87,8 +87,8 @@ class ModelVersionKind(Kind):
     def more_reads(self, diff: Diff) -> Iterable[RegistryRequest]:
         return lifecycle.reads_needed(diff)
 
-    def check(self, diff: Diff, live: LiveSnapshot) -> Findings:
-        diags, promotions = lifecycle.check(diff, live)
+    def judge(self, diff: Diff, live: LiveSnapshot) -> Findings:
+        diags, promotions = lifecycle.judge(diff, live)
         return Findings(tuple(diags), tuple(promotions), tuple(inflow.plan_notes(diff, live)))
 
     def hold_keys(self, change: Change) -> tuple[tuple, ...]:

@@ -205,7 +205,7 @@ class PolicyVersionKind(Kind):
         return row_values(row), {"policy_id": policy_id, "version": int(key), "id": row.id}
 
     # -- rules -------------------------------------------------------------------------------------
-    def check(self, diff: Diff, live: LiveSnapshot) -> Findings:
+    def judge(self, diff: Diff, live: LiveSnapshot) -> Findings:
         """Immutability judges the file against what was last applied; a row edited by hand in the
         database is drift that the plan restores (reason REVERT_DRIFT), not a violation. A row
         pointing at a version this plan archives is worth a warning."""

@@ -277,7 +277,7 @@ class PromptKind(_Reads, Kind):
     # roles grant on it; applying the file needs EDIT on every prompt it declares
     grant: ClassVar[Grant] = Grant("prompt", needs="EDIT")
 
-    def check(self, diff, live) -> Findings:
+    def judge(self, diff, live) -> Findings:
         return Findings(tuple(alias_deletions(diff, PROMPT)))
 
     def label(self, address: Address, number: str | None) -> str:

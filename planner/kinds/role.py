@@ -92,8 +92,8 @@ class RoleKind(InRoles):
             before = {"description": live.description} if spec.description is not None else {}
             ctx.changes.append(decide(addr, TYPE, before, after, recorded, identity))
 
-    def check(self, diff: Diff, live: LiveSnapshot) -> Findings:
-        return Findings(tuple(lockout.check(diff, live)))
+    def judge(self, diff: Diff, live: LiveSnapshot) -> Findings:
+        return Findings(tuple(lockout.judge(diff, live)))
 
     def destroy(self, ctx: DiffContext, addr: str, name: str, key: str | None, entry: RemovedSpec):
         found = ctx.live[AccessFacts].roles.get(name)

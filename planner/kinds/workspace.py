@@ -108,7 +108,7 @@ class WorkspaceKind(Kind):
             before = {"description": found.description} if spec.description is not None else {}
             ctx.changes.append(decide(addr, TYPE, before, after, recorded, {"name": name}))
 
-    def check(self, diff: Diff, live: LiveSnapshot) -> Findings:
+    def judge(self, diff: Diff, live: LiveSnapshot) -> Findings:
         name = diff.cfg.workspace
         if name and name not in live[WorkspaceFacts].workspaces and name not in diff.cfg.workspaces:
             return Findings(
