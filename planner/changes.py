@@ -45,7 +45,10 @@ _ADDRESS = re.compile(r"^([a-z_]+)\.([^\[\]]+?)(?:\[(.+)\])?$")
 
 @dataclass(frozen=True, slots=True)
 class Address:
-    """`TYPE.NAME` or `TYPE.NAME[KEY]`: the shape users' scripts rely on (`--target`, `state show`)."""
+    """`TYPE.NAME` or `TYPE.NAME[KEY]`: the shape users' scripts rely on (`--target`, `state show`).
+
+    Parsed once where an address comes in as text (a `removed` entry, a target, a saved plan,
+    history); a change parses its own on first use (`Change.at`)."""
 
     type: str
     name: str
@@ -148,6 +151,14 @@ class Change:
     record_only: bool = False
     secrets: Mapping[str, str] = EMPTY
     moved_from: str | None = None
+    _at: Address | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def at(self) -> Address:
+        """The address, parsed (once: most of a large plan's no-ops never need it)."""
+        if self._at is None:
+            self._at = Address.parse(self.address)
+        return self._at
 
     def filled_after(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """`after` with the attributes only apply knows filled in: `values` maps the keys of

@@ -16,37 +16,35 @@ class Declared:
     def __init__(self, loaded: LoadedConfig):
         self.loaded = loaded
 
-    def _path(self, address: str) -> tuple | None:
-        parsed = Address.parse(address)
-        kind = KINDS.get(parsed.type) if parsed is not None else None
-        return kind.config_path(self.loaded.config, parsed) if kind is not None else None
+    def _path(self, at: Address | None) -> tuple | None:
+        kind = KINDS.get(at.type) if at is not None else None
+        return kind.config_path(self.loaded.config, at) if kind is not None else None
 
-    def file_of(self, address: str) -> str | None:
-        """The file that declares `address`, or the one whose `removed` entry names it (None: no
-        file does, e.g. a forgotten resource)."""
-        path = self._path(address)
+    def file_of(self, at: Address) -> str | None:
+        """The file that declares `at`, or the one whose `removed` entry names it (None: no file
+        does, e.g. a forgotten resource)."""
+        path = self._path(at)
         if path is not None:
             return self.loaded.file_of(path)
         for i, entry in enumerate(self.loaded.config.removed):
-            if entry.address == address:
+            if entry.at == at:
                 return self.loaded.file_of(("removed", i))
         return None
 
-    def where(self, address: str) -> tuple[str | None, int | None]:
-        path = self._path(address)
+    def where(self, at: Address | None) -> tuple[str | None, int | None]:
+        path = self._path(at)
         return self.loaded.where(path) if path is not None else (None, None)
 
     def resources(self) -> list[dict]:
         """Terraform's `configuration.root_module.resources`, with mlreg's `file` and `line`."""
         out = []
         for kind in KINDS.values():
-            for address in kind.declared_addresses(self.loaded.config):
-                parsed = Address.parse(address)
-                path = kind.config_path(self.loaded.config, parsed)
+            for at in kind.declared_addresses(self.loaded.config):
+                path = kind.config_path(self.loaded.config, at)
                 file, line = self.loaded.where(path) if path else (None, None)
-                entry = {"address": address, "mode": "managed", "type": kind.type, "name": parsed.name}
-                if parsed.key is not None:
-                    entry["index"] = kind.index(parsed.key)
+                entry = {"address": str(at), "mode": "managed", "type": kind.type, "name": at.name}
+                if at.key is not None:
+                    entry["index"] = kind.index(at.key)
                 entry.update({"provider_config_key": kind.provider, "file": file, "line": line})
                 out.append(entry)
         return out

@@ -7,7 +7,7 @@ declares. Only managed attributes take part; anything else on a live object is n
 
 from __future__ import annotations
 
-from mlreg.planner.changes import Action, ActionReason, Address, Change
+from mlreg.planner.changes import Action, ActionReason, Change
 from mlreg.planner.config.schema import Config
 from mlreg.planner.kinds.base import Diff, DiffContext
 from mlreg.planner.kinds.catalog import GRANTS, diff_order, kind_of
@@ -32,9 +32,8 @@ def _destroyed(ctx: DiffContext) -> set[str]:
     """Delete changes for `removed: destroy: true`; returns the addresses they cover."""
     handled = set()
     for addr, entry in sorted(ctx.destroying.items()):
-        parsed = Address.parse(addr)
-        kind = kind_of(parsed.type)
-        found = kind.destroy(ctx, addr, parsed.name, parsed.key, entry)
+        kind = kind_of(entry.at.type)
+        found = kind.destroy(ctx, addr, entry.at.name, entry.at.key, entry)
         if found is None:
             if addr not in ctx.state.resources:
                 handled.add(addr)  # gone live and not recorded: nothing to do

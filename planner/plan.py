@@ -107,7 +107,7 @@ def _located(diagnostics: list[Diagnostic], declared: Declared) -> list[Diagnost
     out = []
     for d in diagnostics:
         if d.address and not d.file:
-            file, line = declared.where(d.address)
+            file, line = declared.where(Address.parse(d.address))
             if file:
                 d = replace(d, file=file, line=line, column=None)
         out.append(d)
@@ -157,7 +157,7 @@ def targeting(changes: Iterable[Change], targets: Iterable[str]) -> list[Diagnos
         known.add(c.address)
         parent = KINDS[c.type].parent
         if parent:
-            known.add(f"{parent}.{Address.parse(c.address).name}")
+            known.add(f"{parent}.{c.at.name}")
     out = [
         dg.error(
             f"--target {t} matches nothing in the file or in state{_suggestion(t, changes, known)}",
@@ -201,7 +201,7 @@ def targeted(changes: list[Change], targets: Iterable[str]) -> list[Change]:
     wanted = set()
     for c in changes:
         parent = KINDS[c.type].parent
-        if c.address in targets or (parent and f"{parent}.{Address.parse(c.address).name}" in targets):
+        if c.address in targets or (parent and f"{parent}.{c.at.name}" in targets):
             wanted.add(c.address)
     stack = list(wanted)
     while stack:

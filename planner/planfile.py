@@ -57,24 +57,23 @@ def _unmirror(mirror: Any, prefix: str = "") -> tuple[str, ...]:
     return tuple(p for k, v in mirror.items() for p in _unmirror(v, f"{prefix}.{k}" if prefix else k))
 
 
-def _identified(address: str, type_: str) -> dict:
+def _identified(at: Address, type_: str) -> dict:
     """What every Terraform resource representation starts with."""
-    parsed = Address.parse(address)
     kind = kind_of(type_)
-    out = {"address": address, "mode": "managed", "type": type_, "name": parsed.name}
-    if parsed.key is not None:
-        out["index"] = kind.index(parsed.key)
+    out = {"address": str(at), "mode": "managed", "type": type_, "name": at.name}
+    if at.key is not None:
+        out["index"] = kind.index(at.key)
     out["provider_name"] = kind.provider
     return out
 
 
-def _values(address: str, type_: str, values: dict, unknown=()) -> dict:
+def _values(at: Address, type_: str, values: dict, unknown=()) -> dict:
     """A resource in Terraform's values representation (planned_values, prior_state)."""
     kind = kind_of(type_)
     known = {k: v for k, v in values.items() if k not in unknown}
     sensitive = secrets.sensitive_keys(kind.sensitive, known)
     return {
-        **_identified(address, type_),
+        **_identified(at, type_),
         "schema_version": 0,
         "values": secrets.shown(known, kind.sensitive),
         "sensitive_values": _mirror(sensitive, known),
@@ -85,7 +84,7 @@ def planned_values(plan: Plan) -> dict:
     """Terraform's `planned_values`: every resource as it will be after apply."""
     gone = (Action.DELETE, Action.FORGET)
     resources = [
-        _values(c.address, c.type, dict(c.after or {}), c.after_unknown) for c in plan.changes if c.action not in gone
+        _values(c.at, c.type, dict(c.after or {}), c.after_unknown) for c in plan.changes if c.action not in gone
     ]
     return {"root_module": {"resources": resources}}
 
@@ -93,7 +92,11 @@ def planned_values(plan: Plan) -> dict:
 def prior_state(plan: Plan) -> dict:
     """Terraform's `prior_state`: what state recorded when the plan was made."""
     recorded = plan.prior.resources if plan.prior is not None else {}
-    resources = [_values(a, rs.type, dict(rs.attributes)) for a, rs in sorted(recorded.items()) if rs.type in KINDS]
+    resources = [
+        _values(Address.parse(a), rs.type, dict(rs.attributes))
+        for a, rs in sorted(recorded.items())
+        if rs.type in KINDS
+    ]
     return {"format_version": "1.0", "values": {"root_module": {"resources": resources}}}
 
 
@@ -114,12 +117,11 @@ def shown_values(c: Change) -> tuple[list[str], dict | None, dict | None]:
 
 
 def resource_change(c: Change, adopted: bool = False) -> dict:
-    parsed = Address.parse(c.address)
     kind = kind_of(c.type)
     sensitive, before, after = shown_values(c)
-    out = {"address": c.address, "mode": "managed", "type": c.type, "name": parsed.name}
-    if parsed.key is not None:
-        out["index"] = kind.index(parsed.key)
+    out = {"address": c.address, "mode": "managed", "type": c.type, "name": c.at.name}
+    if c.at.key is not None:
+        out["index"] = kind.index(c.at.key)
     if c.moved_from is not None:  # Terraform's `moved`: the address state recorded it under
         out["previous_address"] = c.moved_from
     out.update(

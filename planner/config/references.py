@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from mlreg.planner.changes import Address
 from mlreg.planner.config.schema import Config
 from mlreg.planner.config.sections import registry as sections
 from mlreg.planner.config.sections.removed import RemovedSpec
@@ -86,7 +85,7 @@ def check_removed(ctx: CheckContext) -> None:
             r = RemovedSpec.model_validate(raw)
         except ValidationError:
             continue
-        addr = Address.parse(r.address)
+        addr = r.at
         path = ("removed", i, "address")
         if addr.type not in known_types or known_types[addr.type] != (addr.key is not None):
             shapes = ", ".join(f"{t}.NAME[KEY]" if keyed else f"{t}.NAME" for t, keyed in known_types.items())

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlreg.planner import diagnostics as dg
-from mlreg.planner.changes import EMPTY, Action, ActionReason, Address, Change, DriftItem, Promotion, address
+from mlreg.planner.changes import EMPTY, Action, ActionReason, Address, Change, DriftItem, Promotion
 from mlreg.planner.diagnostics import Diagnostic
 from mlreg.planner.kinds.grants import Grant, Grants
 from mlreg.planner.live import LiveSnapshot, Request
@@ -415,10 +415,10 @@ class Kind:
         """How many resources of this kind the file declares."""
         return len(self.declared_addresses(cfg))
 
-    def declared_addresses(self, cfg: Config) -> list[str]:
+    def declared_addresses(self, cfg: Config) -> list[Address]:
         """The addresses the file declares for this kind, in file order (by default: one per
         entry of the `entries` mapping)."""
-        return [address(self.type, name) for name in self._entries(cfg)] if self.entries else []
+        return [Address(self.type, name) for name in self._entries(cfg)] if self.entries else []
 
     def config_path(self, cfg: Config, addr: Address) -> tuple | None:
         """The key path in registry.yaml that declares this address (for file and line); None
@@ -482,12 +482,7 @@ class Kind:
     def destroyed_names(self, cfg: Config, types: Iterable[str] | None = None) -> set[str]:
         """Names of this kind's (or `types`') addresses listed under removed with destroy: true."""
         wanted = set(types or (self.type,))
-        out = set()
-        for addr in cfg.destroyed():
-            parsed = Address.parse(addr)
-            if parsed is not None and parsed.type in wanted:
-                out.add(parsed.name)
-        return out
+        return {entry.at.name for entry in cfg.destroyed().values() if entry.at.type in wanted}
 
     @staticmethod
     def recorded_names(resources: Iterable[tuple[str, ResourceState]]) -> set[str]:

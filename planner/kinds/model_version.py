@@ -62,8 +62,8 @@ class ModelVersionKind(Kind):
 
     section: ClassVar[str] = SECTION  # declared under its model
 
-    def declared_addresses(self, cfg: Config) -> list[str]:
-        return [version_address(name, v.key) for name, m in cfg.models.items() for v in m.versions]
+    def declared_addresses(self, cfg: Config) -> list[Address]:
+        return [Address(TYPE, name, v.key) for name, m in cfg.models.items() for v in m.versions]
 
     def declared_requests(self, cfg: Config) -> Iterable[RegistryRequest]:
         run_ids, run_names = set(), set()
@@ -157,9 +157,10 @@ class ModelVersionKind(Kind):
     @staticmethod
     def _doomed_numbers(ctx: DiffContext, model: str) -> set[str]:
         """Numbers of this model's versions that `removed … destroy: true` deletes in this plan."""
-        prefix = f"{TYPE}.{model}["
         numbers = (
-            version_number_meant(ctx.state, a, Address.parse(a).key) for a in ctx.destroying if a.startswith(prefix)
+            version_number_meant(ctx.state, a, entry.at.key)
+            for a, entry in ctx.destroying.items()
+            if entry.at.type == TYPE and entry.at.name == model
         )
         return {n for n in numbers if n is not None}
 

@@ -117,8 +117,8 @@ class PolicyVersionKind(Kind):
     context: ClassVar[tuple[str, ...]] = ("model", "model_version")
     importer: ClassVar[Importer] = PolicyImporter()
 
-    def declared_addresses(self, cfg: Config) -> list[str]:
-        return [address(TYPE, name, num) for name, p in cfg.policies.items() for num in sorted(p.versions)]
+    def declared_addresses(self, cfg: Config) -> list[Address]:
+        return [Address(TYPE, name, str(num)) for name, p in cfg.policies.items() for num in sorted(p.versions)]
 
     def declared_requests(self, cfg: Config) -> Iterable[PolicyRequest]:
         ids = {str(p.id) for p in cfg.policies.values()}

@@ -140,8 +140,8 @@ class PromptVersionKind(_Reads, Kind):
     timed: ClassVar[tuple[str, ...]] = ()  # MLflow records no time for a tag set on a prompt version
     context: ClassVar[tuple[str, ...]] = ("version",)
 
-    def declared_addresses(self, cfg: Config) -> list[str]:
-        return [version_address(name, v.key) for name, p in cfg.prompts.items() for v in p.versions]
+    def declared_addresses(self, cfg: Config) -> list[Address]:
+        return [Address(VERSION, name, v.key) for name, p in cfg.prompts.items() for v in p.versions]
 
     def label(self, address: Address, number: str | None) -> str:
         return f"{address.name} v{number}" if number else f"{address.name} {address.key} (new)"

@@ -34,8 +34,8 @@ class RoleMemberKind(InRoles):
         "a managed role's members are what the file lists",
     )
 
-    def declared_addresses(self, cfg: Config) -> list[str]:
-        return [address(TYPE, r, m) for r, spec in cfg.access.roles.items() for m in spec.members]
+    def declared_addresses(self, cfg: Config) -> list[Address]:
+        return [Address(TYPE, r, m) for r, spec in cfg.access.roles.items() for m in spec.members]
 
     def config_path(self, cfg: Config, addr: Address) -> tuple | None:
         spec = cfg.access.roles.get(addr.name)

@@ -51,8 +51,8 @@ class RolePermissionKind(InRoles):
     )
     ref_field: ClassVar[str] = "id"
 
-    def declared_addresses(self, cfg: Config) -> list[str]:
-        return [address(TYPE, r, p.key) for r, spec in cfg.access.roles.items() for p in spec.permissions]
+    def declared_addresses(self, cfg: Config) -> list[Address]:
+        return [Address(TYPE, r, p.key) for r, spec in cfg.access.roles.items() for p in spec.permissions]
 
     def config_path(self, cfg: Config, addr: Address) -> tuple | None:
         from fnmatch import fnmatchcase

@@ -196,7 +196,7 @@ def _tables(plan: Plan, changes: list[Change], rows: list[str]) -> list[str]:
     if not rows:
         return []
     declared = plan.declared
-    files = [declared.file_of(c.address) if declared is not None else None for c in changes]
+    files = [declared.file_of(c.at) if declared is not None else None for c in changes]
     if len(set(files)) <= 1:
         return [*_HEADER, *rows]
     out: list[str] = []

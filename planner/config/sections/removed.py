@@ -4,7 +4,7 @@ file (forgotten, or deleted with `destroy: true`). Checked against the kinds in
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from mlreg.planner.changes import Address
 from mlreg.planner.config.base import Frozen
@@ -21,6 +21,15 @@ class RemovedSpec(Frozen):
     alias: str | None = Field(default=None, description="Only this alias of a model or prompt")
     destroy: bool = Field(default=False, description="Delete the live object (default: only forget it)")
     reason: str | None = Field(default=None, description="Shown in the plan")
+    _at: Address = PrivateAttr()
+
+    def model_post_init(self, context) -> None:
+        self._at = Address.parse(self.address)
+
+    @property
+    def at(self) -> Address:
+        """The address, parsed (the validator made sure it parses)."""
+        return self._at
 
     @field_validator("address")
     @classmethod
