@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from mlreg.planner.diagnostics import Diagnostic
 
@@ -215,29 +215,30 @@ class DriftItem:
 
 
 @dataclass(frozen=True, slots=True)
-class Promotion:
-    model: str
-    version: str | None
-    address: str
-    from_stage: str
-    to_stage: str
-    metrics: Mapping[str, float | None] = EMPTY
-    run_id: str | None = None
-    registered_by: str | None = None
-    replaces: Mapping[str, Any] | None = None
+class Topic:
+    """A section of the review beside the changes, which kinds contribute to (`Highlight`s): the
+    promotions with their gate metrics, the gateway's traffic moves. `key`: the JSON plan's key
+    (`promotions` is binding); `title`: the heading; `columns`: the Markdown table's header."""
+
+    key: str
+    title: str
+    columns: tuple[str, ...]
+
+
+class Highlight(Protocol):
+    """One item a kind contributes to a `Topic` of the review (a promotion). Plain text: the
+    renderers escape it."""
+
+    topic: Topic
+
+    def lines(self) -> list[str]:
+        """The text plan's lines: a headline, then details (indented by the renderer)."""
+
+    def cells(self) -> list[str]:
+        """The Markdown table's row, one cell per column of its topic."""
 
     def to_json(self) -> dict:
-        return {
-            "model": self.model,
-            "version": self.version,
-            "address": self.address,
-            "from": self.from_stage,
-            "to": self.to_stage,
-            "metrics": dict(self.metrics),
-            "run_id": self.run_id,
-            "registered_by": self.registered_by,
-            "replaces": dict(self.replaces) if self.replaces else None,
-        }
+        """Its entry under the topic's key in the JSON plan."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +294,7 @@ class Plan:
     serial: int
     changes: tuple[Change, ...] = ()
     drift: tuple[DriftItem, ...] = ()
-    promotions: tuple[Promotion, ...] = ()
+    highlights: tuple[Highlight, ...] = ()  # what the kinds' rules contribute to the review (promotions)
     diagnostics: tuple[Diagnostic, ...] = ()
     # lineage edges for the picture: (from address, to node), e.g. a policy version -> a model
     # version address, a model version -> "run:ID" or "source:URI"
@@ -306,6 +307,10 @@ class Plan:
     declared: Any = None
     # the state this plan was made against (recorded.StateSnapshot): Terraform's prior_state
     prior: Any = None
+
+    def about(self, topic: str) -> list[Highlight]:
+        """The highlights of one topic (by its key: `promotions`)."""
+        return [h for h in self.highlights if h.topic.key == topic]
 
     @property
     def actionable(self) -> list[Change]:

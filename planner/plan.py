@@ -68,12 +68,12 @@ def finish(
     """The plan of a diff, with `live` holding everything read (both phases)."""
     with no_gc_pauses():
         diagnostics = list(d.diagnostics)
-        promotions = []
+        highlights = []
         notes = []
         for kind in KINDS.values():
             found = kind.judge(d, live)
             diagnostics.extend(found.diagnostics)
-            promotions.extend(found.promotions)
+            highlights.extend(found.highlights)
             notes.extend(found.notes)
         diagnostics.extend(protections(d, live))
         diagnostics.extend(dg.warning(note) for note in live.notes())
@@ -91,7 +91,7 @@ def finish(
             serial=d.state.serial,
             changes=tuple(changes),
             drift=(*detect(d.state, live, only=touched, notes=False), *notes),
-            promotions=tuple(promotions),
+            highlights=tuple(highlights),
             diagnostics=tuple(_located(diagnostics, declared)),
             edges=d.edges,
             backends=backends,

@@ -25,7 +25,7 @@ from mlreg import __version__
 from mlreg.planner import secrets
 from mlreg.planner.changes import Action, Address, Change, DriftItem, Plan
 from mlreg.planner.errors import StalePlan, UserError
-from mlreg.planner.kinds.catalog import KINDS, kind_of
+from mlreg.planner.kinds.catalog import KINDS, kind_of, topics
 
 FORMAT_VERSION = "1.2"
 # The Terraform release whose `terraform show -json` plan format (1.2: `importing` from 1.5,
@@ -210,7 +210,7 @@ def document(plan: Plan, configuration_section: bool = True) -> dict:
         "configuration": configuration(plan) if configuration_section else None,
         "resource_drift": resource_drift(list(plan.drift)),
         "drift": [d.to_json() for d in plan.drift],
-        "promotions": [p.to_json() for p in plan.promotions],
+        **{t.key: [h.to_json() for h in plan.about(t.key)] for t in topics()},
         "diagnostics": [d.to_json() for d in plan.diagnostics],
         "notes": notes,
         "summary": plan.summary.to_json(),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlreg.planner import diagnostics as dg
-from mlreg.planner.changes import EMPTY, Action, ActionReason, Address, Change, DriftItem, Promotion
+from mlreg.planner.changes import EMPTY, Action, ActionReason, Address, Change, DriftItem, Highlight, Topic
 from mlreg.planner.diagnostics import Diagnostic
 from mlreg.planner.kinds.grants import Grant, Grants
 from mlreg.planner.live import LiveSnapshot, Request
@@ -146,11 +146,12 @@ class DriftContext:
 
 @dataclass(frozen=True)
 class Findings:
-    """What a kind's rules say about a diff; `notes`: unmanaged things next to managed ones that
-    the plan mentions without changing them (versions a training pipeline registered)."""
+    """What a kind's rules say about a diff; `highlights`: what the review shows beside the
+    changes, under the kind's `topics` (promotions); `notes`: unmanaged things next to managed ones
+    that the plan mentions without changing them (versions a training pipeline registered)."""
 
     diagnostics: tuple[Diagnostic, ...] = ()
-    promotions: tuple[Promotion, ...] = ()
+    highlights: tuple[Highlight, ...] = ()
     notes: tuple[DriftItem, ...] = ()
 
 
@@ -327,6 +328,8 @@ class Kind:
     # (("access", "roles") for role.NAME): its declared addresses and their lines
     entries: ClassVar[tuple[str, ...]] = ()
     grant: ClassVar[Grant | None] = None  # how roles grant on it (kinds/grants.py); None: they do not
+    # the review's sections its rules contribute to (`Findings.highlights`): promotions
+    topics: ClassVar[tuple[Topic, ...]] = ()
 
     # -- read -------------------------------------------------------------------------------------
     def declared_requests(self, cfg: Config) -> Iterable[Request]:

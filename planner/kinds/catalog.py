@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING
 
+from mlreg.planner.changes import Topic
 from mlreg.planner.kinds import (
     model,
     model_version,
@@ -61,6 +62,11 @@ def diff_order() -> list[Kind]:
     """Kinds in the order their diffs run: a kind after those whose resolutions it reads."""
     order = TopologicalSorter({t: set(k.needs) for t, k in KINDS.items()}).static_order()
     return [KINDS[t] for t in order]
+
+
+def topics() -> list[Topic]:
+    """The review's sections the kinds contribute to (promotions), in catalog order."""
+    return list(dict.fromkeys(t for kind in KINDS.values() for t in kind.topics))
 
 
 def importable() -> list[Kind]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlreg.planner import diagnostics as dg
-from mlreg.planner.changes import Action, Change, Promotion
+from mlreg.planner.changes import Action, Change
 from mlreg.planner.diagnostics import Diagnostic
 from mlreg.planner.kinds.base import Diff, Resolved
 from mlreg.planner.kinds.mlflow_facts import LiveRun, RegistryFacts, RegistryRequest
+from mlreg.planner.kinds.promotions import Promotion
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import StateSnapshot
 from mlreg.planner.stages import STAGE_TAG, Stage, stage_of

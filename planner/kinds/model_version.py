@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mlreg.planner.changes import Action, Address, Change, DriftItem, address
+from mlreg.planner.changes import Action, Address, Change, DriftItem, Topic, address
 from mlreg.planner.kinds import inflow, lifecycle
 from mlreg.planner.kinds.base import (
     Diff,
@@ -34,6 +34,7 @@ from mlreg.planner.kinds.mlflow_facts import (
     VersionIndex,
     resolve_run,
 )
+from mlreg.planner.kinds.promotions import PROMOTIONS
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import ResourceState, StateSnapshot
 from mlreg.planner.stages import STAGE_TAG, TAG_VALUES, Stage, stage_of
@@ -59,6 +60,7 @@ class ModelVersionKind(Kind):
     parent: ClassVar[str | None] = MODEL
     per_key: ClassVar[tuple[str, ...]] = ("tags",)
     context: ClassVar[tuple[str, ...]] = ("version",)
+    topics: ClassVar[tuple[Topic, ...]] = (PROMOTIONS,)  # its rules contribute the promotions
 
     section: ClassVar[str] = SECTION  # declared under its model
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from mlreg.planner import secrets
 from mlreg.planner.changes import Action, Change, DriftItem, Plan
 from mlreg.planner.diagnostics import Diagnostic
-from mlreg.planner.kinds.catalog import kind_of
+from mlreg.planner.kinds.catalog import kind_of, topics
 from mlreg.planner.redact import redact
 from mlreg.planner.render import fit
 from mlreg.planner.render.escape import fence, md, md_code
@@ -24,7 +24,6 @@ from mlreg.planner.render.text import (
     adopted_ids,
     backends_line,
     flat,
-    fmt_metric,
     no_changes,
     plan_text,
     summary_line,
@@ -90,7 +89,7 @@ def plan_markdown(plan: Plan, limit: int = GITHUB_COMMENT_LIMIT, full_plan_at: s
     sections = [
         table + ([""] if table else []),
         access_section,
-        _promotions(plan),
+        _highlights(plan),
         lineage,
         _notes(plan),
         _diagnostics(plan.diagnostics),
@@ -143,27 +142,21 @@ def _backends(plan: Plan) -> list[str]:
     return [f"<sub>{md(backends_line(plan.backends))}</sub>", ""] if plan.backends else []
 
 
-def _promotions(plan: Plan) -> list[str]:
-    if not plan.promotions:
-        return []
-    out = [
-        "### Promotions",
-        "",
-        "| Model | Version | From → To | Gate metrics | Replaces |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for p in plan.promotions:
-        metrics = ", ".join(f"{k}={fmt_metric(v)}" for k, v in p.metrics.items())
-        rep = ""
-        if p.replaces:
-            rep = f"v{p.replaces['version']}: " + ", ".join(
-                f"{k}={fmt_metric(v)}" for k, v in p.replaces["metrics"].items()
-            )
-        out.append(
-            f"| {md(p.model)} | {md(p.version or '(known after apply)')} | {p.from_stage} → {p.to_stage} | "
-            f"{md(metrics)} | {md(rep)} |"
-        )
-    return [*out, ""]
+def _highlights(plan: Plan) -> list[str]:
+    """A table per topic the kinds contribute to (promotions, …), a row per highlight."""
+    out: list[str] = []
+    for topic in topics():
+        found = plan.about(topic.key)
+        if not found:
+            continue
+        out += [f"### {topic.title}", "", _cells(topic.columns), "| " + " | ".join("---" for _ in topic.columns) + " |"]
+        out += [_cells(md(cell) for cell in h.cells()) for h in found]
+        out.append("")
+    return out
+
+
+def _cells(cells) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def _notes(plan: Plan) -> list[str]:

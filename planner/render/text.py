@@ -13,9 +13,9 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from mlreg.planner import secrets
-from mlreg.planner.changes import Action, ActionReason, Change, DriftItem, Plan, Promotion
+from mlreg.planner.changes import Action, ActionReason, Change, DriftItem, Plan
 from mlreg.planner.diagnostics import Diagnostic
-from mlreg.planner.kinds.catalog import kind_of
+from mlreg.planner.kinds.catalog import kind_of, topics
 from mlreg.planner.redact import redact
 from mlreg.planner.render.escape import text as esc
 
@@ -150,24 +150,20 @@ def _change_block(change: Change, style: Style, adopted: str | None = None) -> l
     return lines
 
 
-def fmt_metric(v) -> str:
-    return "missing" if v is None else f"{v:g}"
-
-
-def _promotion_lines(promotions: Iterable[Promotion]) -> list[str]:
-    lines = []
-    for p in promotions:
-        version = p.version or "(known after apply)"
-        who = f", registered by {esc(p.registered_by)}" if p.registered_by else ""
-        lines.append(
-            f"  {esc(p.model)} version {esc(version)}: {p.from_stage} -> {p.to_stage} (run {esc(p.run_id)}{who})"
-        )
-        for metric, v in p.metrics.items():
-            old = ""
-            if p.replaces:
-                old = f"   (replaces version {p.replaces['version']}: {fmt_metric(p.replaces['metrics'].get(metric))})"
-            lines.append(f"      {esc(metric)} = {fmt_metric(v)}{old}")
-    return lines
+def highlight_lines(plan: Plan, style: Style) -> list[str]:
+    """Each topic the kinds contribute to (promotions, …): its title, then each highlight's
+    headline and its details below it."""
+    out = []
+    for topic in topics():
+        found = plan.about(topic.key)
+        if not found:
+            continue
+        out.append(style(f"{topic.title}:", bold=True))
+        for h in found:
+            head, *details = h.lines()
+            out += [f"  {esc(head)}", *(f"      {esc(line)}" for line in details)]
+        out.append("")
+    return out
 
 
 def diagnostics_text(diags: Iterable[Diagnostic], style: Style | None = None) -> str:
@@ -248,8 +244,7 @@ def plan_text(plan: Plan, color: bool = False, header: bool = True) -> str:
             ]
         for c in changes:
             out += _change_block(c, style, adopted.get(c.address)) + [""]
-    if plan.promotions:
-        out += [style("Promotions:", bold=True), *_promotion_lines(plan.promotions), ""]
+    out += highlight_lines(plan, style)
     notes = notes_lines(plan.drift)
     if notes:
         out += [style("Notes (not changes):", bold=True), *notes, ""]

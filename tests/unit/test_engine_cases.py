@@ -50,9 +50,9 @@ def test_case(case_path, tmp_path):
     if "summary" in expect:
         assert plan.summary.to_json() == expect["summary"]
     if "promotions" in expect:
-        assert [[p.model, p.from_stage, p.to_stage] for p in plan.promotions] == expect["promotions"]
+        assert [[p.model, p.from_stage, p.to_stage] for p in plan.about("promotions")] == expect["promotions"]
     for model, m in expect.get("promotion_metrics", {}).items():
-        p = next(p for p in plan.promotions if p.model == model)
+        p = next(p for p in plan.about("promotions") if p.model == model)
         assert p.metrics["plan_alignment_score"] == m["new"]
         assert p.replaces["metrics"]["plan_alignment_score"] == m["old"]
     for address, reason in expect.get("reason", {}).items():

@@ -189,7 +189,7 @@ def test_drift_reverted_not_promoted_and_out_of_band_promotion_still_gated(world
     reg.versions["planner_model"][0]["tags"]["stage"] = "production"  # by hand
     plan, _ = make_plan(s)
     (revert,) = [c for c in plan.actionable if c.address == "model_version.planner_model[run:r1/model]"]
-    assert revert.reason is ActionReason.REVERT_DRIFT and not plan.promotions and not plan.has_errors
+    assert revert.reason is ActionReason.REVERT_DRIFT and not plan.about("promotions") and not plan.has_errors
     assert any(d.attribute == "stage" for d in plan.drift)
     # the file now asks for production: gates apply, judged from the stage last applied
     reg.runs["r1"] = reg.runs["r1"].__class__(
@@ -207,7 +207,7 @@ def test_drift_reverted_not_promoted_and_out_of_band_promotion_still_gated(world
         st,
     )
     plan, _ = make_plan(s)
-    assert [(p.from_stage, p.to_stage) for p in plan.promotions] == [("candidate", "production")]
+    assert [(p.from_stage, p.to_stage) for p in plan.about("promotions")] == [("candidate", "production")]
     assert any("Promotion gate failed: plan_alignment_score" in d.summary for d in plan.diagnostics)
     with pytest.raises(PlanRefused):
         apply(s)
