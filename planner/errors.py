@@ -1,4 +1,7 @@
-"""Every exception mlreg raises on purpose, in one place.
+"""The exceptions mlreg raises on purpose: the families every part shares, here. A part that
+needs a narrower one defines it beside its use, as a subclass of one of these (the MLflow
+transport's `MlflowApiError` and `WorkspaceMissing`, workflow's `ReadBackMismatch` and
+`ImportMismatch`, the forge's `ForgeError`), so the CLI knows every one as an `MlregError`.
 
 Errors a user can cause in the file are not exceptions: they are `Diagnostic`s, collected and
 shown together. Exceptions are for a live system that fails or refuses, a lock held, a stale or

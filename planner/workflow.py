@@ -1,6 +1,9 @@
-"""The flows that are not presentation: plan (with its read phases), apply (a fresh or a saved
-plan, under the lock, with history), drift and import. Typed against the ports only, so unit
-tests drive them with in-memory providers and state; the CLI's wiring passes the real ones in.
+"""The flows: plan (with its read phases), apply (a fresh or a saved plan, under the lock, with
+history), drift and import: what runs in which order, not what people read (render/ does that;
+only two errors these flows raise quote values in their message: a write that does not read
+back, and an import that does not match live, which shows the plan as text). Typed against the
+ports only, so unit tests drive them with in-memory providers and state; the CLI's wiring passes
+the real ones in.
 """
 
 from __future__ import annotations

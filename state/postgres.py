@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from mlreg.planner import redact
 from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
-from mlreg.planner.errors import BackendError, StaleSerial, StateLocked
+from mlreg.planner.errors import BackendError, StaleSerial
 from mlreg.planner.ports import LockInfo
 from mlreg.planner.recorded import StateEncoder, StateSnapshot, journal_entry, missing_past
 from mlreg.providers.postgres.login import login_message, refused_login
@@ -52,14 +52,22 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
 
 
 class PostgresState:
-    def __init__(self, url: str, workspace: str = DEFAULT_WORKSPACE, connect_args: dict | None = None):
+    def __init__(
+        self,
+        url: str,
+        workspace: str = DEFAULT_WORKSPACE,
+        connect_args: dict | None = None,
+        backend_timeout: float | None = None,
+    ):
         """`connect_args`: what the wiring lets libpq use (no implicit credentials for a host the
-        environment did not name)."""
+        environment did not name). `backend_timeout`: `--backend-timeout` (None: the environment's
+        MLREG_BACKEND_TIMEOUT, else 60 s), every statement's limit."""
         if not url.startswith("postgresql"):
             raise BackendError(f"state backend 'postgres' needs a PostgreSQL URL, got {redact.url(url)}")
         self.url = url
         self.workspace = workspace
         self.connect_args = dict(connect_args or {})
+        self.backend_timeout = backend_timeout
         self._engine = None
         self._migrated = False
         self._encoder = StateEncoder()
@@ -74,11 +82,11 @@ class PostgresState:
         if self._engine is None:
             import sqlalchemy as sa
 
-            # Bounded: a dead database is reported, not waited on (MLREG_BACKEND_TIMEOUT).
+            # Bounded: a dead database is reported, not waited on (--backend-timeout).
             from mlreg.planner.patience import CONNECT_TIMEOUT, backend_timeout
             from mlreg.providers.dburl import engine_url
 
-            ms = int(backend_timeout() * 1000)
+            ms = int(backend_timeout(self.backend_timeout) * 1000)
             self._engine = sa.create_engine(
                 engine_url(self.url),
                 pool_pre_ping=True,
@@ -97,20 +105,21 @@ class PostgresState:
 
     @contextmanager
     def _tx(self, writes: bool = True):
-        """A transaction; one that writes first brings the schema up to date."""
+        """A transaction; one that writes first brings the schema up to date. The database's
+        failures (SQLAlchemy's) become one line; ours (a stale serial, a lock held) pass through."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         if writes:
             self._migrate()
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except (StaleSerial, StateLocked, BackendError):
-            raise
-        except Exception as e:
-            if type(e).__module__.startswith("sqlalchemy"):
-                raise self._failed("state database", e) from None
-            raise
+        except SQLAlchemyError as e:
+            raise self._failed("state database", e) from None
 
     def _migrate(self) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
         if self._migrated:
             return
         try:
@@ -130,7 +139,7 @@ class PostgresState:
                     for stmt in statements:
                         self._sql(conn, stmt)
                     self._sql(conn, f"INSERT INTO {SCHEMA}.schema_migrations (version) VALUES (:v)", v=version)
-        except Exception as e:
+        except SQLAlchemyError as e:
             raise self._failed("cannot use state database", e) from None
         self._migrated = True
 

@@ -18,7 +18,7 @@ from mlreg.forge.api import ForgeError
 from mlreg.forge.target import GITHUB, Target, detect
 from mlreg.planner.changes import DriftItem, Plan
 from mlreg.planner.diagnostics import Diagnostic
-from mlreg.planner.errors import UserError
+from mlreg.planner.errors import MlregError, UserError
 from mlreg.planner.render import comment
 
 EXIT_ERROR = 1
@@ -120,7 +120,7 @@ def last_apply(session) -> dict | None:
     drift issue); None when unknown."""
     try:
         records = session.state.history()
-    except Exception:  # a closing comment without it is still right
+    except (MlregError, OSError, ValueError):  # a state that cannot say: a closing comment without it is still right
         return None
     for r in reversed(records):
         if r.get("operation") == "apply" and r.get("outcome") == "succeeded":

@@ -127,9 +127,12 @@ def check_endpoints(loaded: LoadedConfig, env: Mapping[str, str] | None = None) 
     endpoints.require_pinned(used_endpoints(loaded), os.environ if env is None else env)
 
 
-def state_backend(loaded: LoadedConfig, read_only: bool = False, state_only: bool = False):
+def state_backend(
+    loaded: LoadedConfig, read_only: bool = False, state_only: bool = False, backend_timeout: float | None = None
+):
     """`state_only`: for commands that read or move state alone (history, state …): only the
-    state's endpoint is checked against the environment."""
+    state's endpoint is checked against the environment. `backend_timeout`: `--backend-timeout`,
+    which a state database honours as the live systems do."""
     used = used_endpoints(loaded)
     if state_only:
         used = [e for e in used if e.what == "the state database"]
@@ -145,7 +148,7 @@ def state_backend(loaded: LoadedConfig, read_only: bool = False, state_only: boo
     url = state_url(loaded)
     # kept per MLflow workspace: two files for two workspaces never see each other's state
     workspace = cfg.state.workspace or cfg.workspace or DEFAULT_WORKSPACE
-    return PostgresState(url, workspace, connect_args=libpq_args(url, os.environ))
+    return PostgresState(url, workspace, connect_args=libpq_args(url, os.environ), backend_timeout=backend_timeout)
 
 
 def _uri(loaded: LoadedConfig) -> str:
@@ -206,7 +209,7 @@ def session(
     from mlreg.planner.workflow import Session
 
     provs = providers(loaded, backend_timeout, early, read_only)
-    state = state_backend(loaded, read_only)
+    state = state_backend(loaded, read_only, backend_timeout=backend_timeout)
     backends = {
         "mlflow": provs["mlreg/mlflow"].describe(),
         "database": provs["mlreg/postgres"].describe(),

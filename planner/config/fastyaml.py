@@ -248,6 +248,8 @@ def fast_load(text: str, streamed: Mapping[str, Convert] | None = None, integer_
         return None
     streamed = streamed or {}
     loader = _Loader(ryml, _control_possible(text))
+    # what "unsure" looks like: our checks, rapidyaml's refusals, json's and the entries' validation
+    unsure = (_Unsure, ryml.ExceptionBasic, ValueError, TypeError, RecursionError)
     try:
         split = _chunks(text, streamed) if streamed and len(text) > BATCH_BYTES else None
         if split is None:
@@ -257,7 +259,7 @@ def fast_load(text: str, streamed: Mapping[str, Convert] | None = None, integer_
                     data[name] = {k: convert(k, v) for k, v in data[name].items()}
         else:
             data = _parse_split(loader, split, streamed)
-    except Exception:
+    except unsure:
         return None
     if not isinstance(data, dict) or any(lit not in text for lit in loader.floats):
         return None

@@ -107,7 +107,7 @@ class DatabaseProvider:
                 url = read_only_url(self.url)
             try:
                 engine = sa.create_engine(url, **kw)
-            except Exception as e:  # a missing driver
+            except (ImportError, sa.exc.ArgumentError) as e:  # a missing driver, a dialect SQLAlchemy does not know
                 raise BackendError(f"Cannot use {self.target}: {redact.redact(str(e))}") from None
             if engine.dialect.name == "sqlite":
                 engine = engine.execution_options(schema_translate_map={SCHEMA: None})
