@@ -15,6 +15,7 @@ from mlreg.planner.recorded import missing_past
 from mlreg.planner.render.text import plan_text, progress_line
 from mlreg.planner.workflow import apply, make_plan
 from tests.unit.fakes import MemoryPolicies, MemoryRegistry, MemoryState, session
+from tests.unit.kinds.model_version import log_run
 
 
 def _rules(text: str) -> tuple[Rules, object]:
@@ -90,7 +91,7 @@ PINNED_BY_NUMBER = "models:\n  planner_model:\n    versions:\n      - {version: 
 
 def test_a_move_is_recorded_once_and_history_follows_the_version():
     reg, db, st = MemoryRegistry(), MemoryPolicies(), MemoryState()
-    reg.log_run("r1")
+    log_run(reg, "r1")
     events = []
     created = apply(session(PINNED_BY_RUN, reg, db, st), progress=events.append)
     done = [progress_line(e) for e in events if e.what == "done" and e.change.type == "model_version"]
@@ -126,8 +127,8 @@ def test_a_move_is_recorded_once_and_history_follows_the_version():
 
 def test_history_does_not_take_another_version_of_the_same_model():
     reg, db, st = MemoryRegistry(), MemoryPolicies(), MemoryState()
-    reg.log_run("r1")
-    reg.log_run("r2")
+    log_run(reg, "r1")
+    log_run(reg, "r2")
     two = PINNED_BY_RUN + "      - {run_id: r2, stage: candidate}\n"
     apply(session(two, reg, db, st))
     history = address_history(st.entries, list(st.records.values()), "model_version.planner_model[run:r2/model]")
@@ -144,7 +145,7 @@ def test_state_push_takes_only_the_past_it_does_not_have():
 
 def test_a_target_typo_is_answered_within_its_kind_in_the_readmes_syntax():
     reg, db, st = MemoryRegistry(), MemoryPolicies(), MemoryState()
-    reg.log_run("r1")
+    log_run(reg, "r1")
     s = session(PINNED_BY_RUN, reg, db, st)
     apply(s)
     plan, _ = make_plan(s)

@@ -11,10 +11,44 @@ from tests.unit.engine_support import load_case, plan_for
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 
 
+# what a case may expect; anything else is a typo that would otherwise pass silently
+EXPECT_KEYS = frozenset(
+    {
+        "changes",
+        "errors",
+        "detail_contains",
+        "warnings",
+        "after_unknown",
+        "depends_on",
+        "after",
+        "before",
+        "record_only",
+        "summary",
+        "promotions",
+        "promotion_metrics",
+        "reason",
+        "refs",
+        "moved",
+        "notes",
+    }
+)
+
+
 @pytest.mark.parametrize("case_path", CASES, ids=[p.stem for p in CASES])
 def test_case(case_path, tmp_path):
-    case = load_case(case_path)
+    check_case(load_case(case_path), tmp_path)
+
+
+def test_an_unknown_expect_key_fails_the_case(tmp_path):
+    case = {"desired": "models:\n  a_model: {}\n", "expect": {"changse": {"model.a_model": "create"}}}
+    with pytest.raises(AssertionError, match="unknown expect key 'changse'"):
+        check_case(case, tmp_path)
+
+
+def check_case(case: dict, tmp_path) -> None:
     expect = case["expect"]
+    unknown = sorted(set(expect) - EXPECT_KEYS)
+    assert not unknown, f"unknown expect key {unknown[0]!r}; a case may expect: {', '.join(sorted(EXPECT_KEYS))}"
     plan = plan_for(tmp_path, case["desired"], case.get("live"), case.get("state"), env=case.get("env"))
     actions = {c.address: c.action.value for c in plan.actionable}
     by_addr = {c.address: c for c in plan.changes}

@@ -14,6 +14,7 @@ from mlreg.planner.errors import BackendError, PlanRefused, StalePlan, StateLock
 from mlreg.planner.render.json import plan_json
 from mlreg.planner.workflow import adopt, apply, make_plan, read_live
 from tests.unit.fakes import MemoryPolicies, MemoryRegistry, MemoryState, session, unavailable
+from tests.unit.kinds.model_version import add_version, log_run
 
 PID = "2f0c1c9e-0b7e-4c5e-9a57-2d6d5c1c9a11"
 FILE = f"""
@@ -36,8 +37,8 @@ policies:
 @pytest.fixture
 def world():
     reg, db, st = MemoryRegistry(), MemoryPolicies(), MemoryState()
-    reg.log_run("r1")
-    reg.log_run("r2")
+    log_run(reg, "r1")
+    log_run(reg, "r2")
     return reg, db, st
 
 
@@ -139,7 +140,7 @@ def test_unavailable_backend_stops_apply_records_what_completed_and_rerun_conver
 
 def test_a_failed_step_skips_its_dependents_only(world):
     reg, db, st = world
-    reg.log_run("r3")
+    log_run(reg, "r3")
     two_models = FILE.replace("policies:", "  ranker_model:\n    versions:\n      - {run_id: r3}\npolicies:")
     s = session(two_models, reg, db, st)
     reg.fail["model_version.planner_model[run:r1/model]"] = BackendError("MLflow refused: 400")
@@ -160,7 +161,7 @@ def test_new_versions_of_one_model_are_registered_in_the_files_order(world):
     reg, db, st = world
     runs = [f"r{i}" for i in range(3, 11)]
     for r in runs:
-        reg.log_run(r)
+        log_run(reg, r)
     listed = "".join(f"      - {{run_id: {r}}}\n" for r in runs)
     last = "      - {run_id: r2, stage: candidate}\n"
     s = session(FILE.replace(last, last + listed), reg, db, st)
@@ -234,7 +235,7 @@ def test_policy_row_edited_by_hand_is_restored(world):
 
 def test_adopt_records_live_without_writing(world):
     reg, db, st = world
-    reg.add_version("planner_model", "s3://m/1", stage="candidate")
+    add_version(reg, "planner_model", "s3://m/1", stage="candidate")
     s = session("models:\n  planner_model:\n    versions: [{source: 's3://m/1', stage: candidate}]\n", reg, db, st)
     live, _ = read_live(s)
     result = adopt(s, live)
