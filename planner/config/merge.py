@@ -177,75 +177,18 @@ def merge(
     """The files' data as one configuration, who owns what, and every conflict (named in both
     files, at both lines). `declared`: the sections that declare named resources (each name in
     one file). `folder`: the files are a folder's (settings only in `_*` files)."""
-    named_sections = {s.name: s.names for s in declared if not s.single or s.names}
-    nouns = {s.name: s.entry_noun for s in declared}
-    source = MergedSource(files, named_sections=named_sections)
-    merged: dict = {}
-    paths = protected_paths(declared)
-    diags: list[Diagnostic] = [d for f in files for d in protected(f, paths)] if folder else []
-    first_at: dict[tuple, tuple[int, Path]] = {}
-
-    def claim(key: tuple, index: int, path: Path, what: str) -> bool:
-        if key in first_at:
-            j, other_path = first_at[key]
-            here, there = _at(files[index], path), _at(files[j], other_path)
-            diags.append(
-                files[index]
-                .located()
-                .diag(path, f"{what} is declared in two files: {there} and {here}", "each is declared in one file only")
-            )
-            return False
-        first_at[key] = (index, path)
-        source.owners[key] = index
-        return True
-
+    m = _Merge(files, declared)
+    if folder:
+        paths = protected_paths(declared)
+        m.diags += [d for f in files for d in protected(f, paths)]
     for i, f in enumerate(files):
-        data = f.data
-        if not isinstance(data, dict):
-            diags.append(f.located().diag((), "The file must be a mapping"))
+        if not isinstance(f.data, dict):
+            m.diags.append(f.located().diag((), "The file must be a mapping"))
             continue
-        for key, value in data.items():
-            if key == "version":
-                if "version" in merged and merged["version"] != value:
-                    diags.append(
-                        f.located().diag(
-                            ("version",),
-                            f"version: {value!r} differs from {merged['version']!r} in another file",
-                            "every file that gives `version` gives the same",
-                        )
-                    )
-                merged.setdefault("version", value)
-                source.owners.setdefault(("version",), i)
-            elif key == "removed":
-                items = value if isinstance(value, list) else [value]
-                merged.setdefault("removed", [])
-                for local, item in enumerate(items):
-                    source.removed.append((i, local))
-                    merged["removed"].append(item)
-            elif key in named_sections and isinstance(value, dict):
-                subs = named_sections[key]
-                target = merged.setdefault(key, {})
-                if not isinstance(target, dict):
-                    continue
-                if not subs:
-                    for name, entry in value.items():
-                        if claim((key, name), i, (key, name), f"{nouns[key]} {name!r}"):
-                            target[name] = entry
-                    continue
-                for sub, entries in value.items():
-                    if sub in subs and isinstance(entries, dict):
-                        into = target.setdefault(sub, {})
-                        for name, entry in entries.items():
-                            if claim((key, sub, name), i, (key, sub, name), f"{key}.{sub} {name!r}"):
-                                into[name] = entry
-                    elif claim((key, sub), i, (key, sub), f"`{key}.{sub}`"):
-                        target[sub] = entries
-            else:
-                what = f"`{key}`" if key in SETTINGS else f"the top-level key `{key}`"
-                if claim((key,), i, (key,), what):
-                    merged[key] = value
-    if len(files) > 1 and "version" not in merged:
-        diags.append(
+        for key, value in f.data.items():
+            m.take(i, key, value)
+    if len(files) > 1 and "version" not in m.merged:
+        m.diags.append(
             Diagnostic(
                 Severity.ERROR,
                 "No file gives `version: 1`",
@@ -253,7 +196,86 @@ def merge(
                 file=files[0].name,
             )
         )
-    return merged, source, diags
+    return m.merged, m.source, m.diags
+
+
+class _Merge:
+    """One merge: the configuration so far, who owns each key, the first place each was given."""
+
+    def __init__(self, files: list[ParsedFile], declared: Sequence[Section]):
+        self.files = files
+        self.named = {s.name: s.names for s in declared if not s.single or s.names}
+        self.nouns = {s.name: s.entry_noun for s in declared}
+        self.source = MergedSource(files, named_sections=self.named)
+        self.merged: dict = {}
+        self.diags: list[Diagnostic] = []
+        self.first_at: dict[tuple, tuple[int, Path]] = {}
+
+    def claim(self, key: tuple, index: int, path: Path, what: str) -> bool:
+        """Is file `index` the first to give `key`? (A second one is a conflict, at both lines.)"""
+        if key in self.first_at:
+            j, other_path = self.first_at[key]
+            here, there = _at(self.files[index], path), _at(self.files[j], other_path)
+            self.diags.append(
+                self.files[index]
+                .located()
+                .diag(path, f"{what} is declared in two files: {there} and {here}", "each is declared in one file only")
+            )
+            return False
+        self.first_at[key] = (index, path)
+        self.source.owners[key] = index
+        return True
+
+    def take(self, i: int, key, value) -> None:
+        """One top-level key of file `i`."""
+        if key == "version":
+            self.version(i, value)
+        elif key == "removed":
+            self.merged.setdefault("removed", [])
+            for local, item in enumerate(value if isinstance(value, list) else [value]):
+                self.source.removed.append((i, local))
+                self.merged["removed"].append(item)
+        elif key in self.named and isinstance(value, dict):
+            self.section(i, key, value)
+        else:
+            what = f"`{key}`" if key in SETTINGS else f"the top-level key `{key}`"
+            if self.claim((key,), i, (key,), what):
+                self.merged[key] = value
+
+    def version(self, i: int, value) -> None:
+        merged = self.merged
+        if "version" in merged and merged["version"] != value:
+            self.diags.append(
+                self.files[i]
+                .located()
+                .diag(
+                    ("version",),
+                    f"version: {value!r} differs from {merged['version']!r} in another file",
+                    "every file that gives `version` gives the same",
+                )
+            )
+        merged.setdefault("version", value)
+        self.source.owners.setdefault(("version",), i)
+
+    def section(self, i: int, key: str, value: dict) -> None:
+        """A section that declares named resources: each name claimed by one file."""
+        subs = self.named[key]
+        target = self.merged.setdefault(key, {})
+        if not isinstance(target, dict):
+            return
+        if not subs:
+            for name, entry in value.items():
+                if self.claim((key, name), i, (key, name), f"{self.nouns[key]} {name!r}"):
+                    target[name] = entry
+            return
+        for sub, entries in value.items():
+            if sub in subs and isinstance(entries, dict):
+                into = target.setdefault(sub, {})
+                for name, entry in entries.items():
+                    if self.claim((key, sub, name), i, (key, sub, name), f"{key}.{sub} {name!r}"):
+                        into[name] = entry
+            elif self.claim((key, sub), i, (key, sub), f"`{key}.{sub}`"):
+                target[sub] = entries
 
 
 def _at(f: ParsedFile, path: Path) -> str:
