@@ -11,14 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mlreg.planner.changes import Action, Address, Change, DriftItem, Topic, address
+from mlreg.planner.changes import Action, Change, DriftItem, Topic, address
 from mlreg.planner.kinds import inflow, lifecycle
 from mlreg.planner.kinds.base import (
     Diff,
     DiffContext,
     DriftContext,
     Findings,
-    Kind,
     Resolved,
     created,
     decide,
@@ -35,6 +34,7 @@ from mlreg.planner.kinds.mlflow_facts import (
     resolve_run,
 )
 from mlreg.planner.kinds.promotions import PROMOTIONS
+from mlreg.planner.kinds.versioned import Versioned
 from mlreg.planner.live import LiveSnapshot
 from mlreg.planner.recorded import ResourceState, StateSnapshot
 from mlreg.planner.stages import STAGE_TAG, TAG_VALUES, Stage, stage_of
@@ -42,7 +42,6 @@ from mlreg.planner.stages import STAGE_TAG, TAG_VALUES, Stage, stage_of
 if TYPE_CHECKING:  # annotations only: the kinds import no pydantic at run time
     from mlreg.planner.config.schema import Config
     from mlreg.planner.config.sections.models import ModelSpec, VersionSpec
-    from mlreg.planner.config.sections.removed import RemovedSpec
 
 TYPE = lifecycle.TYPE
 MODEL = lifecycle.MODEL  # the kind its versions belong to (kinds/model.py imports this module)
@@ -53,19 +52,15 @@ def version_address(model: str, key: str) -> str:
     return address(TYPE, model, key)
 
 
-class ModelVersionKind(Kind):
+class ModelVersionKind(Versioned):
     type: ClassVar[str] = TYPE
     provider: ClassVar[str] = PROVIDER
     rank: ClassVar[int] = 10
     parent: ClassVar[str | None] = MODEL
     per_key: ClassVar[tuple[str, ...]] = ("tags",)
-    context: ClassVar[tuple[str, ...]] = ("version",)
     topics: ClassVar[tuple[Topic, ...]] = (PROMOTIONS,)  # its rules contribute the promotions
 
     section: ClassVar[str] = SECTION  # declared under its model
-
-    def declared_addresses(self, cfg: Config) -> list[Address]:
-        return [Address(TYPE, name, v.key) for name, m in cfg.models.items() for v in m.versions]
 
     def declared_requests(self, cfg: Config) -> Iterable[RegistryRequest]:
         run_ids, run_names = set(), set()
@@ -111,19 +106,6 @@ class ModelVersionKind(Kind):
         elif before == production and to != production:
             lines.append(f"{which} leaves production (to {to})")
         return lines
-
-    def label(self, address: Address, number: str | None) -> str:
-        return f"{address.name} v{number}" if number else f"{address.name} {address.key} (new)"
-
-    def import_id(self, change: Change) -> str | None:
-        return f"{change.identity.get('name')}/{change.identity.get('version')}"
-
-    def config_path(self, cfg: Config, address: Address) -> tuple | None:
-        model = cfg.models.get(address.name)
-        for i, v in enumerate(model.versions if model else ()):
-            if v.key == address.key:
-                return ("models", address.name, "versions", i)
-        return None
 
     def lineage(self, cfg: Config) -> Iterable[tuple[str, str]]:
         for name, m in cfg.models.items():
@@ -251,45 +233,20 @@ class ModelVersionKind(Kind):
             addr,
         )
 
-    def destroy(self, ctx: DiffContext, addr: str, name: str, key: str | None, entry: RemovedSpec):
-        number = self.number_to_delete(ctx, addr, name, key)
-        if number is None:
-            return None
-        lv = next((v for v in ctx.live[RegistryFacts].versions.get(name, []) if v.version == number), None)
-        if lv is None:
-            return None
-        before = {
+    def live_versions(self, live: LiveSnapshot, name: str) -> list[LiveVersion]:
+        return live[RegistryFacts].versions.get(name, [])
+
+    def values_of(self, lv: LiveVersion) -> dict:
+        return {
             "version": lv.version,
             "stage": lv.tags.get(STAGE_TAG),
             "description": lv.description,
             "tags": {k: v for k, v in sorted(lv.tags.items()) if k != STAGE_TAG},
         }
-        return before, {"name": name, "version": number}
 
     # MLflow moves a version's last-updated time when its description changes, not when a tag
     # (the stage) is set; its user_id is whoever registered it, not whoever changed it.
     timed: ClassVar[tuple[str, ...]] = ("description",)
-
-    def live_values(self, rs: ResourceState, live: LiveSnapshot):
-        name, number = rs.identity.get("name"), str(rs.identity.get("version"))
-        lv = next((v for v in live[RegistryFacts].versions.get(name, []) if v.version == number), None)
-        if lv is None:
-            return None, None, None
-        now = {"version": lv.version, "stage": lv.tags.get(STAGE_TAG), "description": lv.description, "tags": lv.tags}
-        return now, lv.last_updated, None
-
-    def gone_note(self, rs: ResourceState) -> str:
-        return f"version {rs.identity.get('version')} no longer exists"
-
-    def assigned(self, identity: Mapping[str, Any]) -> str | None:
-        number = identity.get("version")
-        return f"version {number}" if number is not None else None
-
-    def number_label(self, change: Change) -> str | None:
-        number = (change.after or {}).get("version") or change.identity.get("version")
-        if number is not None:
-            return f"v{number}"
-        return "new" if "version" in change.after_unknown else None
 
     def same_object(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
         number = a.get("version")

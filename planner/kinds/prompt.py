@@ -41,6 +41,7 @@ from mlreg.planner.kinds.mlflow_facts import (
     PROVIDER,
     user_set_tags,
 )
+from mlreg.planner.kinds.versioned import Versioned
 from mlreg.planner.live import LiveSnapshot, Request
 from mlreg.planner.recorded import ResourceState
 
@@ -130,7 +131,7 @@ def _match(spec: PromptVersionSpec, live: list[LivePromptVersion]) -> list[LiveP
     return [v for v in live if v.template == spec.template]
 
 
-class PromptVersionKind(_Reads, Kind):
+class PromptVersionKind(_Reads, Versioned):
     type: ClassVar[str] = VERSION
     provider: ClassVar[str] = PROVIDER
     rank: ClassVar[int] = 15
@@ -138,23 +139,7 @@ class PromptVersionKind(_Reads, Kind):
     section: ClassVar[str] = SECTION
     per_key: ClassVar[tuple[str, ...]] = ("tags",)
     timed: ClassVar[tuple[str, ...]] = ()  # MLflow records no time for a tag set on a prompt version
-    context: ClassVar[tuple[str, ...]] = ("version",)
-
-    def declared_addresses(self, cfg: Config) -> list[Address]:
-        return [Address(VERSION, name, v.key) for name, p in cfg.prompts.items() for v in p.versions]
-
-    def label(self, address: Address, number: str | None) -> str:
-        return f"{address.name} v{number}" if number else f"{address.name} {address.key} (new)"
-
-    def import_id(self, change: Change) -> str | None:
-        return f"{change.identity.get('name')}/{change.identity.get('version')}"
-
-    def config_path(self, cfg: Config, address: Address) -> tuple | None:
-        prompt = cfg.prompts.get(address.name)
-        for i, v in enumerate(prompt.versions if prompt else ()):
-            if v.key == address.key:
-                return ("prompts", address.name, "versions", i)
-        return None
+    noun: ClassVar[str] = "prompt version"
 
     def diff(self, ctx: DiffContext) -> None:
         facts = ctx.live[PromptFacts]
@@ -231,35 +216,14 @@ class PromptVersionKind(_Reads, Kind):
         )
         return None
 
-    def destroy(self, ctx: DiffContext, addr: str, name: str, key: str | None, entry: RemovedSpec):
-        number = self.number_to_delete(ctx, addr, name, key)
-        if number is None:
-            return None
-        lv = next((v for v in ctx.live[PromptFacts].versions.get(name, []) if v.version == number), None)
-        if lv is None:
-            return None
-        return {"version": lv.version, "template": lv.template, "tags": lv.tags}, {"name": name, "version": number}
+    def live_versions(self, live: LiveSnapshot, name: str) -> list[LivePromptVersion]:
+        return live[PromptFacts].versions.get(name, [])
 
-    def live_values(self, rs: ResourceState, live: LiveSnapshot):
-        name, number = rs.identity.get("name"), str(rs.identity.get("version"))
-        lv = next((v for v in live[PromptFacts].versions.get(name, []) if v.version == number), None)
-        if lv is None:
-            return None, None, None
-        now = {"version": lv.version, "template": lv.template, "commit_message": lv.description, "tags": lv.tags}
-        return now, lv.last_updated, None
+    def values_of(self, lv: LivePromptVersion) -> dict:
+        return {"version": lv.version, "template": lv.template, "commit_message": lv.description, "tags": lv.tags}
 
-    def gone_note(self, rs: ResourceState) -> str:
-        return f"prompt version {rs.identity.get('version')} no longer exists"
-
-    def assigned(self, identity) -> str | None:
-        number = identity.get("version")
-        return f"version {number}" if number is not None else None
-
-    def number_label(self, change: Change) -> str | None:
-        number = (change.after or {}).get("version") or change.identity.get("version")
-        if number is not None:
-            return f"v{number}"
-        return "new" if "version" in change.after_unknown else None
+    def deleted_values(self, lv: LivePromptVersion) -> dict:
+        return {"version": lv.version, "template": lv.template, "tags": lv.tags}
 
 
 class PromptKind(_Reads, Kind):

@@ -121,33 +121,30 @@ def adopted_ids(plan: Plan) -> dict[str, str]:
 
 
 def _change_block(change: Change, style: Style, adopted: str | None = None) -> list[str]:
+    """A change as Terraform shows one: why in comments, then its symbol, address and attributes."""
     a = change.action
     address = esc(change.address)
     if a is Action.NOOP and change.moved_from:  # Terraform's `moved`: only state changes
-        lines = [style(f"  # {esc(change.moved_from)} has moved to {address}", bold=True)]
-        lines.append(f"  # (the same live object{_number(change)}: its history stays with it; nothing live is written)")
-        lines.append(f"  {style(MOVE, 'cyan')} {address} {{")
-        lines += _attribute_lines(change, style)
-        lines.append("    }")
-        return lines
+        notes = [
+            style(f"  # {esc(change.moved_from)} has moved to {address}", bold=True),
+            f"  # (the same live object{_number(change)}: its history stays with it; nothing live is written)",
+        ]
+        return _block(change, style, notes, style(MOVE, "cyan"))
     if a is Action.NOOP:  # adopted as it is: only state changes
-        lines = [style(f"  # {address} will be adopted (it exists live; apply only records it)", bold=True)]
-        lines.append(f"  {style(ADOPT, 'cyan')} {address} {{")
-        lines.append(f"        id = {value(adopted)}")
-        lines += _attribute_lines(change, style)
-        lines.append("    }")
-        return lines
-    lines = [style(f"  # {address} will be {_VERB[a]}", bold=True)]
+        notes = [style(f"  # {address} will be adopted (it exists live; apply only records it)", bold=True)]
+        return _block(change, style, notes, style(ADOPT, "cyan"), [f"        id = {value(adopted)}"])
+    notes = [style(f"  # {address} will be {_VERB[a]}", bold=True)]
     if change.moved_from:
-        lines.append(f"  # (moved from {esc(change.moved_from)}: the file names it another way)")
+        notes.append(f"  # (moved from {esc(change.moved_from)}: the file names it another way)")
     if adopted is not None:
-        lines.append(f"  # (adopted: it exists live as {value(adopted)})")
+        notes.append(f"  # (adopted: it exists live as {value(adopted)})")
     if change.reason:
-        lines.append(f"  # ({change.reason.text}{f' ({esc(change.note)})' if change.note else ''})")
-    lines.append(f"  {style(a.symbol, _COLOR[a])} {address} {{")
-    lines += _attribute_lines(change, style)
-    lines.append("    }")
-    return lines
+        notes.append(f"  # ({change.reason.text}{f' ({esc(change.note)})' if change.note else ''})")
+    return _block(change, style, notes, style(a.symbol, _COLOR[a]))
+
+
+def _block(change: Change, style: Style, notes: list[str], symbol: str, first: list[str] = ()) -> list[str]:
+    return [*notes, f"  {symbol} {esc(change.address)} {{", *first, *_attribute_lines(change, style), "    }"]
 
 
 def highlight_lines(plan: Plan, style: Style) -> list[str]:

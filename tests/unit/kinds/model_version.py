@@ -51,6 +51,17 @@ def next_number(items: list[dict]) -> str:
     return str(max((int(v["version"]) for v in items), default=0) + 1)
 
 
+def versions_of(store: dict, change) -> list[dict] | None:
+    """The parent's version list that a change of a version writes; None when the change deleted
+    its version (done here)."""
+    name = change.identity["name"]
+    vs = store.setdefault(name, [])
+    if change.action is Action.DELETE:
+        store[name] = [v for v in vs if v["version"] != change.identity["version"]]
+        return None
+    return vs
+
+
 def read(world, r: RegistryRequest) -> RegistryFacts:
     models = {
         n: LiveModel(n, m["description"], dict(m["tags"]), dict(m["aliases"]))
@@ -77,9 +88,8 @@ def read(world, r: RegistryRequest) -> RegistryFacts:
 def write(world, request) -> dict:
     change, after = request.change, request.after()
     name = change.identity["name"]
-    vs = world.versions.setdefault(name, [])
-    if change.action is Action.DELETE:
-        world.versions[name] = [v for v in vs if v["version"] != change.identity["version"]]
+    vs = versions_of(world.versions, change)
+    if vs is None:
         return dict(change.identity)
     tags = dict(after.get("tags", {}))
     if after.get("stage") is not None:

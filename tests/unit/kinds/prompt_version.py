@@ -6,15 +6,14 @@ from __future__ import annotations
 from mlreg.planner.changes import Action
 from tests.unit.kinds import KindDouble
 from tests.unit.kinds.model import sync
-from tests.unit.kinds.model_version import next_number
+from tests.unit.kinds.model_version import next_number, versions_of
 
 
 def write(world, request) -> dict:
     change, after = request.change, request.after()
     name = change.identity["name"]
-    vs = world.prompt_versions.setdefault(name, [])
-    if change.action is Action.DELETE:
-        world.prompt_versions[name] = [v for v in vs if v["version"] != change.identity["version"]]
+    vs = versions_of(world.prompt_versions, change)
+    if vs is None:
         return dict(change.identity)
     if change.action is Action.CREATE:
         number = next_number(vs)
