@@ -123,7 +123,7 @@ def build_plan(loaded: LoadedConfig, state: StateSnapshot, live: LiveSnapshot, t
 def protections(d: Diff, live: LiveSnapshot) -> list[Diagnostic]:
     """Nothing that something live still holds is deleted (a version a policy row points at, a
     policy row an experiment variant uses), unless its holder is deleted in the same plan."""
-    deleted = [c for c in d.changes if c.action is Action.DELETE]
+    deleted = [c for c in d.acting if c.action is Action.DELETE]
     if not deleted:
         return []
     doomed = {key for c in deleted for key in kind_of(c.type).hold_keys(c)}

@@ -105,6 +105,16 @@ class DiffContext:
         self.diagnostics.append(dg.error(summary, detail, address))
 
     def freeze(self) -> Diff:
+        by_type: dict[str, list[Change]] = {}
+        acting = []
+        noop = Action.NOOP
+        for c in self.changes:  # one pass: the rules read changes by kind, and the few that act
+            found = by_type.get(c.type)
+            if found is None:
+                by_type[c.type] = found = []
+            found.append(c)
+            if c.action is not noop or c.record_only:
+                acting.append(c)
         return Diff(
             cfg=self.cfg,
             state=self.state,
@@ -115,6 +125,8 @@ class DiffContext:
             edges=tuple(self.edges),
             by_address={c.address: c for c in self.changes},
             grants=self.grants,
+            by_type=by_type,
+            acting=tuple(acting),
         )
 
 
@@ -131,6 +143,11 @@ class Diff:
     edges: tuple[tuple[str, str], ...]
     by_address: Mapping[str, Change]
     grants: Grants = field(default_factory=Grants)
+    by_type: Mapping[str, list[Change]] = EMPTY  # kind type -> its changes, in diff order
+    acting: tuple[Change, ...] = ()  # the changes that are not plain no-ops (they act, or only record)
+
+    def of_type(self, type_: str) -> list[Change]:
+        return self.by_type.get(type_, [])
 
 
 @dataclass(frozen=True)
@@ -232,7 +249,7 @@ def version_number_meant(state: StateSnapshot, addr: str, key: str | None) -> st
 def alias_deletions(diff: Diff, type_: str) -> list[Diagnostic]:
     """A warning for each alias a change of this kind deletes (only a removed entry does)."""
     out = []
-    for c in diff.changes:
+    for c in diff.acting:
         if c.type == type_ and c.before and c.after:
             for alias in sorted(set(c.before.get("aliases", {})) - set(c.after.get("aliases", {}))):
                 out.append(

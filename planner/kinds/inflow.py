@@ -38,9 +38,15 @@ def plan_notes(diff: Diff, live: LiveSnapshot) -> list[DriftItem]:
     """Live versions of the file's models that no declared version (and no version kept in
     state) names."""
     managed: dict[str, set[str]] = {}
-    for c in diff.changes:
-        if c.type == TYPE and c.action is not Action.FORGET and c.identity.get("version") is not None:
-            managed.setdefault(c.identity.get("name"), set()).add(str(c.identity.get("version")))
+    forget = Action.FORGET
+    for c in diff.of_type(TYPE):
+        version = c.identity.get("version")
+        if version is not None and c.action is not forget:
+            name = c.identity.get("name")
+            found = managed.get(name)
+            if found is None:
+                managed[name] = found = set()
+            found.add(str(version))
     counts = diff.cfg.rules.unmanaged_versions == "fail"
     return _unmanaged(live[RegistryFacts], list(diff.cfg.models), managed, counts)
 

@@ -55,9 +55,9 @@ def checked_versions(diff: Diff) -> list[tuple[Resolved, Change, tuple[str, str]
     """Versions this plan moves to another stage (registered into one, or promoted): the ones the
     stage rules judge."""
     out = []
-    for c in diff.changes:
-        if c.type != TYPE or (c.action is Action.NOOP and not c.record_only):
-            continue  # a plain no-op equals what was applied: nothing moves
+    for c in diff.acting:  # a plain no-op equals what was applied: nothing moves
+        if c.type != TYPE:
+            continue
         move = stage_move(c, diff.state)
         if move and c.address in diff.resolved:
             out.append((diff.resolved[c.address], c, move))
@@ -189,16 +189,18 @@ def _check_production_count(diff: Diff, facts: RegistryFacts, checked) -> list[D
     prod: dict[str, dict[str, str]] = {}  # model -> {version number or address: label}
     deleted = {
         (c.identity.get("name"), c.identity.get("version"))
-        for c in diff.changes
+        for c in diff.acting
         if c.type == TYPE and c.action is Action.DELETE
     }
+    versions = facts.versions
     for model in cfg.models:
-        for v in facts.versions.get(model, ()):
-            if (model, v.version) in deleted:
-                continue
-            if stage_of(v.tags.get(STAGE_TAG)) == _PRODUCTION:
+        for v in versions.get(model, ()):
+            tag = v.tags.get(STAGE_TAG)  # (most are lowercase: compared as they are first)
+            if (tag == _PRODUCTION or (tag is not None and tag.lower() == _PRODUCTION)) and (
+                not deleted or (model, v.version) not in deleted
+            ):
                 prod.setdefault(model, {})[v.version] = f"version {v.version}"
-    for c in diff.changes:
+    for c in diff.acting:
         if c.type != TYPE or c.action not in (Action.CREATE, Action.UPDATE) or "stage" not in (c.after or {}):
             continue
         rv = diff.resolved.get(c.address)

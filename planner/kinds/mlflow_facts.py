@@ -163,17 +163,34 @@ def resolve_run(ref: VersionRef, facts: RegistryFacts) -> RunResolution:
 
 
 class VersionIndex:
-    """One model's live versions indexed by what each kind of matcher looks at (built once)."""
+    """One model's live versions indexed by what each kind of matcher looks at: by number at once,
+    by source and by run when a matcher first asks (a file that pins every version by number
+    never builds them)."""
 
     def __init__(self, versions: list[LiveVersion], logged_model_names: dict[str, str]):
-        self.by_number: dict[str, LiveVersion] = {}
-        self.by_source: dict[str, list[LiveVersion]] = {}
-        self.by_run: dict[tuple[str, str | None], list[LiveVersion]] = {}
-        for v in versions:
-            self.by_number[v.version] = v
-            self.by_source.setdefault(v.source, []).append(v)
-            if v.run_id:
-                self.by_run.setdefault((v.run_id, artifact_path_of(v, logged_model_names)), []).append(v)
+        self.by_number: dict[str, LiveVersion] = {v.version: v for v in versions}
+        self._versions = versions
+        self._logged_model_names = logged_model_names
+        self._by_source: dict[str, list[LiveVersion]] | None = None
+        self._by_run: dict[tuple[str, str | None], list[LiveVersion]] | None = None
+
+    @property
+    def by_source(self) -> dict[str, list[LiveVersion]]:
+        if self._by_source is None:
+            self._by_source = {}
+            for v in self._versions:
+                self._by_source.setdefault(v.source, []).append(v)
+        return self._by_source
+
+    @property
+    def by_run(self) -> dict[tuple[str, str | None], list[LiveVersion]]:
+        if self._by_run is None:
+            self._by_run = {}
+            for v in self._versions:
+                if v.run_id:
+                    key = (v.run_id, artifact_path_of(v, self._logged_model_names))
+                    self._by_run.setdefault(key, []).append(v)
+        return self._by_run
 
     def match(self, ref: VersionRef, run: LiveRun | None) -> list[LiveVersion]:
         """Live versions the matcher identifies (normally 0 or 1)."""

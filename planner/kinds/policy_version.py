@@ -210,12 +210,12 @@ class PolicyVersionKind(Kind):
         database is drift that the plan restores (reason REVERT_DRIFT), not a violation. A row
         pointing at a version this plan archives is worth a warning."""
         out = []
-        mine = [c for c in diff.changes if c.type == TYPE and c.after]
+        mine = [c for c in diff.of_type(TYPE) if c.after]
         wanted = {(c.after["model"], c.after.get("model_version")) for c in mine}
         stage_by_number = {
             (c.identity.get("name"), c.after.get("version")): c.after.get("stage")
-            for c in diff.changes
-            if wanted and c.type == model_version.TYPE and c.after
+            for c in (diff.of_type(model_version.TYPE) if wanted else ())
+            if c.after
         }
         for c in mine:
             recorded = diff.state.resources.get(c.address)
