@@ -77,12 +77,12 @@ def finish(
             notes.extend(found.notes)
         diagnostics.extend(protections(d, live))
         diagnostics.extend(dg.warning(note) for note in live.notes())
-        rank = {t: k.rank for t, k in KINDS.items()}
         # Apply order by kind; within a kind the order of the file (deletions and forgets last).
-        changes = targeted(sorted(d.changes, key=lambda c: rank[c.type]), targets)
+        kinds = sorted(d.by_type, key=lambda t: KINDS[t].rank)
+        changes = targeted([c for t in kinds for c in d.by_type[t]], targets)
         diagnostics.extend(targeting(d.changes, targets))
-        touched = {c.address for c in changes if c.action is not Action.NOOP or c.record_only}
-        touched |= {c.moved_from for c in changes if c.moved_from}
+        acting = [c for c in changes if c.action is not Action.NOOP or c.record_only] if targets else d.acting
+        touched = {c.address for c in acting} | {c.moved_from for c in acting if c.moved_from}
         declared = Declared(loaded)
         return Plan(
             config_path=loaded.path,

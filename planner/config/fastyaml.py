@@ -110,6 +110,8 @@ class _Loader:
         self.floats: set[str] = set()
         self.suspicious: set[str] = set()
         self.typed_keys = 0
+        self.plain_keys: set[str] = set()  # keys PyYAML reads as strings too
+        self.copies: dict[str, str] = {}  # short values met: the one copy each shares
 
     def typed(self, x: str) -> bool:
         hit = _seen.get(x)
@@ -137,27 +139,37 @@ class _Loader:
         d = dict(items)
         if len(d) != len(items):
             raise _Unsure
-        known = _seen.get  # the cache answers for nearly every key and value: no call needed
+        keys, copies = self.plain_keys, self.copies
         control = self.control_possible
         for k, v in items:
             if control and not k.isprintable():  # control characters in a name: the exact loader reports it
                 raise _Unsure
-            hit = known(k)
-            if hit is None:
-                hit = self.typed(k)
-            if hit:
-                self.typed_keys += 1
+            if k not in keys:
+                self._first_key(k)
             if v.__class__ is str:
-                if len(v) < 48:  # short values repeat (stages, teams, dates): keep one copy of each
-                    d[k] = v = _intern(v)
-                hit = known(v)
-                if hit is None:
-                    hit = self.typed(v)
-                if hit:
-                    self.suspicious.add(v)
+                one = copies.get(v)
+                if one is not None:
+                    d[k] = one  # short values repeat (stages, teams, dates): one copy of each
+                else:
+                    self._first_value(v)
             elif v.__class__ is list:
                 self._scan_list(v)
         return d
+
+    def _first_key(self, k: str) -> None:
+        """A key not met before as a plain one: counted if PyYAML would type it, else known."""
+        if self.typed(k):
+            self.typed_keys += 1
+        else:
+            self.plain_keys.add(k)
+
+    def _first_value(self, v: str) -> None:
+        """A value met for the first time: remembered to be found quoted in the source if PyYAML
+        would type it; kept, if short, as the copy later ones share."""
+        if self.typed(v):
+            self.suspicious.add(v)
+        if len(v) < 48:
+            self.copies[v] = _intern(v)
 
     def parse(self, text: str):
         with _stderr_silenced():  # rapidyaml reports its refusals (e.g. depth) on fd 2 too

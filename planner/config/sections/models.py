@@ -129,19 +129,7 @@ def check(ctx) -> None:
                 ctx.incomplete.add(("models", name))  # an entry without a readable matcher: no reference errors
             raw_aliases = raw.get("aliases") if isinstance(raw.get("aliases"), dict) else {}
             aliases = {a: ctx.valid(VersionRef, int_to_ref(r)) for a, r in raw_aliases.items()}
-        seen: dict[str, int] = {}
-        for i, v in versions:
-            if STAGE_TAG in getattr(v, "tags", {}):
-                ctx.error(
-                    ("models", name, "versions", i, "tags", STAGE_TAG),
-                    "The stage tag is managed by `stage:`, not `tags:`",
-                )
-            key = v.key
-            if key in seen:
-                ctx.error(
-                    ("models", name, "versions", i), f"Version {key} is declared twice (also versions[{seen[key]}])"
-                )
-            seen[key] = i
+        seen = _versions_checked(ctx, name, versions)
         ctx.declared_keys.setdefault("models", {})[name] = set(seen)
         if ctx.track_declared:
             ctx.declared.add(f"model.{name}")
@@ -157,6 +145,26 @@ def check(ctx) -> None:
                     ("models", name, "aliases", alias),
                     f"Alias {alias!r} points at {ref.key}, which is not declared in models.{name}.versions",
                 )
+
+
+def _versions_checked(ctx, name: str, versions: list[tuple[int, VersionRef]]) -> dict[str, int]:
+    """Each version's key -> its index; a key declared twice and the stage tag under `tags:` are
+    errors. (Looked at one by one only when something is wrong: 100,000 versions.)"""
+    seen = {v.key: i for i, v in versions}
+    if len(seen) == len(versions) and not any(STAGE_TAG in getattr(v, "tags", ()) for _, v in versions):
+        return seen
+    seen = {}
+    for i, v in versions:
+        if STAGE_TAG in getattr(v, "tags", {}):
+            ctx.error(
+                ("models", name, "versions", i, "tags", STAGE_TAG),
+                "The stage tag is managed by `stage:`, not `tags:`",
+            )
+        key = v.key
+        if key in seen:
+            ctx.error(("models", name, "versions", i), f"Version {key} is declared twice (also versions[{seen[key]}])")
+        seen[key] = i
+    return seen
 
 
 _MATCHERS = ("version", "run_id", "run", "source", "artifact_path")
