@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlreg.forge import sticky
 from mlreg.forge.api import ForgeError
+from mlreg.forge.clients import client
 from mlreg.forge.target import GITHUB, Target, detect
 from mlreg.planner.changes import DriftItem, Plan
 from mlreg.planner.diagnostics import Diagnostic
@@ -42,7 +43,7 @@ class Publisher:
         self.target = target
         self.label = label
         self.env = env
-        self.forge = target.client()
+        self.forge = client(target)
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         self.stamp = comment.Stamp(target.commit, when, target.job_url, self.forge.full_output_at)
 

@@ -34,16 +34,6 @@ class Target:
     token: str = field(repr=False)
     job_url: str | None = None
 
-    def client(self):
-        """The forge's REST client, sending the token to `api_url` only."""
-        if self.forge == GITHUB:
-            from mlreg.forge.github import GitHub
-
-            return GitHub(self)
-        from mlreg.forge.gitlab import GitLab
-
-        return GitLab(self)
-
     @property
     def request_name(self) -> str:
         return f"pull request #{self.number}" if self.forge == GITHUB else f"merge request !{self.number}"

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from mlreg.planner.config.schema import Config
-    from mlreg.planner.kinds.base import Kind
     from mlreg.planner.live import LiveSnapshot
 
 
@@ -32,14 +31,27 @@ class Grant:
     needs: str | None = None
 
 
+class Grantable(Protocol):
+    """What the grant table asks of a kind (`kinds/base.Kind` answers it)."""
+
+    type: str
+    grant: Grant | None
+
+    def declared_names(self, cfg: Config) -> list[str]: ...
+
+    def granted_as(self, name: str, live: LiveSnapshot) -> str | None: ...
+
+    def grant_name(self, pattern: str, live: LiveSnapshot) -> str: ...
+
+
 @dataclass(frozen=True)
 class Grants:
     """The grant table: every kind roles can grant on, by MLflow resource type, in catalog order."""
 
-    kinds: Mapping[str, Kind] = field(default_factory=dict)
+    kinds: Mapping[str, Grantable] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, kinds: Iterable[Kind]) -> Grants:
+    def of(cls, kinds: Iterable[Grantable]) -> Grants:
         return cls({k.grant.resource_type: k for k in kinds if k.grant is not None})
 
     def expandable(self) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ import yaml
 
 from mlreg.forge import sticky
 from mlreg.forge.api import Api, ForgeError
+from mlreg.forge.clients import client
 from mlreg.forge.sticky import Note
 from mlreg.forge.target import GITHUB, GITLAB, Target, detect
 from mlreg.planner import planfile, redact
@@ -89,7 +90,7 @@ def stand_in():
 
 
 def _gitlab(stand_in, number: int | None = 3):
-    return Target(GITLAB, stand_in.url, "42", number, "abc", TOKEN).client()
+    return client(Target(GITLAB, stand_in.url, "42", number, "abc", TOKEN))
 
 
 def test_redirects_and_links_elsewhere_are_not_followed(stand_in):
