@@ -1,0 +1,68 @@
+"""Every grant table is derived from the kinds' `Grant`: what the catalog's kinds declare, and a
+kind MLflow grants on by id (the gateway's) mapping the names the file gives to the ids a grant is
+written on, and back."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import ClassVar
+
+from mlreg.planner.config.load import load_config
+from mlreg.planner.kinds.base import DiffContext, Kind
+from mlreg.planner.kinds.catalog import GRANTS, KINDS
+from mlreg.planner.kinds.grants import Grant, Grants
+from mlreg.planner.kinds.role_permission import KIND as GRANT_KIND
+from tests.unit.engine_support import live_from, state_from
+
+
+class ById(Kind):
+    """A stand-in for a kind whose grants MLflow keys by id: `chat` is `e-1` live."""
+
+    type: ClassVar[str] = "stand_in_endpoint"
+    grant: ClassVar[Grant] = Grant("gateway_endpoint", expands=False)
+    IDS: ClassVar[dict[str, str]] = {"chat": "e-1"}
+
+    def declared_names(self, cfg) -> list[str]:
+        return ["chat", "new_one"]
+
+    def granted_as(self, name, live):
+        return self.IDS.get(name)
+
+    def grant_name(self, pattern, live):
+        return {v: k for k, v in self.IDS.items()}.get(pattern, pattern)
+
+
+def test_the_grant_table_is_the_kinds_own():
+    assert {t: k.type for t, k in GRANTS.kinds.items()} == {"registered_model": "model", "prompt": "prompt"}
+    assert GRANTS.expandable() == ("registered_model", "prompt")
+    assert all(KINDS[k.type].grant is not None for k in GRANTS.kinds.values())
+
+
+def test_a_kind_granted_on_by_id_maps_names_to_ids_both_ways(tmp_path):
+    path = tmp_path / "registry.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            version: 1
+            access:
+              roles:
+                users:
+                  permissions:
+                    - {resource_type: gateway_endpoint, resource_pattern: chat, permission: USE}
+                    - {resource_type: gateway_endpoint, resource_pattern: new_one, permission: USE}
+            """
+        )
+    )
+    loaded, diags = load_config(path, env={})
+    assert not diags, diags
+    live = live_from({"roles": {"users": {"id": 7, "permissions": [[3, "gateway_endpoint", "e-1", "USE"]]}}})
+    grants = Grants.of([*KINDS.values(), ById()])
+    ctx = DiffContext(cfg=loaded.config, live=live, state=state_from(None), grants=grants)
+    GRANT_KIND.diff(ctx)
+    (change,) = ctx.changes
+    # kept by name in the address, written on the id: the live grant on e-1 is this one, not one added by hand
+    assert change.address == "role_permission.users[gateway_endpoint:chat]"
+    assert change.identity["pattern"] == "e-1" and change.action.value == "no-op"
+    (error,) = ctx.diagnostics
+    assert "'new_one' has no id yet" in error.summary
+    assert grants.needs(loaded.config, live) == []  # it declares no need (Grant.needs is None)
