@@ -24,7 +24,7 @@ from mlreg.providers.sqlite import is_sqlite, read_only_url, sqlite_path
 
 
 class LocalTransport(Transport):
-    capabilities = frozenset({"registry", "webhooks"})
+    lacks = frozenset({"workspaces", "access"})  # a server's: not in MLflow's in-process client
     concurrent_reads = False
 
     def __init__(

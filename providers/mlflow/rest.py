@@ -93,7 +93,7 @@ def _never_sent(exc) -> bool:
 
 
 class RestTransport(Transport):
-    capabilities = frozenset({"registry", "webhooks", "workspaces", "access"})
+    lacks = frozenset()  # a server carries every call
     concurrent_reads = True
 
     def __init__(

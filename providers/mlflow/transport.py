@@ -9,8 +9,10 @@ other tracking URI (the embedded `sqlite:///` default). So a per-kind module rea
 through `call(endpoint, body)` and never knows which transport it has; a create that is not
 idempotent goes through `create_once`, the one place that keeps the write promise.
 
-What a transport can do is declared in `capabilities` ("registry", "webhooks", "workspaces",
-"access"), never detected: a kind whose endpoints a transport cannot carry says so in one line.
+What a transport cannot do is declared in `lacks` (the in-process store has no "workspaces" and
+no "access"), never detected: a kind whose calls a transport cannot carry says so in one line. A
+new kind's capability (the gateway's) needs no line here: a transport serves it unless it says
+otherwise, and a call without an in-process form is refused by the local transport by itself.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class Transport:
     way a create that is not idempotent is sent (`create_once`)."""
 
     target: str = ""  # what it talks to, for people (password masked)
-    capabilities: frozenset[str] = frozenset()
+    lacks: frozenset[str] = frozenset()  # the capabilities of calls it cannot carry
     concurrent_reads: bool = False  # reads may run on several threads (a server, not an in-process store)
     budget: float = 0.0  # seconds a write that got no clear answer may keep being resolved (the backend timeout)
     workspace: str | None = None  # the file's MLflow workspace (sent with every scoped endpoint)
@@ -132,8 +134,11 @@ class Transport:
         """False for an embedded store that does not exist yet (read as empty; apply creates it)."""
         return True
 
+    def serves(self, capability: str) -> bool:
+        return capability not in self.lacks
+
     def call(self, endpoint: Call, body: dict | None = None) -> dict:
-        if endpoint.capability not in self.capabilities:
+        if not self.serves(endpoint.capability):
             raise BackendError(f"{self.target} cannot serve {endpoint.capability} ({endpoint.method} {endpoint.path})")
         try:
             return self._send(endpoint, dict(body or {}))

@@ -62,7 +62,7 @@ UNASSIGN = _ep("DELETE", f"{V3}/roles/unassign", absent_ok=True)
 
 def _call(mf: Mlflow, endpoint: Call, body: dict | None = None) -> dict:
     """A request to the basic-auth app; a server without it is one clear line."""
-    if "access" not in mf.api.capabilities:
+    if not mf.api.serves("access"):
         raise _no_auth(mf)
     try:
         return mf.api.call(endpoint, body)

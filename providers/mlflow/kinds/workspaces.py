@@ -32,7 +32,7 @@ def _no_workspaces(mf: Mlflow) -> BackendError:
 
 
 def _list(mf: Mlflow) -> dict[str, LiveWorkspace]:
-    if "workspaces" not in mf.api.capabilities:
+    if not mf.api.serves("workspaces"):
         raise _no_workspaces(mf)
     try:
         found = mf.api.call(LIST).get("workspaces", ())
