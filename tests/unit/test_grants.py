@@ -66,3 +66,17 @@ def test_a_kind_granted_on_by_id_maps_names_to_ids_both_ways(tmp_path):
     (error,) = ctx.diagnostics
     assert "'new_one' has no id yet" in error.summary
     assert grants.needs(loaded.config, live) == []  # it declares no need (Grant.needs is None)
+
+
+def test_a_glob_on_a_resource_type_no_kind_expands_is_refused_at_its_line(tmp_path):
+    """The `access:` check learns the expandable types from the kinds (through the loader), and
+    reports the glob whether or not the rest of the role is valid."""
+    for other in ("", "\n        - {resource_type: model, resource_pattern: '*', permission: READ}"):
+        path = tmp_path / "registry.yaml"
+        path.write_text(
+            "version: 1\naccess:\n  roles:\n    r:\n      permissions:\n"
+            "        - {resource_type: experiment, resource_pattern: 'exp_*', permission: READ}" + other + "\n"
+        )
+        _, diags = load_config(path, env={})
+        globs = [d for d in diags if "glob patterns are expanded for registered_model and prompt only" in d.summary]
+        assert [(d.line, d.key_path) for d in globs] == [(6, "access.roles.r.permissions[0]")], diags

@@ -122,17 +122,12 @@ def check(ctx) -> None:
             )
         if ctx.track_declared:
             ctx.declared.add(f"role.{name}")
+        _globs(ctx, name, role)
         spec = ctx.valid(RoleSpec, role, "access", "roles", name)
         if spec is None:
             continue
         seen: dict[str, int] = {}
         for i, p in enumerate(spec.permissions):
-            if is_glob(p.resource_pattern) and p.resource_type not in ctx.expandable:
-                ctx.error(
-                    where + ("permissions", i),
-                    f"glob patterns are expanded for {' and '.join(ctx.expandable)} only; name one "
-                    f'{p.resource_type} exactly, or use "*"',
-                )
             if p.key in seen:
                 ctx.error(where + ("permissions", i), f"{p.key} is listed twice (also permissions[{seen[p.key]}])")
             seen[p.key] = i
@@ -141,6 +136,20 @@ def check(ctx) -> None:
             if m in members:
                 ctx.error(where + ("members", i), f"Member {m!r} is listed twice")
             members[m] = i
+
+
+def _globs(ctx, name: str, role) -> None:
+    """Glob patterns only on the resource types whose kinds expand them (each permission on its
+    own: a role with another mistake still has this one reported)."""
+    listed = role.get("permissions") if isinstance(role, dict) else None
+    for i, raw in enumerate(listed if isinstance(listed, list) else ()):
+        p = ctx.valid(PermissionSpec, raw, "access", "roles", name, "permissions", i)
+        if p is not None and is_glob(p.resource_pattern) and p.resource_type not in ctx.expandable:
+            ctx.error(
+                ("access", "roles", name, "permissions", i),
+                f"glob patterns are expanded for {' and '.join(ctx.expandable)} only; name one "
+                f'{p.resource_type} exactly, or use "*"',
+            )
 
 
 SECTION = register(
