@@ -132,7 +132,7 @@ def state_backend(loaded: LoadedConfig, read_only: bool = False, state_only: boo
     used = used_endpoints(loaded)
     if state_only:
         used = [e for e in used if e.what == "the state database"]
-    endpoints.check(used, os.environ, loaded.base_dir)
+    endpoints.check(used, os.environ)
     cfg = loaded.config
     if cfg.state.backend == "local":
         from mlreg.state.files import contained
