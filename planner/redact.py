@@ -54,9 +54,18 @@ def add_secret(value: str) -> None:
 
 
 def collect_from_env(env: dict[str, str]) -> None:
+    """Remember the values of secret-named variables, and the password inside every URL-valued
+    one (MLREG_DATABASE_URL's, as written and decoded): a path that drops the URL's `//` (a
+    normalised file path) leaves no URL for the pattern to find, but the password is still known."""
+    from urllib.parse import unquote
+
     for name, value in env.items():
         if is_secret_name(name):
             add_secret(value)
+        if "@" in value and ":" in value:
+            for m in _URL_PASSWORD.finditer(value):
+                add_secret(m["pw"])
+                add_secret(unquote(m["pw"]))
 
 
 def url(text: str) -> str:

@@ -7,7 +7,9 @@ offline against guesses, so no output, plan file or history carries one. Every v
 hash (`is_hash`) is shown as `SENSITIVE`.
 
 Hashes written before the key existed (`pbkdf2-sha256:`, salted by the resource's name) are still
-recognised, so an upgrade does not show every secret as rotated.
+recognised, so an upgrade does not show every secret as rotated; at most LEGACY_CHECKS of them per
+process (each costs a tenth of a second by design: a state with thousands would stall a plan), the
+rest plan as rotated and are re-applied once with the keyed hash.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ SENSITIVE = "(sensitive value)"
 PREFIX = "hmac-sha256:"
 LEGACY_PREFIX = "pbkdf2-sha256:"
 _PROCESS_KEY = _random.token_hex(32)  # for a state that has no key yet (a plan before the first apply)
+LEGACY_CHECKS = 64
+_legacy_left = [LEGACY_CHECKS]
 
 
 def new_key() -> str:
@@ -47,7 +51,8 @@ class Hasher:
     def keep(self, secret: str, recorded: Any, legacy_salt: str = "") -> str:
         """The hash to plan for `secret`: what state recorded when it is this secret's (a legacy
         hash included), so an unchanged secret is no change; else a new hash."""
-        if isinstance(recorded, str) and recorded.startswith(LEGACY_PREFIX) and legacy_salt:
+        if isinstance(recorded, str) and recorded.startswith(LEGACY_PREFIX) and legacy_salt and _legacy_left[0] > 0:
+            _legacy_left[0] -= 1
             digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), legacy_salt.encode(), 200_000)
             if hmac.compare_digest(recorded, LEGACY_PREFIX + digest.hex()[:32]):
                 return recorded

@@ -114,7 +114,9 @@ def _common(url: str) -> str:
     scheme, sep, _ = url.partition(":")
     if not sep or not _SCHEME.match(scheme.lower()):
         raise UrlRefused("not a URL: expected one such as http://mlflow.internal:5000 or postgresql+psycopg://host/db")
-    return scheme.lower()
+    if scheme != scheme.lower():  # libraries that test `startswith("http")` would route it elsewhere
+        raise _refuse(url, f"write the scheme in lowercase ({scheme.lower()}:…)")
+    return scheme
 
 
 def _authority(url: str, scheme: str, allow_user: bool):
@@ -182,6 +184,8 @@ def parse_database(url: str) -> Url:
             raise _refuse(url, "expected sqlite:///FILE, with no query")
         if rest[2:3] not in ("", "/"):
             raise _refuse(url, "expected sqlite:///FILE (three slashes; no host)")
+        if rest[3:] in ("", ":memory:"):
+            raise _refuse(url, "an in-memory store keeps nothing from one command to the next: name a file")
         return Url(scheme, path=rest[3:])
     if family not in DATABASE_FAMILIES:
         raise _refuse(url, "expected a postgresql+psycopg://… or sqlite:///… URL")
@@ -195,6 +199,8 @@ def parse_database(url: str) -> Url:
         query = tuple(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
     except ValueError:
         raise _refuse(url, "the query is not of the form key=value&key=value") from None
+    if any(_CONTROL_OR_SPACE.search(k) or _CONTROL_OR_SPACE.search(v) for k, v in query):
+        raise _refuse(url, "a control character or whitespace in the query, once decoded")
     allowed = PG_QUERY_OPTIONS if family in ("postgresql", "postgres") else frozenset()
     named = sorted({k for k, _ in query if k.lower() not in allowed})
     if named:
@@ -204,6 +210,15 @@ def parse_database(url: str) -> Url:
     user = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
     return Url(scheme, host, port, database, user, password, query)
+
+
+def family(url: str) -> str | None:
+    """The scheme family of an accepted URL (`http`, `https`, `postgresql`, `sqlite`, …); None
+    for a URL that is refused."""
+    try:
+        return parse_mlflow(url).family
+    except UrlRefused:
+        return None
 
 
 def refusal(url: str, mlflow: bool) -> str | None:

@@ -97,15 +97,33 @@ def append(path: Path, text: str, base: Path | None = None) -> None:
         f.write(text)
 
 
-def read_text(path: Path) -> str:
-    """Read `path`, never through a link (FileNotFoundError when it does not exist)."""
+# State, history and journal files are mlreg's own; far past this, one is not (a device, a trap)
+MAX_STATE_BYTES = 2 * 1024 * 1024 * 1024
+
+
+def open_own(path: Path, base: Path | None = None):
+    """One of mlreg's own files, opened for reading in binary: never through a link, in it or in
+    any folder between `base` and it (a link committed to a repository could point anywhere,
+    /dev/zero included), only if it is a regular file of at most MAX_STATE_BYTES.
+    FileNotFoundError when it does not exist."""
+    refuse_links(path, base)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as e:
         if isinstance(e, FileNotFoundError):
             raise
         if os.path.islink(path):
             refuse_links(path)
         raise
-    with os.fdopen(fd) as f:
-        return f.read()
+    f = os.fdopen(fd, "rb")
+    st = os.fstat(f.fileno())
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_STATE_BYTES:
+        f.close()
+        raise UserError(f"{path} is not a file mlreg wrote (not a regular file, or over 2 GiB)")
+    return f
+
+
+def read_text(path: Path, base: Path | None = None) -> str:
+    """`open_own`, read whole."""
+    with open_own(path, base) as f:
+        return f.read(MAX_STATE_BYTES + 1).decode("utf-8")

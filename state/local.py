@@ -10,7 +10,6 @@ recorded in `history.jsonl`. None of these files is written through a symbolic l
 from __future__ import annotations
 
 import json
-import os
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +42,7 @@ class LocalState:
 
     def _load(self) -> dict | None:
         try:
-            return json.loads(files.read_text(self.path))
+            return json.loads(files.read_text(self.path, self.base))
         except FileNotFoundError:
             return None
 
@@ -51,11 +50,11 @@ class LocalState:
         """(what state was recorded against, whether it records any resource), cheaply: the
         encoder writes both on the first two lines."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+            f = files.open_own(self.path, self.base)
         except OSError:
             return {}, False
-        with os.fdopen(fd) as f:
-            head, second = f.readline(), f.readline()
+        with f:
+            head, second = (f.readline(1 << 20).decode("utf-8"), f.readline(1 << 20).decode("utf-8"))
         try:
             data = json.loads(head.rsplit(', "resources"', 1)[0] + "}")
         except ValueError:
@@ -101,7 +100,7 @@ class LocalState:
 
     def _journal_tail(self) -> dict | None:
         try:
-            with open(self.journal_path, "rb") as f:
+            with files.open_own(self.journal_path, self.base) as f:
                 f.seek(0, 2)
                 size = f.tell()
                 f.seek(max(0, size - 1_048_576))
@@ -127,14 +126,14 @@ class LocalState:
 
     def journal(self) -> list[dict]:
         try:
-            text = files.read_text(self.journal_path)
+            text = files.read_text(self.journal_path, self.base)
         except FileNotFoundError:
             return []
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def _holder_record(self) -> LockInfo | None:
         try:
-            return LockInfo(**json.loads(files.read_text(self.holder_path)))
+            return LockInfo(**json.loads(files.read_text(self.holder_path, self.base)))
         except (FileNotFoundError, ValueError, TypeError):
             return None
 
@@ -174,7 +173,7 @@ class LocalState:
 
     def history(self) -> list[dict]:
         try:
-            lines = files.read_text(self.history_path).splitlines()
+            lines = files.read_text(self.history_path, self.base).splitlines()
         except FileNotFoundError:
             return []
         merged: dict[str, dict] = {}  # a record is appended again when its outcome is known

@@ -16,9 +16,9 @@ import json
 import time
 from contextlib import contextmanager
 
-from mlreg.planner import redact
+from mlreg.planner import redact, urls
 from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
-from mlreg.planner.errors import BackendError, StaleSerial
+from mlreg.planner.errors import BackendError, BackendUnavailable, StaleSerial
 from mlreg.planner.ports import LockInfo
 from mlreg.planner.recorded import StateEncoder, StateSnapshot, journal_entry, missing_past
 from mlreg.providers.postgres.login import login_message, refused_login
@@ -51,6 +51,24 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
 ]
 
 
+def _bounded(method):
+    """A read of state that a server which takes the login and then never answers cannot hold
+    past the backend timeout."""
+    import functools
+
+    from mlreg.planner.patience import CONNECT_TIMEOUT, backend_timeout
+    from mlreg.providers.deadline import DeadlinePassed, within
+
+    @functools.wraps(method)
+    def bounded(self, *args, **kw):
+        try:
+            return within(backend_timeout(self.backend_timeout) + CONNECT_TIMEOUT, lambda: method(self, *args, **kw))
+        except DeadlinePassed as e:
+            raise BackendUnavailable(f"state database {redact.url(self.url)}: {e}") from None
+
+    return bounded
+
+
 class PostgresState:
     def __init__(
         self,
@@ -62,7 +80,7 @@ class PostgresState:
         """`connect_args`: what the wiring lets libpq use (no implicit credentials for a host the
         environment did not name). `backend_timeout`: `--backend-timeout` (None: the environment's
         MLREG_BACKEND_TIMEOUT, else 60 s), every statement's limit."""
-        if not url.startswith("postgresql"):
+        if urls.family(url) not in ("postgresql", "postgres"):
             raise BackendError(f"state backend 'postgres' needs a PostgreSQL URL, got {redact.url(url)}")
         self.url = url
         self.workspace = workspace
@@ -155,6 +173,7 @@ class PostgresState:
     def _schema_exists(self, conn) -> bool:
         return bool(self._sql(conn, f"SELECT to_regclass('{SCHEMA}.states') IS NOT NULL").scalar())
 
+    @_bounded
     def read(self) -> StateSnapshot:
         with self._tx(writes=False) as conn:
             if not self._schema_exists(conn):
@@ -166,6 +185,7 @@ class PostgresState:
         self._written = StateSnapshot.from_json(data)
         return self._written
 
+    @_bounded
     def endpoints(self) -> tuple[dict[str, str], bool]:
         """(what state was recorded against, whether it records any resource)."""
         with self._tx(writes=False) as conn:
@@ -182,6 +202,7 @@ class PostgresState:
         found = row[0] if isinstance(row[0], dict) or row[0] is None else json.loads(row[0])
         return dict(found or {}), bool(row[1])
 
+    @_bounded
     def stored_meta(self) -> tuple[str | None, int | None]:
         with self._tx(writes=False) as conn:
             if not self._schema_exists(conn):
@@ -330,6 +351,7 @@ class PostgresState:
                     r=json.dumps(r),
                 )
 
+    @_bounded
     def journal(self) -> list[dict]:
         with self._tx(writes=False) as conn:
             if not bool(self._sql(conn, f"SELECT to_regclass('{SCHEMA}.journal') IS NOT NULL").scalar()):
@@ -339,6 +361,7 @@ class PostgresState:
             ).all()
         return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
 
+    @_bounded
     def history(self) -> list[dict]:
         with self._tx(writes=False) as conn:
             if not self._schema_exists(conn):

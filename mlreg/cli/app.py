@@ -121,8 +121,22 @@ class _Group(click.Group):
         return super().parse_args(ctx, front + rest)
 
 
+class _SafeRecord(logging.LogRecord):
+    """Every library's log line as mlreg's own output is: secrets masked, no CI runner command.
+    Libraries print through their own handlers, not through `Ctx.echo`."""
+
+    def getMessage(self) -> str:
+        return ci_safe(redact.redact(super().getMessage()))
+
+
+def _safe_logs() -> None:
+    logging.setLogRecordFactory(_SafeRecord)
+
+
 def _quiet_libraries() -> None:
-    """MLflow and its migrations log INFO lines and warnings that are not ours to show."""
+    """MLflow and its migrations log INFO lines and warnings that are not ours to show (MLflow
+    sets its own logger's level when it is imported: MLFLOW_LOGGING_LEVEL is what it reads)."""
+    os.environ["MLFLOW_LOGGING_LEVEL"] = "ERROR"
     for name in ("mlflow", "alembic", "urllib3", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"(mlflow|pydantic|sqlalchemy|alembic)(\..*)?")
@@ -147,6 +161,7 @@ def _quiet_libraries() -> None:
 def main(click_ctx, file, no_color, debug):
     """mlreg: registry-as-code for MLflow models, prompts, webhooks and policy versions."""
     redact.collect_from_env(dict(os.environ))
+    _safe_logs()
     if not debug:
         _quiet_libraries()
     color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()

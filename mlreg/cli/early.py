@@ -56,7 +56,9 @@ def start(file: str, provider_for) -> EarlyRead | None:
         return None
     text = data.decode("utf-8", errors="replace")
     seen = glance(text, dict(os.environ))
-    if seen is None or not seen.tracking_uri.startswith(("http://", "https://")):
+    from mlreg.planner import urls
+
+    if seen is None or urls.family(seen.tracking_uri) not in ("http", "https"):
         return None
     reads = named_reads(seen.names)
     provider = provider_for(seen.tracking_uri) if reads else None

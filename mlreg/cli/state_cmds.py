@@ -91,13 +91,20 @@ def state_show(ctx: Ctx, address, at, serial):
     rs = _snapshot(ctx, at, serial).resources.get(address)
     if rs is None:
         refuse(f"{address} is not in state{f' at {at}' if at else ''} (see `mlreg state list`)")
-    ctx.echo(
-        json.dumps(
-            {"address": address, "type": rs.type, "identity": rs.identity, "attributes": rs.attributes},
-            indent=2,
-            sort_keys=True,
-        )
-    )
+    shown = {"address": address, "type": rs.type, "identity": rs.identity, "attributes": rs.attributes}
+    ctx.echo(json.dumps(_published(shown), indent=2, sort_keys=True))
+
+
+def _published(doc):
+    """State as printed: the hashes it keeps of secrets shown as `(sensitive value)`, and its key
+    left out (a hash beside its key can be tested offline against guesses)."""
+    from mlreg.planner import secrets
+
+    if isinstance(doc, dict):
+        return {k: _published(v) for k, v in doc.items() if k != "secret_key"}
+    if isinstance(doc, list):
+        return [_published(v) for v in doc]
+    return secrets.SENSITIVE if secrets.is_hash(doc) else doc
 
 
 @state_group.command("rm")
@@ -123,9 +130,16 @@ def state_rm(ctx: Ctx, addresses, lock_timeout):
 
 @state_group.command("pull")
 @_as_of()
+@click.option(
+    "--with-secret-hashes",
+    is_flag=True,
+    help="Include the hashes state keeps of secrets and their key, for `state push` into another backend "
+    "(treat the output as a credential). Without it they print as (sensitive value), and after a push the "
+    "secrets are re-applied once.",
+)
 @pass_ctx
 @reports_errors
-def state_pull(ctx: Ctx, at, serial):
+def state_pull(ctx: Ctx, at, serial, with_secret_hashes):
     """Print the recorded state as JSON, or as it was recorded at --at TIME / --serial N. The
     current state comes with its journal and apply history, so that `state push` into another
     backend keeps its past (`history`, `state pull --at`)."""
@@ -134,7 +148,9 @@ def state_pull(ctx: Ctx, at, serial):
         backend = _backend(ctx)
         doc["journal"] = backend.journal()
         doc["history"] = backend.history()
-    ctx.echo(json.dumps(doc, indent=2, sort_keys=True))
+    if with_secret_hashes:
+        ctx.echo("mlreg: this state holds its secrets' hashes and their key; keep it like a credential", err=True)
+    ctx.echo(json.dumps(doc if with_secret_hashes else _published(doc), indent=2, sort_keys=True))
 
 
 @state_group.command("push")

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from mlreg.planner import endpoints
+from mlreg.planner import endpoints, urls
 from mlreg.planner.config.defaults import DEFAULT_WORKSPACE
 from mlreg.planner.patience import Patience
 
@@ -28,6 +28,31 @@ _NOWHERE = "/nonexistent/mlreg-no-implicit-credentials"
 
 
 _LIBPQ_PASSWORD: list[str | None] = []
+_MLFLOW_CREDENTIALS: list = []
+# MLflow's credential variables, read by MLflow's own client wherever it makes a request (an
+# in-process store's artifact repositories, a `databricks` URI): taken out of the environment
+# once, and given explicitly to the REST transport of the tracking URI the environment names
+MLFLOW_SECRET_VARIABLES = (
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+    "MLFLOW_TRACKING_AUTH",
+)
+
+
+def mlflow_credentials():
+    """MLflow's credentials from the environment (`rest.Credentials`), taken out of this process's
+    environment the first time they are asked for, as `libpq_password` does for PGPASSWORD: no
+    library running in this process can send them anywhere; the wiring gives them only to the
+    server MLFLOW_TRACKING_URI names."""
+    if not _MLFLOW_CREDENTIALS:
+        from mlreg.providers.mlflow.rest import Credentials
+
+        _MLFLOW_CREDENTIALS.append(Credentials.from_env(os.environ))
+        for name in MLFLOW_SECRET_VARIABLES:
+            os.environ.pop(name, None)
+    return _MLFLOW_CREDENTIALS[0]
 
 
 def libpq_password() -> str | None:
@@ -65,12 +90,11 @@ def mlflow_provider(
     workspace: str | None = None,
 ):
     from mlreg.providers.mlflow.provider import MlflowProvider
+    from mlreg.providers.mlflow.rest import Credentials, RestTransport
 
+    credentials = mlflow_credentials() if env is None or env is os.environ else Credentials.from_env(env)
     env = os.environ if env is None else env
-    if uri.startswith(("http://", "https://")):
-        from mlreg.providers.mlflow.rest import Credentials, RestTransport
-
-        credentials = Credentials.from_env(env)
+    if urls.family(uri) in ("http", "https"):
         if not endpoints.trusted(uri, env):
             credentials = credentials.without_secrets()
         api = RestTransport(uri, credentials=credentials, workspace=workspace)

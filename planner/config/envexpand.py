@@ -24,10 +24,28 @@ BACKEND_VARIABLES = re.compile(r"^(MLFLOW_|MLREG_|PG)")
 
 
 def backend_variable(name: str) -> str | None:
-    """Why a variable may not expand in a backend setting (None: it may)."""
-    if BACKEND_VARIABLES.match(name):
-        return None
-    return "in mlflow, database, state and workspace only MLFLOW_*, MLREG_* and PG* variables expand"
+    """Why a variable may not expand in a backend URL (`mlflow.tracking_uri`, `database.url`,
+    `state.url`; None: it may). A secret never does: it would travel wherever the URL says, in a
+    request line or a query parameter."""
+    if not BACKEND_VARIABLES.match(name):
+        return "in mlflow, database, state and workspace only MLFLOW_*, MLREG_* and PG* variables expand"
+    if redact.is_secret_name(name):
+        return (
+            "a secret is never part of a URL: credentials come from the environment's own variables "
+            "(MLFLOW_TRACKING_PASSWORD, PGPASSWORD, …), not through the file"
+        )
+    return None
+
+
+def workspace_variable(name: str) -> str | None:
+    """Why a variable may not expand in a workspace name (None: it may): only the one MLflow's own
+    client reads."""
+    return None if name == "MLFLOW_WORKSPACE" else "a workspace takes only ${MLFLOW_WORKSPACE}"
+
+
+def no_variable(name: str) -> str | None:
+    """For settings that are not URLs (state.path, state.backend): no environment reference."""
+    return "this setting takes no environment reference: write its value"
 
 
 def not_secret(name: str) -> str | None:

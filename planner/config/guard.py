@@ -7,7 +7,10 @@ Checked before anything is built from the file, each refusal located (`file:line
 - size: files over MLREG_MAX_FILE_BYTES (default 64 MiB; a 100,000-version registry is ~13 MB);
 - nesting: more than MAX_DEPTH levels of mappings and sequences;
 - anchors and aliases: an alias inside the node it refers to (self-reference), and aliases that
-  would add more than ALIAS_NODE_BUDGET nodes beyond the file's own (the "billion laughs").
+  would add more than ALIAS_NODE_BUDGET nodes beyond the file's own (the "billion laughs");
+- nodes: more than MLREG_MAX_YAML_NODES (default NODE_BUDGET) in a configuration's files together,
+  on the exact loader's path (it keeps a position per node: a 100,000-version registry is 1.8M
+  nodes, ~30 s and ~900 MB there; a file of short flow lists packs four times as many per byte).
 The walk reads PyYAML's event stream (libyaml's parser when present): linear in the file, no
 recursion, and it stops at the first problem.
 """
@@ -25,6 +28,7 @@ from mlreg.planner.diagnostics import Diagnostic, Severity
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 100
 ALIAS_NODE_BUDGET = 100_000
+NODE_BUDGET = 2_500_000
 
 _PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -97,9 +101,24 @@ def _diag(file: str, mark, summary: str, detail: str) -> Diagnostic:
     return Diagnostic(Severity.ERROR, summary, detail, file=file, line=mark.line + 1, column=mark.column + 1)
 
 
-def check_structure(text: str, file: str) -> Diagnostic | None:
-    """The first nesting or alias problem in `text`, or None. YAML syntax errors are left to the
-    loader, which reports them with their position."""
+def node_budget() -> int:
+    try:
+        return int(os.environ.get("MLREG_MAX_YAML_NODES", NODE_BUDGET))
+    except ValueError:
+        return NODE_BUDGET
+
+
+class Budget:
+    """The nodes a configuration's files may still hold on the exact loader's path."""
+
+    def __init__(self, nodes: int | None = None):
+        self.nodes = node_budget() if nodes is None else nodes
+
+
+def check_structure(text: str, file: str, budget: Budget | None = None) -> Diagnostic | None:
+    """The first nesting, alias or size problem in `text`, or None. YAML syntax errors are left
+    to the loader, which reports them with their position. `budget`: shared by a folder's files."""
+    budget = budget or Budget()
     frames: list[list] = []  # [anchor or None, expanded node count]
     sizes: dict[str, int] = {}
     open_anchors: set[str] = set()
@@ -127,6 +146,13 @@ def check_structure(text: str, file: str) -> Diagnostic | None:
                     frames[-1][1] += count
             elif isinstance(ev, yaml.ScalarEvent):
                 raw += 1
+                if raw > budget.nodes:
+                    return _diag(
+                        file,
+                        ev.start_mark,
+                        f"More than {node_budget():,} YAML nodes in the configuration's files",
+                        "registry files this large are split or generated; raise the limit with MLREG_MAX_YAML_NODES",
+                    )
                 if ev.anchor:
                     sizes[ev.anchor] = 1
                 if frames:
@@ -153,4 +179,5 @@ def check_structure(text: str, file: str) -> Diagnostic | None:
                     )
     except yaml.YAMLError:
         return None  # the loader reports syntax errors with their position
+    budget.nodes -= raw
     return None

@@ -18,7 +18,16 @@ from pydantic import BaseModel, ValidationError
 from mlreg.planner.config import guard
 from mlreg.planner.config.base import did_you_mean
 from mlreg.planner.config.defaults import DEFAULT_STATE_URL, RAW_DEFAULTS, WORKSPACE_REFERENCE
-from mlreg.planner.config.envexpand import ONLY_VAR, Environ, backend_variable, expand, not_secret, references
+from mlreg.planner.config.envexpand import (
+    ONLY_VAR,
+    Environ,
+    backend_variable,
+    expand,
+    no_variable,
+    not_secret,
+    references,
+    workspace_variable,
+)
 from mlreg.planner.config.merge import SETTINGS, MergedSource, ParsedFile, merge
 from mlreg.planner.config.references import CheckContext, check_removed, rules_of
 from mlreg.planner.config.schema import Config, LoadedConfig
@@ -115,14 +124,16 @@ def parse_files(
 KEEP_TEXT = 1024 * 1024
 
 
-def _read(name: str, text: str, sha: str, fast: bool) -> tuple[ParsedFile | None, list[Diagnostic]]:
+def _read(
+    name: str, text: str, sha: str, fast: bool, budget: guard.Budget
+) -> tuple[ParsedFile | None, list[Diagnostic]]:
     from mlreg.planner.config.fastyaml import fast_load
 
     if fast:
         data = fast_load(text, streamed(), integer_keys())
         if data is not None:
             return ParsedFile(name, text if len(text) <= KEEP_TEXT else None, data, fast=True, sha=sha), []
-    hostile = guard.check_structure(text, name)
+    hostile = guard.check_structure(text, name, budget)
     if hostile:
         return None, [hostile]
     source, diags = load_yaml(text, name)
@@ -137,8 +148,9 @@ def _parse(
     """Fast first; if anything is wrong, once more with every file read exactly (positions)."""
     for fast in (True, False):
         parsed, diags = [], []
+        budget = guard.Budget()  # the exact loader's nodes, for all the files together
         for name, text, sha in texts:
-            f, found = _read(name, text, sha, fast)
+            f, found = _read(name, text, sha, fast, budget)
             diags.extend(found)
             if f is not None:
                 parsed.append(f)
@@ -195,8 +207,12 @@ def _expanded(data: dict, source: MergedSource, env: dict[str, str], diags: list
     if isinstance(state, dict) and state.get("backend") == "postgres" and state.get("url") is None:
         data["state"] = {**state, "url": DEFAULT_STATE_URL}
     for section in EXPANDED_SECTIONS:
-        if isinstance(data.get(section), dict):
-            data[section] = expand(data[section], (section,), env, source, diags, allowed=backend_variable, whole=True)
+        block = data.get(section)
+        if isinstance(block, dict):
+            data[section] = {
+                k: expand(v, (section, k), env, source, diags, allowed=_backend_rule(section, k), whole=True)
+                for k, v in block.items()
+            }
     # the workspace, as MLflow's own client reads it, unless the file says
     data["workspace"] = expand(
         data.get("workspace", WORKSPACE_REFERENCE),
@@ -204,7 +220,7 @@ def _expanded(data: dict, source: MergedSource, env: dict[str, str], diags: list
         env,
         source,
         diags,
-        allowed=backend_variable,
+        allowed=workspace_variable,
         whole=True,
     )
     for sec in sections():
@@ -220,6 +236,18 @@ def _expanded(data: dict, source: MergedSource, env: dict[str, str], diags: list
         elif isinstance(data.get(sec.name), dict):
             data[sec.name] = _expanded_entries(data[sec.name], (sec.name,), sec, source, env, diags)
     return data
+
+
+# the backend settings that are URLs: where `${VAR}` may name a URL variable
+_URL_KEYS = {("mlflow", "tracking_uri"), ("database", "url"), ("state", "url")}
+
+
+def _backend_rule(section: str, key: str):
+    """Which variables a backend setting expands: URLs take MLflow's, mlreg's and libpq's (no
+    secrets), a workspace name only MLFLOW_WORKSPACE, anything else (a path) none."""
+    if (section, key) in _URL_KEYS:
+        return backend_variable
+    return workspace_variable if key == "workspace" else no_variable
 
 
 def _expanded_entries(entries: dict, at: tuple, sec, source: MergedSource, env, diags: list) -> dict:

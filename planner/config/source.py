@@ -16,6 +16,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from mlreg.planner.diagnostics import Diagnostic, Severity
 from mlreg.planner.render.escape import has_control, text
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+_FAILED = object()  # a scalar that could not be constructed (its error is reported)
+
 # libyaml's parser when PyYAML has it (≈10x faster on large files); marks are the same.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -78,7 +81,9 @@ class _Builder:
                 if not isinstance(key_node, ScalarNode):
                     self.errors.append(self.source.diag(path, "Mapping keys must be plain values"))
                     continue
-                key = self.constructor.construct_object(key_node)
+                key = self._scalar(key_node, path) if key_node.tag != MERGE_TAG else "<<"
+                if key is _FAILED:
+                    continue
                 if key == "<<":
                     self.errors.append(self.source.diag(path, "YAML merge keys (<<) are not supported"))
                     continue
@@ -112,7 +117,18 @@ class _Builder:
                 self.source.seq_paths.add(path + (i,))
                 items.append(self.build(item, path + (i,)))
             return items
-        return self.constructor.construct_object(node)
+        value = self._scalar(node, path)
+        return None if value is _FAILED else value
+
+    def _scalar(self, node: Node, path: Path):
+        """A scalar's value; a tag the safe loader does not know (`!!python/object`) is an error
+        at its line, not an exception."""
+        try:
+            return self.constructor.construct_object(node)
+        except yaml.constructor.ConstructorError as e:
+            self.source.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+            self.errors.append(self.source.diag(path, f"YAML: {e.problem}", "registry files use plain YAML values"))
+            return _FAILED
 
 
 def load_yaml(text: str, file: str) -> tuple[Source, list[Diagnostic]]:

@@ -104,11 +104,22 @@ SEARCH_LOGGED_MODELS = Call(
         "models",
     ),
 )
-LIST_ARTIFACTS = Call(
-    "GET",
-    f"{API}/artifacts/list",
-    local=lambda c, b: {"files": [as_json(f) for f in c.list_artifacts(b["run_id"], b.get("path"))]},
-)
+
+
+def _local_listing(c, b) -> dict:
+    """A run's artifacts, in-process, only where they are files on this machine. Elsewhere
+    (s3://, http://, …) MLflow's artifact clients would make requests with whatever credentials
+    this process has, to wherever the run's artifact location says, which anyone who can write
+    to the store chooses: `files` is then None (not read)."""
+    from urllib.parse import urlsplit
+
+    root = c.get_run(b["run_id"]).info.artifact_uri or ""
+    if urlsplit(root).scheme not in ("", "file"):
+        return {"files": None}
+    return {"files": [as_json(f) for f in c.list_artifacts(b["run_id"], b.get("path"))]}
+
+
+LIST_ARTIFACTS = Call("GET", f"{API}/artifacts/list", local=_local_listing)
 GET_RUN = Call("GET", f"{API}/runs/get", local=lambda c, b: {"run": as_json(c.get_run(b["run_id"]))})
 
 CREATE_MODEL = Call(

@@ -88,9 +88,13 @@ class RegistryReads:
         found = self.api.pages(ep.SEARCH_LOGGED_MODELS, body, "models")
         return [(m["info"]["model_id"], m["info"].get("name", ""), m["info"].get("source_run_id", "")) for m in found]
 
-    def list_artifacts(self, run_id: str, path: str | None = None) -> list[str]:
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[str] | None:
+        """The paths under a run's artifact `path`; None when they are not read (an in-process
+        store whose run keeps its artifacts off this machine: see endpoints.LIST_ARTIFACTS)."""
         body = self.api.call(ep.LIST_ARTIFACTS, {"run_id": run_id, **({"path": path} if path else {})})
-        return [f["path"] for f in body.get("files", ())]
+        if "files" in body and body["files"] is None:
+            return None
+        return [f["path"] for f in body.get("files") or ()]
 
     def get_run(self, run_id: str) -> RunInfo:
         run = self.api.call(ep.GET_RUN, {"run_id": run_id})["run"]
@@ -232,11 +236,15 @@ class RegistryReads:
         if not todo:
             return {}
         logged = self.logged_models(sorted({r.experiment_id for r in todo}))
-        listings = self._parallel(lambda r: tuple(self.list_artifacts(r.run_id)), todo)
+        listings = self._parallel(lambda r: _tuple(self.list_artifacts(r.run_id)), todo)
         return {
             r.run_id: replace(r, artifacts=arts, logged_models=tuple(n for _, n, rid in logged if rid == r.run_id))
             for r, arts in zip(todo, listings)
         }
+
+
+def _tuple(paths: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(paths) if paths is not None else None  # None: not read, so not checked
 
 
 def both(a: str, b: str | None) -> str:

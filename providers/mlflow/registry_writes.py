@@ -233,13 +233,16 @@ class RegistryWrites:
         reads = self.reads
         run = reads.get_run(run_id)
         # Only the run's own artifacts count: listing `path` directly also shows the files of a
-        # logged model of that name, which MLflow registers as `models:/ID` instead.
-        root = set(reads.list_artifacts(run_id, path.rsplit("/", 1)[0] if "/" in path else None))
+        # logged model of that name, which MLflow registers as `models:/ID` instead. A listing
+        # that is not read (None: an in-process store whose run keeps its artifacts elsewhere)
+        # proves nothing either way.
+        listed = reads.list_artifacts(run_id, path.rsplit("/", 1)[0] if "/" in path else None)
         artifact_source = f"{run.artifact_uri.rstrip('/')}/{path}", None
-        if path in root and "MLmodel" in {p.rsplit("/", 1)[-1] for p in reads.list_artifacts(run_id, path)}:
+        inside = reads.list_artifacts(run_id, path) if listed is not None and path in listed else None
+        if "MLmodel" in {p.rsplit("/", 1)[-1] for p in inside or ()}:
             return artifact_source
         logged = [m for m in reads.logged_models([run.experiment_id]) if m[2] == run_id and m[1] == path]
-        if path in root and not logged:  # files without an MLmodel: registered as they are
+        if not logged and (listed is None or path in listed):  # files without an MLmodel: as they are
             return artifact_source
         if not logged:
             raise BackendError(f"runs:/{run_id}/{path}: the run has no artifact or logged model at {path!r}")

@@ -14,6 +14,7 @@ environment's credentials may go to this server at all; the workspace, when set,
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from mlreg.planner import redact
 from mlreg.planner.errors import AmbiguousWrite, BackendError
 from mlreg.planner.patience import CONNECT_TIMEOUT, Patience
+from mlreg.providers.deadline import DeadlinePassed, within
 from mlreg.providers.mlflow.transport import Call, MlflowApiError, Transport, WorkspaceMissing
 
 WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
@@ -154,9 +156,7 @@ class RestTransport(Transport):
             started = time.monotonic()
             read_timeout = self.patience.attempt_timeout()
             try:
-                r = self._session().request(
-                    method, url, timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout), **kw
-                )
+                r = self._attempt(method, url, (min(CONNECT_TIMEOUT, read_timeout), read_timeout), kw)
             except (requests.ConnectionError, requests.Timeout) as e:
                 problem = type(e).__name__ if not e.args else f"{type(e).__name__}: {_short(e)}"
                 if not endpoint.idempotent and not _never_sent(e):
@@ -186,6 +186,19 @@ class RestTransport(Transport):
                 raise MlflowApiError(
                     f"{self.target} answered {method} {path} with something that is not JSON", status=r.status_code
                 ) from None
+
+    def _attempt(self, method: str, url: str, timeout: tuple[float, float], kw: dict):
+        """One request, its whole answer read within the attempt's time (a server that trickles
+        its answer or never ends it is given up on: socket timeouts bound each read only), and
+        never more than MAX_RESPONSE_BYTES of it."""
+        import requests
+
+        session = self._session()
+        try:
+            return within(sum(timeout), lambda: _fetch(session, method, url, timeout, kw, self.target))
+        except DeadlinePassed as e:
+            self._local.session = None  # the abandoned request still holds it
+            raise requests.Timeout(str(e)) from None
 
     def _login_refused(self, method: str, path: str, r) -> MlflowApiError:
         """One line, the reason first: who refused, and which login variables were set."""
@@ -228,6 +241,32 @@ def _base(url: str) -> str:
     if (seen.host or "").strip("[]").lower() != parsed.host or seen.port != parsed.port:
         raise urls.UrlRefused(f"{redact.url(url)}: read differently by the HTTP library; refused")
     return base
+
+
+def max_response_bytes() -> int:
+    try:
+        return int(os.environ.get("MLREG_MAX_RESPONSE_BYTES", 1 << 30))
+    except ValueError:
+        return 1 << 30
+
+
+def _fetch(session, method: str, url: str, timeout, kw: dict, target: str):
+    """The response with its body read (at most `max_response_bytes`)."""
+    r = session.request(method, url, timeout=timeout, stream=True, allow_redirects=False, **kw)
+    cap = max_response_bytes()
+    body = bytearray()
+    try:
+        for chunk in r.iter_content(1 << 16):
+            body += chunk
+            if len(body) > cap:
+                raise BackendError(
+                    f"{target} sent an answer over {cap:,} bytes to {method} {r.request.path_url.split('?')[0]}; "
+                    "refused (MLREG_MAX_RESPONSE_BYTES raises the limit)"
+                )
+    finally:
+        r.close()
+    r._content, r._content_consumed = bytes(body), True
+    return r
 
 
 def _no_auth(request):

@@ -18,12 +18,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlreg.planner import redact
+from mlreg.planner import redact, urls
 from mlreg.planner.errors import BackendError
 from mlreg.planner.kinds.policy_version import PROVIDER
 from mlreg.planner.live import Request
 from mlreg.planner.patience import CONNECT_TIMEOUT, Patience
 from mlreg.planner.ports import WriteRequest, WriteResult
+from mlreg.providers.deadline import DeadlinePassed, within
 from mlreg.providers.postgres import DISPATCH
 from mlreg.providers.postgres.login import login_message, refused_login
 from mlreg.providers.sqlite import read_only_url, sqlite_path
@@ -95,7 +96,7 @@ class DatabaseProvider:
 
             kw: dict = {"pool_pre_ping": True}
             url = engine_url(self.url)
-            if self.url.startswith("postgresql"):
+            if urls.family(self.url) in ("postgresql", "postgres"):
                 ms = int(self.patience.budget * 1000)
                 kw["connect_args"] = {
                     "connect_timeout": int(CONNECT_TIMEOUT),
@@ -118,13 +119,19 @@ class DatabaseProvider:
         """Run `fn(conn)` in a transaction; retried while the database does not answer."""
         from sqlalchemy.exc import DBAPIError
 
+        def once():
+            with self.engine.connect() as conn, conn.begin():
+                return fn(conn)
+
         while True:
             started = time.monotonic()
             try:
-                with self.engine.connect() as conn, conn.begin():
-                    out = fn(conn)
+                # a server that takes the login and then never answers is given up on, too
+                out = within(self.patience.attempt_timeout() + CONNECT_TIMEOUT, once)
                 self.patience.ok()
                 return out
+            except DeadlinePassed as e:
+                time.sleep(self.patience.failed(started, str(e)))
             except DBAPIError as e:
                 reason = refused_login(e)
                 if reason is not None:  # a wrong password will not get better by waiting

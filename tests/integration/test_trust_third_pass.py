@@ -410,3 +410,98 @@ def test_12_markdown_never_links_a_bare_url(ws):
     assert "evil.example/login" in rendered
     ws.run("apply", "--auto-approve", check=0)
     ws.assert_converged()
+
+
+# The red team's findings on the first version of this pass -----------------------------------------
+
+
+def test_rt_settings_that_are_not_urls_take_no_url_or_secret_variable(ws, recorder):
+    """`state.workspace: ${MLREG_DATABASE_URL}` went to a state database the file named, as a query
+    parameter; `state.path` printed the password; `workspace:` sent a token as a header."""
+    env = {**ws.env, "MLFLOW_TRACKING_TOKEN": "0123456789abcdef0123", "MLREG_DATABASE_URL": ws.database_url}
+    cases = [
+        ({"state": {"backend": "postgres", "workspace": "${MLREG_DATABASE_URL}"}}, "state.workspace"),
+        ({"state": {"path": "${MLREG_DATABASE_URL}"}}, "state.path"),
+        ({"workspace": "${MLFLOW_TRACKING_TOKEN}"}, "workspace"),
+        ({"mlflow": {"tracking_uri": "${MLFLOW_TRACKING_TOKEN}"}}, "mlflow.tracking_uri"),
+    ]
+    password = ws.database_url.split("@")[0].rpartition(":")[2] if ws.database_url.count(":") > 2 else None
+    for extra, where in cases:
+        ws.write({"models": {ws.model(): {"description": "x"}}, **extra})
+        out = ws.run("plan", env=env)
+        text = _one_error(out)
+        assert where in text and "may not be used here" in text, (where, text)
+        assert "0123456789abcdef0123" not in text and (password is None or password not in text)
+    assert recorder.requests == []
+
+
+def test_rt_a_scheme_in_capitals_is_refused_not_routed_around_the_rules(ws, recorder, fake_pg):
+    """`HTTP://host` passed the URL check but missed `startswith("http://")`: MLflow's own client
+    then sent MLFLOW_TRACKING_* to it; `PostgreSQL+psycopg://` skipped libpq's protections."""
+    env = {**_without(ws.env, "MLFLOW_TRACKING_URI", "MLREG_DATABASE_URL"), "MLFLOW_TRACKING_TOKEN": TOKEN}
+    for doc in (
+        _doc(ws, recorder.url.replace("http://", "HTTP://"), "sqlite:///x.db"),
+        _doc(ws, recorder.url, f"PostgreSQL+psycopg://ci@127.0.0.1:{fake_pg.port}/exp"),
+    ):
+        _write(ws, doc)
+        assert "write the scheme in lowercase" in _one_error(ws.run("plan", env=env))
+    assert recorder.requests == [] and fake_pg.connections == 0
+
+
+def test_rt_an_in_process_store_never_lets_mlflow_send_credentials_to_an_artifact_host(tmp_path, recorder):
+    """A store written by anyone (here an SQLite file in the pull request) can give a run an
+    artifact location on any host; checking its required logging must not make MLflow's artifact
+    client call it, least of all with CI's MLflow credentials."""
+    from mlflow import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'evil.db'}"
+    client = MlflowClient(store)
+    exp = client.create_experiment("planner_training", artifact_location=f"{recorder.url}/api/2.0/mlflow-artifacts/x")
+    run = client.create_run(exp).info.run_id
+    ws = Workspace(tmp_path, store, f"sqlite:///{tmp_path / 'mlreg.db'}")
+    env = {**ws.env, "MLFLOW_TRACKING_USERNAME": "ci", "MLFLOW_TRACKING_PASSWORD": "ci-S3cret-pw"}
+    ws.write({"models": {"planner_model": {"versions": [{"run_id": run, "stage": "candidate"}]}}})
+    out = ws.run("plan", env=env)
+    assert "lacks required logging" in out.stdout + out.stderr  # the run logged nothing: checked all the same
+    assert recorder.requests == [], recorder.requests
+
+
+def test_rt_a_server_that_trickles_or_never_ends_its_answer_is_given_up_on(ws):
+    from tests.support.listeners import HttpTrickler
+
+    for mode, env_extra in (("headers", {}), ("body", {"MLREG_MAX_RESPONSE_BYTES": str(1 << 20)})):
+        server = HttpTrickler(mode)
+        try:
+            env = {**ws.env, "MLFLOW_TRACKING_URI": server.url, **env_extra}
+            ws.write({"models": {ws.model(): {"description": "x"}}})
+            started = time.monotonic()
+            out = ws.run("plan", "--backend-timeout", "5", env=env, timeout=120)
+            assert time.monotonic() - started < 40, mode
+            text = _one_error(out)
+            assert ("over 1,048,576 bytes" in text) if mode == "body" else ("no complete answer" in text), text
+        finally:
+            server.stop()
+
+
+def test_rt_state_is_never_read_through_a_link_or_from_a_device(ws):
+    (ws.path / "dv").symlink_to("/dev")
+    ws.write({"models": {ws.model(): {"description": "x"}}, "state": {"backend": "local", "path": "dv/zero"}})
+    started = time.monotonic()
+    assert "symbolic link" in _one_error(ws.run("plan"))
+    assert time.monotonic() - started < 30
+
+
+def test_rt_state_pull_publishes_no_hash_and_no_key_unless_asked(ws, services):
+    name = f"hook-{ws.tag}"
+    env = {**ws.env, "DEPLOY_BOT_SECRET": "whsec-S3cret-3"}
+    hook = {"url": f"{services.mlflow.url}/hooks/x", "events": ["model_version.created"]}
+    hook["secret"] = "${DEPLOY_BOT_SECRET}"
+    ws.write({"webhooks": {name: hook}})
+    ws.run("apply", "--auto-approve", env=env, check=0)
+    pulled = ws.run("state", "pull", env=env, check=0).stdout
+    shown = ws.run("state", "show", f"webhook.{name}", env=env, check=0).stdout
+    for text in (pulled, shown):
+        assert "hmac-sha256" not in text and "secret_key" not in text and "(sensitive value)" in text
+    full = ws.run("state", "pull", "--with-secret-hashes", env=env, check=0)
+    assert "hmac-sha256" in full.stdout and "secret_key" in full.stdout and "credential" in full.stderr
+    ws.assert_converged(env=env)

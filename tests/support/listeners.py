@@ -117,3 +117,61 @@ class FakePostgres:
         except OSError:
             pass
         self._listener.close()
+
+
+class HttpTrickler:
+    """A server that never finishes answering: `headers` sends its status line one byte every
+    half second, forever; `body` sends a 200 with a chunked body that never ends."""
+
+    def __init__(self, mode: str = "headers"):
+        self.mode = mode
+        self.port = free_port()
+        self.connections = 0
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", self.port))
+        self._listener.listen(16)
+        self._stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        import time
+
+        try:
+            conn.recv(65536)
+            if self.mode == "headers":
+                for b in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 10_000:
+                    if self._stopped.is_set():
+                        return
+                    conn.sendall(bytes([b]))
+                    time.sleep(0.5)
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                chunk = b"[" * 65536
+                while not self._stopped.is_set():
+                    conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()

@@ -50,7 +50,7 @@ def test_a_refusal_never_shows_the_password():
 
 
 def test_what_mlreg_connects_with_is_rebuilt_from_the_parsed_parts():
-    assert urls.parse_mlflow("HTTPS://MLflow.Internal:8443/team/").http_base() == "https://mlflow.internal:8443/team"
+    assert urls.parse_mlflow("https://MLflow.Internal:8443/team/").http_base() == "https://mlflow.internal:8443/team"
     assert urls.parse_mlflow("http://[::1]:5000").http_base() == "http://[::1]:5000"
     db = urls.parse_database("postgresql+psycopg://ci:p%40ss@db.internal:5433/exp?sslmode=require")
     assert db.parts() == {
@@ -104,3 +104,67 @@ def test_the_fast_loader_never_reads_a_lone_carriage_return_differently():
     text = "version: 1\nmodels:\n  a\rb_model: {}\n" + "#" * 70_000 + "\n"
     assert fast_load(text) is None  # PyYAML reads \r as a line break: the exact loader decides
     assert fast_load(text.replace("a\rb", "ab")) is not None
+
+
+def test_red_team_url_shapes_are_refused():
+    for url, why in [
+        ("HTTP://mlflow.internal", "lowercase"),
+        ("PostgreSQL+psycopg://ci@db/exp", "lowercase"),
+        ("sqlite://", "in-memory"),
+        ("sqlite:///:memory:", "in-memory"),
+        ("postgresql+psycopg://ci@db/exp?application_name=%0a::error::x", "control character"),
+    ]:
+        with pytest.raises(urls.UrlRefused, match=why):
+            urls.parse_mlflow(url)
+
+
+def test_a_large_flow_list_is_refused_before_the_exact_loader_takes_minutes(tmp_path, monkeypatch):
+    from mlreg.planner.config.load import load_config
+
+    monkeypatch.setenv("MLREG_MAX_YAML_NODES", "1000")
+    path = tmp_path / "registry.yaml"
+    path.write_text("version: 1\nx: [" + ",".join(["a"] * 5000) + "]\n")
+    loaded, diags = load_config(path, env={})
+    assert loaded is None and "More than 1,000 YAML nodes" in diags[0].summary and diags[0].line == 2
+
+
+def test_yaml_merge_keys_and_unknown_tags_are_errors_at_their_line():
+    from mlreg.planner.config.load import parse_config
+
+    for text, summary, line in [
+        ("version: 1\nmodels:\n  a_model: {<<: {description: x}}\n", "merge keys", 3),
+        ("version: 1\nmodels:\n  a_model: {description: !!python/object:os.system x}\n", "constructor", 3),
+    ]:
+        _, diags = parse_config(text.encode(), "registry.yaml", "/tmp", env={})
+        assert any(summary in d.summary and d.line == line for d in diags), [(d.summary, d.line) for d in diags]
+
+
+def test_legacy_hashes_are_checked_a_bounded_number_of_times(monkeypatch):
+    import hashlib
+
+    monkeypatch.setattr(secrets, "_legacy_left", [2])
+    h = secrets.Hasher(secrets.new_key())
+    legacy = "pbkdf2-sha256:" + hashlib.pbkdf2_hmac("sha256", b"pw-123456789", b"salt", 200_000).hex()[:32]
+    assert h.keep("pw-123456789", legacy, "salt") == legacy
+    assert h.keep("pw-123456789", legacy, "salt") == legacy
+    assert h.keep("pw-123456789", legacy, "salt") == h.hash("pw-123456789")  # past the cap: re-applied once
+
+
+def test_library_log_lines_are_masked_and_carry_no_runner_command(capsys):
+    import logging
+
+    from mlreg.cli import app
+
+    redact.add_secret("log-S3cret-value")
+    old = logging.getLogRecordFactory()
+    app._safe_logs()
+    try:
+        logger = logging.getLogger("mlreg.test.library")
+        handler = logging.StreamHandler()
+        logger.addHandler(handler)
+        logger.warning("::error::x %s ##[set-output a]", "log-S3cret-value")
+        logger.removeHandler(handler)
+    finally:
+        logging.setLogRecordFactory(old)
+    err = capsys.readouterr().err
+    assert "log-S3cret-value" not in err and "##[" not in err and not err.startswith("::")
