@@ -238,16 +238,18 @@ def _expanded(data: dict, source: MergedSource, env: dict[str, str], diags: list
     return data
 
 
-# the backend settings that are URLs: where `${VAR}` may name a URL variable
-_URL_KEYS = {("mlflow", "tracking_uri"), ("database", "url"), ("state", "url")}
+# Which variables a backend setting expands: URLs take MLflow's, mlreg's and libpq's (no
+# secrets), the state's workspace name only MLFLOW_WORKSPACE, anything else (a path) none.
+_BACKEND_RULES = {
+    ("mlflow", "tracking_uri"): backend_variable,
+    ("database", "url"): backend_variable,
+    ("state", "url"): backend_variable,
+    ("state", "workspace"): workspace_variable,
+}
 
 
 def _backend_rule(section: str, key: str):
-    """Which variables a backend setting expands: URLs take MLflow's, mlreg's and libpq's (no
-    secrets), a workspace name only MLFLOW_WORKSPACE, anything else (a path) none."""
-    if (section, key) in _URL_KEYS:
-        return backend_variable
-    return workspace_variable if key == "workspace" else no_variable
+    return _BACKEND_RULES.get((section, key), no_variable)
 
 
 def _expanded_entries(entries: dict, at: tuple, sec, source: MergedSource, env, diags: list) -> dict:
