@@ -59,11 +59,13 @@ class HttpRecorder:
 _SSL_REQUEST, _GSS_REQUEST = 80877103, 80877104
 
 
-class FakePostgres:
+class _SocketListener:
+    """A raw TCP listener on 127.0.0.1 that serves each connection on its own thread until stopped."""
+
     def __init__(self):
         self.port = free_port()
         self.connections = 0
-        self.passwords: list[bytes] = []
+        self._stopped = threading.Event()
         self._listener = socket.socket()
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", self.port))
@@ -71,13 +73,30 @@ class FakePostgres:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
-        while True:
+        while not self._stopped.is_set():
             try:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
             self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stopped.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+
+
+class FakePostgres(_SocketListener):
+    def __init__(self):
+        self.passwords: list[bytes] = []
+        super().__init__()
 
     @staticmethod
     def _read(conn: socket.socket, n: int) -> bytes:
@@ -111,41 +130,18 @@ class FakePostgres:
         finally:
             conn.close()
 
-    def stop(self) -> None:
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._listener.close()
 
-
-class HttpTrickler:
+class HttpTrickler(_SocketListener):
     """A server that never finishes answering: `headers` sends its status line one byte every
     half second, forever; `body` sends a 200 with a chunked body that never ends."""
 
     def __init__(self, mode: str = "headers"):
         self.mode = mode
-        self.port = free_port()
-        self.connections = 0
-        self._listener = socket.socket()
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", self.port))
-        self._listener.listen(16)
-        self._stopped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         import time
@@ -167,11 +163,3 @@ class HttpTrickler:
             pass
         finally:
             conn.close()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._listener.close()
