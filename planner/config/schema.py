@@ -58,13 +58,24 @@ class ConfigBase(Frozen):
 
 
 def _section_fields() -> dict[str, Any]:
+    """A field per section; a section named `PARENT.CHILD` is the field CHILD of a model under
+    the one top-level key PARENT (`gateway.guardrails` -> `gateway: {guardrails: ...}`)."""
     fields: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
     for section in sections():
         spec = section.spec
         if section.single:
-            fields[section.name] = (spec, Field(default_factory=spec, description=section.description))
+            entry = (spec, Field(default_factory=spec, description=section.description))
         else:
-            fields[section.name] = (dict[str, spec], Field(default_factory=dict, description=section.description))
+            entry = (dict[str, spec], Field(default_factory=dict, description=section.description))
+        parent, dot, child = section.name.rpartition(".")
+        if dot:
+            nested.setdefault(parent, {})[child] = entry
+        else:
+            fields[section.name] = entry
+    for parent, children in nested.items():
+        model = create_model(parent.title().replace("_", ""), __base__=Frozen, **children)
+        fields[parent] = (model, Field(default_factory=model, description=f"The {parent} sections"))
     return fields
 
 

@@ -3,13 +3,14 @@ the CLI iterate. Nothing else lists the kinds.
 
 Adding a kind: its module here, its section (config/sections/, which registers itself), its
 provider module (which registers its reader and writer), its cases (engine cases, and its fakes
-and conformance sample in tests/unit/kinds/), and one line below.
+and conformance sample in tests/unit/kinds/), and one line below (`_kind("its_module")`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from mlreg.planner.changes import Topic
@@ -31,6 +32,12 @@ from mlreg.planner.live import Reads
 
 if TYPE_CHECKING:
     from mlreg.planner.config.schema import Config
+
+
+def _kind(module: str) -> Kind:
+    """The kind of a module of this package by its name: one line per kind below."""
+    return import_module(f"{__package__}.{module}").KIND
+
 
 _ALL = (
     model.KIND,
