@@ -51,6 +51,7 @@ _ALL = (
     role.KIND,
     role_permission.KIND,
     role_member.KIND,
+    _kind("gateway_guardrail"),
 )
 # In apply order (rank): a model before its versions, versions before the rows pointing at them.
 KINDS: dict[str, Kind] = {k.type: k for k in sorted(_ALL, key=lambda k: k.rank)}
