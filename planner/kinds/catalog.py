@@ -52,6 +52,7 @@ _ALL = (
     role_permission.KIND,
     role_member.KIND,
     _kind("gateway_guardrail"),
+    _kind("gateway_budget"),
 )
 # In apply order (rank): a model before its versions, versions before the rows pointing at them.
 KINDS: dict[str, Kind] = {k.type: k for k in sorted(_ALL, key=lambda k: k.rank)}
