@@ -166,6 +166,13 @@ class BudgetKind(Kind):
                 addr,
             )
             return
+        if spec.scope == "endpoint" and not self._endpoint_known(ctx, facts, spec.target):
+            ctx.error(
+                f"Budget {name!r} targets endpoint {spec.target!r}, which is neither declared nor live",
+                "name an endpoint of gateway.endpoints, or one that exists in this workspace",
+                addr,
+            )
+            return
         recorded = ctx.state.resources.get(addr)
         mine = {recorded.identity.get("id")} if recorded else set()
         b, ids = match(name, spec, facts, recorded, taken - mine)
@@ -182,6 +189,13 @@ class BudgetKind(Kind):
             ctx.changes.append(created(addr, TYPE, after, recorded, identity={"name": name, "id": None}))
             return
         ctx.changes.append(decide(addr, TYPE, values(b, facts), after, recorded, {"name": name, "id": b.id}))
+
+    @staticmethod
+    def _endpoint_known(ctx: DiffContext, facts: BudgetFacts, endpoint: str) -> bool:
+        """Live, declared in the file (made by this apply, before the budget), or unknowable yet
+        (the store does not exist: apply makes everything)."""
+        declared = getattr(ctx.cfg.gateway, "endpoints", None) or {}
+        return endpoint in facts.endpoint_ids or endpoint in declared or bool(facts.note)
 
     def destroy(self, ctx: DiffContext, addr: str, name: str, key: str | None, entry: RemovedSpec):
         facts = ctx.live[BudgetFacts]
