@@ -10,6 +10,10 @@ import json
 
 import pytest
 
+from mlreg.providers.mlflow.kinds.gateway_guardrail import attach_in_order, attached_names
+from mlreg.providers.mlflow.provider import MlflowProvider
+from mlreg.providers.mlflow.rest import RestTransport
+from mlreg.providers.mlflow.transport import MlflowApiError
 from tests.support.gateway import ByHand
 from tests.support.workspace import Workspace
 
@@ -127,3 +131,24 @@ def test_a_budget_create_whose_answer_is_lost_makes_one_budget(pws, proxy):
     assert b["created_by"] == f"mlreg:fortnight_{t}"
     assert pws.state()["resources"][f"gateway_budget.fortnight_{t}"]["identity"]["id"] == b["budget_policy_id"]
     pws.assert_converged()
+
+
+def test_an_endpoints_guardrails_are_made_exactly_the_list_in_order(services, ws):
+    """The one write of an endpoint's `guardrails: [..]` (the endpoint kind's provider calls it):
+    attach in order, reorder, detach what the list leaves out; a rerun leaves it as it is."""
+    t, hand = ws.tag, ByHand(ws.direct_uri)
+    eid = _endpoint(ws)
+    scorer = hand.register_scorer(f"evals_{t}", f"pii_{t}")
+    ids = {}
+    for n in ("a", "b", "c"):
+        body = {"name": f"{n}_{t}", "scorer_id": scorer["scorer_id"], "scorer_version": 1}
+        ids[n] = hand.call("POST", "guardrails/create", {**body, "stage": "BEFORE", "action": "VALIDATION"})
+        ids[n] = ids[n]["guardrail"]["guardrail_id"]
+    mf = MlflowProvider(RestTransport(services.mlflow.url)).mlflow
+
+    for names in (["b", "a", "c"], ["c", "b"], ["c", "b"], []):
+        attach_in_order(mf, eid, [f"{n}_{t}" for n in names])
+        assert _attached(hand, eid) == [(f"{n}_{t}", ids[n], i) for i, n in enumerate(names, start=1)]
+        assert attached_names(mf, eid) == [f"{n}_{t}" for n in names]
+    with pytest.raises(MlflowApiError, match=f"no guardrail named 'nope_{t}'"):
+        attach_in_order(mf, eid, [f"nope_{t}"])
