@@ -233,9 +233,22 @@ def _expanded(data: dict, source: MergedSource, env: dict[str, str], diags: list
                 for group in sec.names:
                     if isinstance(block.get(group), dict):
                         block[group] = _expanded_entries(block[group], (sec.name, group), sec, source, env, diags)
-        elif isinstance(data.get(sec.name), dict):
-            data[sec.name] = _expanded_entries(data[sec.name], (sec.name,), sec, source, env, diags)
+        else:
+            _expand_nested(data, tuple(sec.name.split(".")), sec, source, env, diags)
     return data
+
+
+def _expand_nested(data: dict, at: tuple, sec, source: MergedSource, env, diags: list) -> None:
+    """The entries of a NAME -> entry section expanded in place; a section named `PARENT.CHILD`
+    is `data[PARENT][CHILD]` (its parent copied, never the caller's mapping changed)."""
+    head, *rest = at
+    if not isinstance(data.get(head), dict):
+        return
+    if rest:
+        data[head] = dict(data[head])
+        _expand_nested(data[head], tuple(rest), sec, source, env, diags)
+    else:
+        data[head] = _expanded_entries(data[head], tuple(sec.name.split(".")), sec, source, env, diags)
 
 
 # Which variables a backend setting expands: URLs take MLflow's, mlreg's and libpq's (no
@@ -264,6 +277,9 @@ def _expanded_entries(entries: dict, at: tuple, sec, source: MergedSource, env, 
                     continue
                 path = (*at, name, key)
                 secret = key in sec.secrets
+                if secret and isinstance(entry[key], dict):  # a secret of several values: each a reference
+                    entry[key] = {k: _secret(v, (*path, k), source, env, diags) for k, v in entry[key].items()}
+                    continue
                 if secret and not (isinstance(entry[key], str) and ONLY_VAR.match(entry[key])):
                     diags.append(
                         source.diag(
@@ -286,6 +302,20 @@ def _expanded_entries(entries: dict, at: tuple, sec, source: MergedSource, env, 
                 entry[key] = expand(entry[key], path, env, source, diags, secret=secret, allowed=allowed)
         out[name] = entry
     return out
+
+
+def _secret(value, path: tuple, source: MergedSource, env, diags: list):
+    """One value of a secret mapping: only a whole environment reference, never echoed."""
+    if not (isinstance(value, str) and ONLY_VAR.match(value)):
+        diags.append(
+            source.diag(
+                path,
+                "A secret must be an environment reference such as ${OPENAI_API_KEY}",
+                "the value written here is not shown; move it to the environment",
+            )
+        )
+        return ""  # refused above: a string, so no second error about its type
+    return expand(value, path, env, source, diags, secret=True)
 
 
 def _validate(data, source: MergedSource, env: dict[str, str]) -> tuple[Config | None, list[Diagnostic]]:
