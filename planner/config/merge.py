@@ -206,6 +206,10 @@ class _Merge:
         self.files = files
         self.named = {s.name: s.names for s in declared if not s.single or s.names}
         self.nouns = {s.name: s.entry_noun for s in declared}
+        for s in declared:  # `PARENT.CHILD` sections: PARENT's entries are claimed per CHILD name
+            parent, dot, child = s.name.rpartition(".")
+            if dot:
+                self.named[parent] = (*self.named.get(parent, ()), child)
         self.source = MergedSource(files, named_sections=self.named)
         self.merged: dict = {}
         self.diags: list[Diagnostic] = []

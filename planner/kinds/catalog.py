@@ -53,6 +53,8 @@ _ALL = (
     role_member.KIND,
     _kind("gateway_secret"),
     _kind("gateway_model"),
+    _kind("gateway_guardrail"),
+    _kind("gateway_budget"),
 )
 # In apply order (rank): a model before its versions, versions before the rows pointing at them.
 KINDS: dict[str, Kind] = {k.type: k for k in sorted(_ALL, key=lambda k: k.rank)}
