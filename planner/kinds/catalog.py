@@ -53,6 +53,7 @@ _ALL = (
     role_member.KIND,
     _kind("gateway_secret"),
     _kind("gateway_model"),
+    _kind("gateway_endpoint"),
     _kind("gateway_guardrail"),
     _kind("gateway_budget"),
 )
