@@ -160,3 +160,16 @@ def test_a_roles_glob_grant_on_gateway_endpoint_expands_to_the_endpoints_ids(aut
     granted = {(p["resource_type"], p["resource_pattern"]) for p in role.get("permissions", [])}
     assert granted == {("gateway_endpoint", i) for i in ids.values()}  # MLflow grants on ids, not names
     ws.assert_converged(env=env)
+
+
+def test_an_endpoint_create_whose_answer_is_lost_makes_one_endpoint(pws, proxy):
+    t, hand, env = pws.tag, ByHand(pws.direct_uri), _env(pws)
+    pws.write(_doc(t, [{"model": f"gpt_{t}", "weight": 100}]))
+    proxy.add("lose", "POST", "/gateway/endpoints/create", times=1)  # MLflow makes it; mlreg never hears back
+    pws.run("apply", "--auto-approve", env=env, check=0)
+    assert len(proxy.requests("lose")) == 1
+    made = [e for e in hand.call("GET", "endpoints/list")["endpoints"] if e["name"] == f"chat_{t}"]
+    assert len(made) == 1
+    assert pws.state()["resources"][f"gateway_endpoint.chat_{t}"]["identity"]["id"] == made[0]["endpoint_id"]
+    assert {tag["key"]: tag["value"] for tag in made[0].get("tags", [])} == {"team": "planning"}  # converged after
+    pws.assert_converged(env=env)
