@@ -35,6 +35,7 @@ from mlreg.planner.kinds.base import (
     picked,
 )
 from mlreg.planner.kinds.gateway_facts import LiveEndpoint, LiveGatewayModel, LiveSecret
+from mlreg.planner.kinds.gateway_model import GatewayModelFacts, GatewayModelRequest
 from mlreg.planner.kinds.grants import Grant
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import LiveSnapshot, Request
@@ -146,6 +147,11 @@ class EndpointImporter(Importer):
         return endpoint_lines(live[EndpointFacts], [c.name for c in chosen if c.name in live[EndpointFacts].endpoints])
 
 
+def _models(spec: GatewayEndpointSpec) -> list[str]:
+    """The model definitions an endpoint names: its routes', then its fallbacks'."""
+    return list(dict.fromkeys([*(r.model for r in spec.routes), *spec.fallback]))
+
+
 def secret_variable(secret: str, key: str) -> str:
     """The environment variable import names for one value of a secret."""
     return re.sub(r"[^A-Z0-9_]", "_", f"MLREG_SECRET_{secret}_{key}".upper())
@@ -192,10 +198,15 @@ class GatewayEndpointKind(Kind):
     topics: ClassVar[tuple[Topic, ...]] = (TRAFFIC,)
     importer: ClassVar[Importer] = EndpointImporter()
 
-    def declared_requests(self, cfg) -> Iterable[EndpointRequest]:
-        names = set(self._entries(cfg)) | self.destroyed_names(cfg)
+    def declared_requests(self, cfg) -> Iterable[Request]:
+        declared = self._entries(cfg)
+        names = set(declared) | self.destroyed_names(cfg)
         if names:
             yield EndpointRequest(names=frozenset(names))
+        # model definitions routed to that the file does not declare: they must be live
+        elsewhere = {m for spec in declared.values() for m in _models(spec)} - set(cfg.gateway.models)
+        if elsewhere:
+            yield GatewayModelRequest(names=frozenset(elsewhere))
 
     def recorded_requests(self, resources) -> Iterable[EndpointRequest]:
         names = self.recorded_names(resources)
@@ -225,6 +236,14 @@ class GatewayEndpointKind(Kind):
         if spec.guardrails is not None:
             after["guardrails"] = list(spec.guardrails)
         gateway = ctx.cfg.gateway
+        unknown = [m for m in _models(spec) if m not in gateway.models and m not in ctx.live[GatewayModelFacts].models]
+        if unknown:
+            ctx.error(
+                f"Endpoint {name!r} routes to model definition {unknown[0]!r}, which is neither declared nor live",
+                "declare it under gateway.models, or name one that exists in this workspace",
+                addr,
+            )
+            return
         depends = {address(MODEL, m) for m in [*after["routes"], *spec.fallback] if m in gateway.models}
         depends |= {address(GUARDRAIL, g) for g in spec.guardrails or () if g in gateway.guardrails}
         live = facts.endpoints.get(name)

@@ -57,7 +57,10 @@ def facts(data: dict) -> dict:
 DOUBLE = KindDouble(
     type="gateway_endpoint",
     provider="mlreg/mlflow",
-    sample="gateway:\n  endpoints:\n    chat:\n      routes: [{model: gpt4o, weight: 100}]\n",
+    sample=(
+        "gateway:\n  models:\n    gpt4o: {secret: openai_prod, provider: openai, model: gpt-4o}\n"
+        "  endpoints:\n    chat:\n      routes: [{model: gpt4o, weight: 100}]\n"
+    ),
     store=store,
     write=write,
     reads={EndpointRequest: read},
