@@ -185,10 +185,15 @@ class BudgetKind(Kind):
             )
             return
         after = wanted(spec)
+        # an endpoint the file declares is made (or renamed into place) before the budget on it
+        declared = getattr(ctx.cfg.gateway, "endpoints", None) or {}
+        depends = (address(ENDPOINT, spec.target),) if spec.scope == "endpoint" and spec.target in declared else ()
         if b is None:
-            ctx.changes.append(created(addr, TYPE, after, recorded, identity={"name": name, "id": None}))
+            identity = {"name": name, "id": None}
+            ctx.changes.append(created(addr, TYPE, after, recorded, identity=identity, depends_on=depends))
             return
-        ctx.changes.append(decide(addr, TYPE, values(b, facts), after, recorded, {"name": name, "id": b.id}))
+        identity = {"name": name, "id": b.id}
+        ctx.changes.append(decide(addr, TYPE, values(b, facts), after, recorded, identity, depends_on=depends))
 
     @staticmethod
     def _endpoint_known(ctx: DiffContext, facts: BudgetFacts, endpoint: str) -> bool:
