@@ -152,3 +152,65 @@ def test_an_endpoints_guardrails_are_made_exactly_the_list_in_order(services, ws
         assert attached_names(mf, eid) == [f"{n}_{t}" for n in names]
     with pytest.raises(MlflowApiError, match=f"no guardrail named 'nope_{t}'"):
         attach_in_order(mf, eid, [f"nope_{t}"])
+
+
+KEY = "sk-test-0123456789abcdef"
+
+
+def _declared(ws: Workspace, **more) -> dict:
+    """A secret, a model behind it and an endpoint `chat_<tag>` declared in the file, plus `more`."""
+    t = ws.tag
+    endpoint = {"routes": [{"model": f"gpt_{t}", "weight": 100}], **more.pop("endpoint", {})}
+    return {
+        "secrets": {f"key_{t}": {"provider": "openai", "value": {"api_key": "${GW_KEY}"}}},
+        "models": {f"gpt_{t}": {"secret": f"key_{t}", "provider": "openai", "model": "gpt-4o"}},
+        "endpoints": {f"chat_{t}": endpoint},
+        **more,
+    }
+
+
+def _env(ws: Workspace) -> dict:
+    return {**ws.env, "GW_KEY": KEY}
+
+
+def test_an_endpoints_guardrails_are_attached_in_the_files_order(ws):
+    t, hand = ws.tag, ByHand(ws.direct_uri)
+    exp = f"evals_{t}"
+    hand.register_scorer(exp, f"pii_{t}")
+    hand.register_scorer(exp, f"tox_{t}")
+    rails = {f"no_pii_{t}": _guardrail(exp, f"pii_{t}"), f"no_tox_{t}": _guardrail(exp, f"tox_{t}", stage="after")}
+    for order in ([f"no_tox_{t}", f"no_pii_{t}"], [f"no_pii_{t}", f"no_tox_{t}"]):
+        ws.write({"gateway": _declared(ws, guardrails=rails, endpoint={"guardrails": order})})
+        out = ws.run("apply", "--auto-approve", env=_env(ws))
+        assert out.returncode == 0, out.stdout + out.stderr
+        eid = hand.call("GET", "endpoints/get", {"name": f"chat_{t}"})["endpoint"]["endpoint_id"]
+        assert [(n, i) for n, _, i in _attached(hand, eid)] == [(order[0], 1), (order[1], 2)]
+        ws.assert_converged(env=_env(ws))
+
+
+def test_an_endpoint_a_budget_targets_is_not_deleted(ws):
+    t, hand = ws.tag, ByHand(ws.direct_uri)
+    budget = {"amount_usd": 50, "every": "1 day", "scope": "endpoint", "target": f"chat_{t}", "action": "alert"}
+    doc = _declared(ws, budgets={f"daily_{t}": budget})
+    ws.write({"gateway": doc})
+    out = ws.run("apply", "--auto-approve", env=_env(ws))
+    assert out.returncode == 0, out.stdout + out.stderr
+    eid = hand.call("GET", "endpoints/get", {"name": f"chat_{t}"})["endpoint"]["endpoint_id"]
+    [b] = _budgets(hand, eid)
+
+    del doc["endpoints"], doc["budgets"]  # the budget forgotten (still live), the endpoint to be deleted
+    ws.write({"gateway": doc, "removed": [{"address": f"gateway_endpoint.chat_{t}", "destroy": True}]})
+    out = ws.run("plan", env=_env(ws))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"Cannot delete: budgets target it: budget daily_{t} ({b['budget_policy_id']})" in out.stdout + out.stderr
+    assert ws.run("apply", "--auto-approve", env=_env(ws)).returncode == 1
+    assert hand.call("GET", "endpoints/get", {"endpoint_id": eid})["endpoint"]["name"] == f"chat_{t}"  # still there
+
+    removed = [{"address": f"gateway_{a}", "destroy": True} for a in (f"endpoint.chat_{t}", f"budget.daily_{t}")]
+    ws.write({"gateway": doc, "removed": removed})  # the budget deleted in the same plan lets go
+    out = ws.run("apply", "--auto-approve", env=_env(ws))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert not _budgets(hand, eid)
+    with pytest.raises(AssertionError, match="404"):
+        hand.call("GET", "endpoints/get", {"endpoint_id": eid})
+    ws.assert_converged(env=_env(ws))
