@@ -244,6 +244,18 @@ class BudgetKind(Kind):
 KIND = BudgetKind()
 
 
+def import_name(b: LiveBudget, facts: BudgetFacts) -> str:
+    """The name `mlreg import` gives a live budget: the one mlreg made it with (`mlreg:NAME`), else
+    one made of what identifies it (`planner_chat_1_months_reject`, `global_1_days_alert`), which
+    adopts it again by scope + target + window + action."""
+    found = named(b)
+    if found:
+        return found
+    target = target_label(b, facts) if b.target is not None else b.scope
+    text = f"{target}_{b.every_value}_{b.every_unit}_{b.action}"
+    return "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in text)
+
+
 def targets(live: LiveSnapshot) -> Mapping[str, list[str]]:
     """Endpoint name -> the ids of live budgets that target it (for import)."""
     facts = live[BudgetFacts]
