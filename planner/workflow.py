@@ -358,7 +358,12 @@ def _import_reads(chosen: Mapping[str, list[Chosen]]) -> Reads:
 
 
 def adopt(session: Session, live: LiveSnapshot, lock_timeout: float = 0.0) -> ApplyResult:
-    """Record what `session.loaded` declares, which must equal `live` exactly (import)."""
+    """Record what `session.loaded` declares, which must equal `live` exactly (import). Facts of a
+    type the import did not read (the model definitions and secrets an endpoint's import writes
+    with it, read as the endpoint's facts) are read now."""
+    unread = Reads.of(r for r in planning.declared_reads(session.loaded.config) if r.facts not in live.facts())
+    if unread:
+        live = live.with_facts(read(session, unread))
     with session.state.lock("import", lock_timeout) as lock:
         state = session.state.read().with_secret_key()
         check_bound(session, state)

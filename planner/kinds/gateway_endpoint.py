@@ -15,13 +15,26 @@ an endpoint's grants by its id (`granted_as`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from mlreg.planner.changes import Action, Change, Topic, address
-from mlreg.planner.kinds.base import Diff, DiffContext, Findings, Kind, created, decide, owned, picked
-from mlreg.planner.kinds.gateway_facts import LiveEndpoint
+from mlreg.planner.kinds.base import (
+    Chosen,
+    Diff,
+    DiffContext,
+    Findings,
+    Importer,
+    Kind,
+    created,
+    decide,
+    dump,
+    owned,
+    picked,
+)
+from mlreg.planner.kinds.gateway_facts import LiveEndpoint, LiveGatewayModel, LiveSecret
 from mlreg.planner.kinds.grants import Grant
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import LiveSnapshot, Request
@@ -42,6 +55,9 @@ TRAFFIC = Topic("traffic", "Traffic", ("Endpoint", "Split before", "Split after"
 class EndpointFacts:
     endpoints: dict[str, LiveEndpoint] = field(default_factory=dict)  # name -> live endpoint
     guardrails: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> attached, in order
+    # `related` reads only (import): every model definition and secret, by name
+    models: dict[str, LiveGatewayModel] = field(default_factory=dict)
+    secrets: dict[str, LiveSecret] = field(default_factory=dict)
     note: str = ""
 
 
@@ -51,6 +67,8 @@ class EndpointRequest(Request):
     facts = EndpointFacts
 
     names: frozenset[str] = frozenset()
+    # endpoints whose model definitions and secrets to read too (what import writes with them)
+    related: frozenset[str] = frozenset()
 
 
 def _pct(v: float) -> float | int:
@@ -113,6 +131,55 @@ class TrafficMove:
         }
 
 
+class EndpointImporter(Importer):
+    option = "gateway-endpoint"
+    help = (
+        "AI Gateway endpoints to import, by name or glob (repeatable), with their model definitions and "
+        "secrets; each secret value as ${MLREG_SECRET_<SECRET>_<KEY>}, for you to set."
+    )
+
+    def requests(self, chosen: list[Chosen]) -> Iterable[EndpointRequest]:
+        names = frozenset(c.name for c in chosen)
+        return (EndpointRequest(names=names, related=names),)
+
+    def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
+        return endpoint_lines(live[EndpointFacts], [c.name for c in chosen if c.name in live[EndpointFacts].endpoints])
+
+
+def secret_variable(secret: str, key: str) -> str:
+    """The environment variable import names for one value of a secret."""
+    return re.sub(r"[^A-Z0-9_]", "_", f"MLREG_SECRET_{secret}_{key}".upper())
+
+
+def endpoint_lines(facts: EndpointFacts, names: list[str]) -> list[str]:
+    """`gateway:` with the endpoints as MLflow has them, the model definitions they route to and
+    the secrets behind those (values as environment references: MLflow never returns them)."""
+    endpoints = [facts.endpoints[n] for n in names]
+    models = sorted({r.model for e in endpoints for r in e.routes if r.model})
+    secrets = sorted({facts.models[m].secret_name for m in models if m in facts.models} - {None})
+    lines = ["gateway:", "  secrets:"]
+    for name in secrets:
+        s = facts.secrets[name]
+        entry: dict = {"provider": s.provider} if s.provider else {}
+        entry["value"] = {k: f"${{{secret_variable(name, k)}}}" for k in s.masked}
+        if s.auth_config:
+            entry["auth_config"] = dict(s.auth_config)
+        lines.append(f"    {dump(name)}: {dump(entry)}")
+    lines.append("  models:")
+    for name in models:
+        m = facts.models[name]
+        lines.append(
+            f"    {dump(name)}: {dump({'secret': m.secret_name, 'provider': m.provider, 'model': m.model_name})}"
+        )
+    lines.append("  endpoints:")
+    for e in endpoints:
+        v = values(e)
+        entry = {"routes": [{"model": m, "weight": p} for m, p in v["routes"].items() if p], "fallback": v["fallback"]}
+        entry.update(usage_tracking=e.usage_tracking, tags=v["tags"])
+        lines.append(f"    {dump(e.name)}: {dump(entry)}   # id {e.id}")
+    return lines
+
+
 class GatewayEndpointKind(Kind):
     type: ClassVar[str] = TYPE
     entries: ClassVar[tuple[str, ...]] = ("gateway", "endpoints")
@@ -123,6 +190,7 @@ class GatewayEndpointKind(Kind):
     per_key: ClassVar[tuple[str, ...]] = ("tags",)
     grant: ClassVar[Grant] = Grant("gateway_endpoint")
     topics: ClassVar[tuple[Topic, ...]] = (TRAFFIC,)
+    importer: ClassVar[Importer] = EndpointImporter()
 
     def declared_requests(self, cfg) -> Iterable[EndpointRequest]:
         names = set(self._entries(cfg)) | self.destroyed_names(cfg)

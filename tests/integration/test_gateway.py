@@ -107,3 +107,25 @@ def test_a_literal_secret_is_refused_without_echo(ws):
     assert out.returncode == 1
     assert f"gateway.secrets.key_{t}.value.api_key" in out.stderr and "environment reference" in out.stderr
     assert "do-not-echo" not in out.stdout + out.stderr
+
+
+def test_import_of_a_hand_made_endpoint_plans_empty_once_its_secret_variable_is_set(ws):
+    t, hand = ws.tag, ByHand(ws.direct_uri)
+    secret = hand.secret(f"hand_{t}", {"api_key": KEY})
+    model = hand.model(f"gpt_{t}", secret["secret_id"])
+    hand.endpoint(f"hand_chat_{t}", {model["model_definition_id"]: 100}, tags={"team": "search"})
+    variable = f"MLREG_SECRET_HAND_{t.upper()}_API_KEY"
+    ws.write({})
+    unset = ws.run("import", "--gateway-endpoint", f"hand_chat_{t}*", "--out", "imported.yaml")
+    assert unset.returncode == 1 and variable in unset.stderr  # says which variable to set; writes nothing
+    assert not (ws.path / "imported.yaml").exists()
+
+    env = {**ws.env, variable: KEY}
+    ws.run("import", "--gateway-endpoint", f"hand_chat_{t}*", "--out", "imported.yaml", env=env, check=0)
+    text = (ws.path / "imported.yaml").read_text()
+    assert f"${{{variable}}}" in text and KEY not in text
+    (ws.path / "registry.yaml").write_text(text)
+    ws.assert_converged(env=env)
+    assert {f"gateway_secret.hand_{t}", f"gateway_model.gpt_{t}", f"gateway_endpoint.hand_chat_{t}"} <= set(
+        ws.state()["resources"]
+    )

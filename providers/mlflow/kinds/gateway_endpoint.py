@@ -48,7 +48,11 @@ def read(mf: Mlflow, request: EndpointRequest) -> EndpointFacts:
         if e is not None:
             found[name] = e
             guardrails[name] = tuple(attached_names(mf, e.id))
-    return EndpointFacts(found, guardrails)
+    if not request.related:
+        return EndpointFacts(found, guardrails)
+    models = {m.name: m for m in all_models(mf)}
+    secrets = {s.name: s for s in (gw.secret_of(d) for d in mf.api.call(gw.LIST_SECRETS, {}).get("secrets", ()))}
+    return EndpointFacts(found, guardrails, models, secrets)
 
 
 @DISPATCH.lists("gateway_endpoint")
