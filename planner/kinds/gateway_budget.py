@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from mlreg.planner.changes import Action, Change, address
-from mlreg.planner.kinds.base import Diff, DiffContext, Hold, Kind, created, decide
+from mlreg.planner.kinds.base import Diff, DiffContext, Hold, Kind, created, decide, dump
 from mlreg.planner.kinds.gateway_facts import LiveBudget
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import LiveSnapshot, Request
@@ -254,6 +254,17 @@ def import_name(b: LiveBudget, facts: BudgetFacts) -> str:
     target = target_label(b, facts) if b.target is not None else b.scope
     text = f"{target}_{b.every_value}_{b.every_unit}_{b.action}"
     return "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in text)
+
+
+def budget_lines(facts: BudgetFacts, endpoints: Iterable[str]) -> list[str]:
+    """`  budgets:` with the live budgets that target these endpoints (`mlreg import`, under
+    `gateway:`), each named by `import_name`."""
+    wanted = set(endpoints)
+    lines = ["  budgets:"]
+    for b in sorted(facts.budgets.values(), key=lambda b: b.id):
+        if b.scope == "endpoint" and b.target and facts.endpoint_name(b.target) in wanted:
+            lines.append(f"    {dump(import_name(b, facts))}: {dump(values(b, facts))}   # id {b.id}")
+    return lines
 
 
 def targets(live: LiveSnapshot) -> Mapping[str, list[str]]:
