@@ -214,3 +214,27 @@ def test_an_endpoint_a_budget_targets_is_not_deleted(ws):
     with pytest.raises(AssertionError, match="404"):
         hand.call("GET", "endpoints/get", {"endpoint_id": eid})
     ws.assert_converged(env=_env(ws))
+
+
+def test_import_writes_an_endpoints_guardrails_and_the_budgets_on_it(ws):
+    t, hand = ws.tag, ByHand(ws.direct_uri)
+    eid = _endpoint(ws)
+    scorer = hand.register_scorer(f"evals_{t}", f"pii_{t}")
+    body = {"name": f"no_pii_{t}", "scorer_id": scorer["scorer_id"], "scorer_version": 1}
+    gid = hand.call("POST", "guardrails/create", {**body, "stage": "AFTER", "action": "SANITIZATION"})
+    gid = gid["guardrail"]["guardrail_id"]
+    hand.call("POST", "guardrails/add-to-endpoint", {"endpoint_id": eid, "guardrail_id": gid, "execution_order": 1})
+    budget = {"budget_unit": "USD", "budget_amount": 40, "duration": {"unit": "DAYS", "value": 1}}
+    budget.update(target_scope="ENDPOINT", target_value=eid, budget_action="ALERT")
+    bid = hand.call("POST", "budgets/create", budget)["budget_policy"]["budget_policy_id"]
+
+    env = {**ws.env, f"MLREG_SECRET_KEY_{t.upper()}_API_KEY": "sk-test-0123456789abcdef"}
+    ws.write({})
+    ws.run("import", "--gateway-endpoint", f"chat_{t}", "--out", "imported.yaml", env=env, check=0)
+    text = (ws.path / "imported.yaml").read_text()
+    assert f"guardrails: [no_pii_{t}]" in text, text
+    (ws.path / "registry.yaml").write_text(text)
+    ws.assert_converged(env=env)
+    resources = ws.state()["resources"]
+    assert resources[f"gateway_guardrail.no_pii_{t}"]["identity"]["id"] == gid
+    assert resources[f"gateway_budget.chat_{t}_1_days_alert"]["identity"]["id"] == bid  # named by what it is
