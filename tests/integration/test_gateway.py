@@ -11,6 +11,7 @@ import json
 import pytest
 
 from tests.support.gateway import ByHand
+from tests.support.services import ADMIN
 from tests.support.workspace import Workspace
 
 pytestmark = pytest.mark.integration
@@ -129,3 +130,46 @@ def test_import_of_a_hand_made_endpoint_plans_empty_once_its_secret_variable_is_
     assert {f"gateway_secret.hand_{t}", f"gateway_model.gpt_{t}", f"gateway_endpoint.hand_chat_{t}"} <= set(
         ws.state()["resources"]
     )
+
+
+def test_a_roles_glob_grant_on_gateway_endpoint_expands_to_the_endpoints_ids(auth_server, services, tmp_path):
+    ws = Workspace(tmp_path, auth_server.url, services.database_url)
+    t = ws.tag
+    env = {**_env(ws), "MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD": ADMIN[1]}
+    doc = _doc(t, [{"model": f"gpt_{t}", "weight": 100}])
+    route = {"routes": [{"model": f"gpt_{t}", "weight": 100}]}
+    doc["gateway"]["endpoints"] = {f"chat_{t}_a": route, f"chat_{t}_b": route, f"other_{t}": route}
+    ws.write(doc)
+    ws.run("apply", "--auto-approve", env=env, check=0)
+    grant = {"resource_type": "gateway_endpoint", "resource_pattern": f"chat_{t}_*", "permission": "USE"}
+    doc["access"] = {"roles": {f"callers_{t}": {"permissions": [grant]}}}
+    ws.write(doc)
+    plan = ws.run("plan", env=env, check=0).stdout
+    assert f"+ role_permission.callers_{t}[gateway_endpoint:chat_{t}_a]" in plan
+    assert f"+ role_permission.callers_{t}[gateway_endpoint:chat_{t}_b]" in plan
+    assert f"gateway_endpoint:other_{t}" not in plan
+    ws.run("apply", "--auto-approve", env=env, check=0)
+
+    hand = ByHand(auth_server.url, auth=ADMIN)
+    ids = {
+        n: hand.call("GET", "endpoints/get", {"name": n})["endpoint"]["endpoint_id"]
+        for n in (f"chat_{t}_a", f"chat_{t}_b")
+    }
+    roles = hand.call("GET", "/api/3.0/mlflow/roles/list", {"workspace": "default"})["roles"]
+    [role] = [r for r in roles if r["name"] == f"callers_{t}"]
+    granted = {(p["resource_type"], p["resource_pattern"]) for p in role.get("permissions", [])}
+    assert granted == {("gateway_endpoint", i) for i in ids.values()}  # MLflow grants on ids, not names
+    ws.assert_converged(env=env)
+
+
+def test_an_endpoint_create_whose_answer_is_lost_makes_one_endpoint(pws, proxy):
+    t, hand, env = pws.tag, ByHand(pws.direct_uri), _env(pws)
+    pws.write(_doc(t, [{"model": f"gpt_{t}", "weight": 100}]))
+    proxy.add("lose", "POST", "/gateway/endpoints/create", times=1)  # MLflow makes it; mlreg never hears back
+    pws.run("apply", "--auto-approve", env=env, check=0)
+    assert len(proxy.requests("lose")) == 1
+    made = [e for e in hand.call("GET", "endpoints/list")["endpoints"] if e["name"] == f"chat_{t}"]
+    assert len(made) == 1
+    assert pws.state()["resources"][f"gateway_endpoint.chat_{t}"]["identity"]["id"] == made[0]["endpoint_id"]
+    assert {tag["key"]: tag["value"] for tag in made[0].get("tags", [])} == {"team": "planning"}  # converged after
+    pws.assert_converged(env=env)
