@@ -33,8 +33,14 @@ class ById(Kind):
 
 
 def test_the_grant_table_is_the_kinds_own():
-    assert {t: k.type for t, k in GRANTS.kinds.items()} == {"registered_model": "model", "prompt": "prompt"}
-    assert GRANTS.expandable() == ("registered_model", "prompt")
+    # derived from the kinds' own `grant` (a kind that grants adds itself, editing no table or test)
+    assert {t: k.type for t, k in GRANTS.kinds.items()} == {
+        k.grant.resource_type: k.type for k in KINDS.values() if k.grant is not None
+    }
+    assert {"registered_model": "model", "prompt": "prompt"}.items() <= {
+        t: k.type for t, k in GRANTS.kinds.items()
+    }.items()
+    assert GRANTS.expandable() == tuple(t for t, k in GRANTS.kinds.items() if k.grant.expands)
     assert all(KINDS[k.type].grant is not None for k in GRANTS.kinds.values())
 
 
@@ -78,5 +84,6 @@ def test_a_glob_on_a_resource_type_no_kind_expands_is_refused_at_its_line(tmp_pa
             "        - {resource_type: experiment, resource_pattern: 'exp_*', permission: READ}" + other + "\n"
         )
         _, diags = load_config(path, env={})
-        globs = [d for d in diags if "glob patterns are expanded for registered_model and prompt only" in d.summary]
+        expandable = " and ".join(GRANTS.expandable())
+        globs = [d for d in diags if f"glob patterns are expanded for {expandable} only" in d.summary]
         assert [(d.line, d.key_path) for d in globs] == [(6, "access.roles.r.permissions[0]")], diags
