@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from mlreg.planner.changes import Action, Change, address
-from mlreg.planner.kinds.base import Diff, DiffContext, Hold, Kind, created, decide
+from mlreg.planner.kinds.base import Diff, DiffContext, Hold, Kind, created, decide, dump
 from mlreg.planner.kinds.gateway_facts import LiveBudget
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import LiveSnapshot, Request
@@ -185,10 +185,15 @@ class BudgetKind(Kind):
             )
             return
         after = wanted(spec)
+        # an endpoint the file declares is made (or renamed into place) before the budget on it
+        declared = getattr(ctx.cfg.gateway, "endpoints", None) or {}
+        depends = (address(ENDPOINT, spec.target),) if spec.scope == "endpoint" and spec.target in declared else ()
         if b is None:
-            ctx.changes.append(created(addr, TYPE, after, recorded, identity={"name": name, "id": None}))
+            identity = {"name": name, "id": None}
+            ctx.changes.append(created(addr, TYPE, after, recorded, identity=identity, depends_on=depends))
             return
-        ctx.changes.append(decide(addr, TYPE, values(b, facts), after, recorded, {"name": name, "id": b.id}))
+        identity = {"name": name, "id": b.id}
+        ctx.changes.append(decide(addr, TYPE, values(b, facts), after, recorded, identity, depends_on=depends))
 
     @staticmethod
     def _endpoint_known(ctx: DiffContext, facts: BudgetFacts, endpoint: str) -> bool:
@@ -237,6 +242,29 @@ class BudgetKind(Kind):
 
 
 KIND = BudgetKind()
+
+
+def import_name(b: LiveBudget, facts: BudgetFacts) -> str:
+    """The name `mlreg import` gives a live budget: the one mlreg made it with (`mlreg:NAME`), else
+    one made of what identifies it (`planner_chat_1_months_reject`, `global_1_days_alert`), which
+    adopts it again by scope + target + window + action."""
+    found = named(b)
+    if found:
+        return found
+    target = target_label(b, facts) if b.target is not None else b.scope
+    text = f"{target}_{b.every_value}_{b.every_unit}_{b.action}"
+    return "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in text)
+
+
+def budget_lines(facts: BudgetFacts, endpoints: Iterable[str]) -> list[str]:
+    """`  budgets:` with the live budgets that target these endpoints (`mlreg import`, under
+    `gateway:`), each named by `import_name`."""
+    wanted = set(endpoints)
+    lines = ["  budgets:"]
+    for b in sorted(facts.budgets.values(), key=lambda b: b.id):
+        if b.scope == "endpoint" and b.target and facts.endpoint_name(b.target) in wanted:
+            lines.append(f"    {dump(import_name(b, facts))}: {dump(values(b, facts))}   # id {b.id}")
+    return lines
 
 
 def targets(live: LiveSnapshot) -> Mapping[str, list[str]]:

@@ -34,7 +34,9 @@ from mlreg.planner.kinds.base import (
     owned,
     picked,
 )
+from mlreg.planner.kinds.gateway_budget import BudgetFacts, BudgetRequest, budget_lines
 from mlreg.planner.kinds.gateway_facts import LiveEndpoint, LiveGatewayModel, LiveSecret
+from mlreg.planner.kinds.gateway_guardrail import GuardrailFacts, GuardrailRequest, guardrail_lines
 from mlreg.planner.kinds.gateway_model import GatewayModelFacts, GatewayModelRequest
 from mlreg.planner.kinds.grants import Grant
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
@@ -139,12 +141,23 @@ class EndpointImporter(Importer):
         "secrets; each secret value as ${MLREG_SECRET_<SECRET>_<KEY>}, for you to set."
     )
 
-    def requests(self, chosen: list[Chosen]) -> Iterable[EndpointRequest]:
+    def requests(self, chosen: list[Chosen]) -> Iterable[Request]:
         names = frozenset(c.name for c in chosen)
-        return (EndpointRequest(names=names, related=names),)
+        return (
+            EndpointRequest(names=names, related=names),
+            GuardrailRequest(attached_to=names),
+            BudgetRequest(endpoints=names),
+        )
 
     def render(self, live: LiveSnapshot, chosen: list[Chosen]) -> list[str]:
-        return endpoint_lines(live[EndpointFacts], [c.name for c in chosen if c.name in live[EndpointFacts].endpoints])
+        facts = live[EndpointFacts]
+        names = [c.name for c in chosen if c.name in facts.endpoints]
+        attached = {g for n in names for g in facts.guardrails.get(n, ())}
+        lines = endpoint_lines(facts, names)
+        if attached:
+            lines += guardrail_lines(live[GuardrailFacts], attached)
+        budgets = budget_lines(live[BudgetFacts], names)
+        return lines + (budgets if len(budgets) > 1 else [])
 
 
 def _models(spec: GatewayEndpointSpec) -> list[str]:
@@ -182,6 +195,8 @@ def endpoint_lines(facts: EndpointFacts, names: list[str]) -> list[str]:
         v = values(e)
         entry = {"routes": [{"model": m, "weight": p} for m, p in v["routes"].items() if p], "fallback": v["fallback"]}
         entry.update(usage_tracking=e.usage_tracking, tags=v["tags"])
+        if facts.guardrails.get(e.name):
+            entry["guardrails"] = list(facts.guardrails[e.name])
         lines.append(f"    {dump(e.name)}: {dump(entry)}   # id {e.id}")
     return lines
 

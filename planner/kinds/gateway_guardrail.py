@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from mlreg.planner.changes import Action, Change, Reason, address
-from mlreg.planner.kinds.base import Diff, DiffContext, Hold, Kind, created, decide
+from mlreg.planner.kinds.base import Diff, DiffContext, Hold, Kind, created, decide, dump
 from mlreg.planner.kinds.gateway_facts import LiveGuardrail, LiveGuardrailAttachment, LiveScorer
 from mlreg.planner.kinds.mlflow_facts import PROVIDER
 from mlreg.planner.live import LiveSnapshot, Request
@@ -54,6 +54,7 @@ class GuardrailRequest(Request):
     names: frozenset[str] = frozenset()
     scorers: frozenset[ScorerKey] = frozenset()
     endpoints: frozenset[tuple[str, str]] = frozenset()  # (endpoint id, name) whose attachments to read
+    attached_to: frozenset[str] = frozenset()  # endpoint names whose attached guardrails to read (import)
 
 
 def scorer_key(spec: GuardrailSpec) -> ScorerKey:
@@ -201,3 +202,16 @@ class GuardrailKind(Kind):
 
 
 KIND = GuardrailKind()
+
+
+def guardrail_lines(facts: GuardrailFacts, names: Iterable[str]) -> list[str]:
+    """`  guardrails:` with these live guardrails as the file declares them (`mlreg import`, under
+    `gateway:`); a name two live guardrails share is a comment, not an entry."""
+    lines = ["  guardrails:"]
+    for name in sorted(set(names)):
+        found = facts.guardrails.get(name, [])
+        if len(found) != 1:
+            lines.append(f"    # {name}: {len(found)} live guardrails have this name; not imported")
+            continue
+        lines.append(f"    {dump(name)}: {dump(values(found[0], facts.experiments))}   # id {found[0].id}")
+    return lines

@@ -152,3 +152,89 @@ def test_an_endpoints_guardrails_are_made_exactly_the_list_in_order(services, ws
         assert attached_names(mf, eid) == [f"{n}_{t}" for n in names]
     with pytest.raises(MlflowApiError, match=f"no guardrail named 'nope_{t}'"):
         attach_in_order(mf, eid, [f"nope_{t}"])
+
+
+KEY = "sk-test-0123456789abcdef"
+
+
+def _declared(ws: Workspace, **more) -> dict:
+    """A secret, a model behind it and an endpoint `chat_<tag>` declared in the file, plus `more`."""
+    t = ws.tag
+    endpoint = {"routes": [{"model": f"gpt_{t}", "weight": 100}], **more.pop("endpoint", {})}
+    return {
+        "secrets": {f"key_{t}": {"provider": "openai", "value": {"api_key": "${GW_KEY}"}}},
+        "models": {f"gpt_{t}": {"secret": f"key_{t}", "provider": "openai", "model": "gpt-4o"}},
+        "endpoints": {f"chat_{t}": endpoint},
+        **more,
+    }
+
+
+def _env(ws: Workspace) -> dict:
+    return {**ws.env, "GW_KEY": KEY}
+
+
+def test_an_endpoints_guardrails_are_attached_in_the_files_order(ws):
+    t, hand = ws.tag, ByHand(ws.direct_uri)
+    exp = f"evals_{t}"
+    hand.register_scorer(exp, f"pii_{t}")
+    hand.register_scorer(exp, f"tox_{t}")
+    rails = {f"no_pii_{t}": _guardrail(exp, f"pii_{t}"), f"no_tox_{t}": _guardrail(exp, f"tox_{t}", stage="after")}
+    for order in ([f"no_tox_{t}", f"no_pii_{t}"], [f"no_pii_{t}", f"no_tox_{t}"]):
+        ws.write({"gateway": _declared(ws, guardrails=rails, endpoint={"guardrails": order})})
+        out = ws.run("apply", "--auto-approve", env=_env(ws))
+        assert out.returncode == 0, out.stdout + out.stderr
+        eid = hand.call("GET", "endpoints/get", {"name": f"chat_{t}"})["endpoint"]["endpoint_id"]
+        assert [(n, i) for n, _, i in _attached(hand, eid)] == [(order[0], 1), (order[1], 2)]
+        ws.assert_converged(env=_env(ws))
+
+
+def test_an_endpoint_a_budget_targets_is_not_deleted(ws):
+    t, hand = ws.tag, ByHand(ws.direct_uri)
+    budget = {"amount_usd": 50, "every": "1 day", "scope": "endpoint", "target": f"chat_{t}", "action": "alert"}
+    doc = _declared(ws, budgets={f"daily_{t}": budget})
+    ws.write({"gateway": doc})
+    out = ws.run("apply", "--auto-approve", env=_env(ws))
+    assert out.returncode == 0, out.stdout + out.stderr
+    eid = hand.call("GET", "endpoints/get", {"name": f"chat_{t}"})["endpoint"]["endpoint_id"]
+    [b] = _budgets(hand, eid)
+
+    del doc["endpoints"], doc["budgets"]  # the budget forgotten (still live), the endpoint to be deleted
+    ws.write({"gateway": doc, "removed": [{"address": f"gateway_endpoint.chat_{t}", "destroy": True}]})
+    out = ws.run("plan", env=_env(ws))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"Cannot delete: budgets target it: budget daily_{t} ({b['budget_policy_id']})" in out.stdout + out.stderr
+    assert ws.run("apply", "--auto-approve", env=_env(ws)).returncode == 1
+    assert hand.call("GET", "endpoints/get", {"endpoint_id": eid})["endpoint"]["name"] == f"chat_{t}"  # still there
+
+    removed = [{"address": f"gateway_{a}", "destroy": True} for a in (f"endpoint.chat_{t}", f"budget.daily_{t}")]
+    ws.write({"gateway": doc, "removed": removed})  # the budget deleted in the same plan lets go
+    out = ws.run("apply", "--auto-approve", env=_env(ws))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert not _budgets(hand, eid)
+    with pytest.raises(AssertionError, match="404"):
+        hand.call("GET", "endpoints/get", {"endpoint_id": eid})
+    ws.assert_converged(env=_env(ws))
+
+
+def test_import_writes_an_endpoints_guardrails_and_the_budgets_on_it(ws):
+    t, hand = ws.tag, ByHand(ws.direct_uri)
+    eid = _endpoint(ws)
+    scorer = hand.register_scorer(f"evals_{t}", f"pii_{t}")
+    body = {"name": f"no_pii_{t}", "scorer_id": scorer["scorer_id"], "scorer_version": 1}
+    gid = hand.call("POST", "guardrails/create", {**body, "stage": "AFTER", "action": "SANITIZATION"})
+    gid = gid["guardrail"]["guardrail_id"]
+    hand.call("POST", "guardrails/add-to-endpoint", {"endpoint_id": eid, "guardrail_id": gid, "execution_order": 1})
+    budget = {"budget_unit": "USD", "budget_amount": 40, "duration": {"unit": "DAYS", "value": 1}}
+    budget.update(target_scope="ENDPOINT", target_value=eid, budget_action="ALERT")
+    bid = hand.call("POST", "budgets/create", budget)["budget_policy"]["budget_policy_id"]
+
+    env = {**ws.env, f"MLREG_SECRET_KEY_{t.upper()}_API_KEY": "sk-test-0123456789abcdef"}
+    ws.write({})
+    ws.run("import", "--gateway-endpoint", f"chat_{t}", "--out", "imported.yaml", env=env, check=0)
+    text = (ws.path / "imported.yaml").read_text()
+    assert f"guardrails: [no_pii_{t}]" in text, text
+    (ws.path / "registry.yaml").write_text(text)
+    ws.assert_converged(env=env)
+    resources = ws.state()["resources"]
+    assert resources[f"gateway_guardrail.no_pii_{t}"]["identity"]["id"] == gid
+    assert resources[f"gateway_budget.chat_{t}_1_days_alert"]["identity"]["id"] == bid  # named by what it is

@@ -76,6 +76,15 @@ def _experiment_names(mf: Mlflow, ids: set[str]) -> dict[str, str]:
     return out
 
 
+def _endpoint_id(mf: Mlflow, name: str) -> str | None:
+    try:
+        return mf.api.call(gw.GET_ENDPOINT, {"name": name})["endpoint"]["endpoint_id"]
+    except MlflowApiError as e:
+        if _missing(e):
+            return None
+        raise
+
+
 def attached(mf: Mlflow, endpoint_id: str) -> list[LiveGuardrailAttachment]:
     """An endpoint's guardrails in execution order (MLflow's: ordered ones first, then by id)."""
     answer = mf.api.call(gw.LIST_ATTACHMENTS, {"endpoint_id": endpoint_id})
@@ -87,9 +96,13 @@ def read(mf: Mlflow, request: GuardrailRequest) -> GuardrailFacts:
     if not mf.api.exists():
         return GuardrailFacts(note=f"{mf.api.target} does not exist yet: apply creates it")
     found: dict[str, list[LiveGuardrail]] = {}
-    if request.names:
+    wanted = set(request.names)
+    for endpoint in sorted(request.attached_to):  # import: the guardrails attached to these endpoints
+        eid = _endpoint_id(mf, endpoint)
+        wanted |= {a.guardrail_name for a in attached(mf, eid) if a.guardrail_name} if eid else set()
+    if wanted:
         for g in _all(mf):
-            if g.name in request.names:
+            if g.name in wanted:
                 found.setdefault(g.name, []).append(g)
     scorers = {}
     for key in sorted(request.scorers):
@@ -99,6 +112,9 @@ def read(mf: Mlflow, request: GuardrailRequest) -> GuardrailFacts:
     ids = {g.scorer.experiment_id for gs in found.values() for g in gs} - {s.experiment_id for s in scorers.values()}
     experiments = {s.experiment_id: key[0] for key, s in scorers.items()}
     experiments.update(_experiment_names(mf, ids))
+    for g in (g for gs in found.values() for g in gs):  # a live guardrail's own scorer version exists
+        if g.scorer.experiment_id in experiments:
+            scorers.setdefault((experiments[g.scorer.experiment_id], g.scorer.name, g.scorer.version), g.scorer)
     attachments = {eid: tuple(attached(mf, eid)) for eid, _ in sorted(request.endpoints)}
     names = dict(request.endpoints)
     return GuardrailFacts(found, scorers, experiments, attachments, names)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 
 from mlreg.planner.changes import Action
-from mlreg.planner.kinds.gateway_facts import LiveGuardrail, LiveScorer
+from mlreg.planner.kinds.gateway_facts import LiveGuardrail, LiveGuardrailAttachment, LiveScorer
 from mlreg.planner.kinds.gateway_guardrail import GuardrailFacts, GuardrailRequest
 from tests.unit.kinds import KindDouble
 
@@ -46,7 +46,8 @@ def write(world, request) -> dict:
 
 def facts(data: dict) -> dict:
     """scorers: [{experiment, experiment_id, name, version, id}]; gateway_guardrails: [{id, name,
-    scorer: {experiment, name, version}, stage, action}] (the scorer one of `scorers`)."""
+    scorer: {experiment, name, version}, stage, action}] (the scorer one of `scorers`);
+    gateway_guardrail_attachments: {endpoint id: [{id, name, order}]}."""
     scorers = {
         (s["experiment"], s["name"], s["version"]): LiveScorer(
             s["id"], str(s["experiment_id"]), s["name"], s["version"]
@@ -59,7 +60,11 @@ def facts(data: dict) -> dict:
         ref = g["scorer"]
         scorer = scorers[(ref["experiment"], ref["name"], ref["version"])]
         out.setdefault(g["name"], []).append(LiveGuardrail(g["id"], g["name"], scorer, g["stage"], g["action"]))
-    return {GuardrailFacts: GuardrailFacts(out, scorers, experiments)}
+    attachments = {
+        eid: tuple(LiveGuardrailAttachment(eid, a["id"], a["name"], a.get("order")) for a in found)
+        for eid, found in data.get("gateway_guardrail_attachments", {}).items()
+    }
+    return {GuardrailFacts: GuardrailFacts(out, scorers, experiments, attachments)}
 
 
 DOUBLE = KindDouble(
