@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -73,6 +73,10 @@ class Api:
             params = None  # the next link carries them
         raise ForgeError(f"{self.forge} kept paging past {MAX_PAGES} pages of {self._shown(path)}; gave up")
 
+    def get(self, path: str) -> dict:
+        found = self._json(self.request("GET", self._url(path)), path)
+        return found if isinstance(found, dict) else {}
+
     def send(self, method: str, path: str, body: dict) -> dict:
         response = self.request(method, self._url(path), json=body)
         found = self._json(response, path)
@@ -114,7 +118,8 @@ class Api:
             return self.base + path_or_url
         parts = urlsplit(path_or_url)
         same = (parts.scheme, parts.netloc.lower()) == self._origin and (parts.path + "/").startswith(self._prefix)
-        if not same or parts.username or parts.password:
+        dotted = any(seg in (".", "..") for seg in unquote(parts.path).split("/"))  # /api/v3/../x leaves the API
+        if not same or dotted or parts.username or parts.password:
             raise ForgeError(
                 f"{self.forge} pointed mlreg at {self._shown(path_or_url)}, outside its API {self.base}; "
                 "the token is sent to that API only"

@@ -3,11 +3,14 @@ issue's comments; the drift issue is an issue. Token as `Authorization: Bearer`.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote
 
-from mlreg.forge.api import Api
+from mlreg.forge.api import Api, ForgeError
 from mlreg.forge.sticky import Note
 from mlreg.forge.target import GITHUB, Target
+
+ACTIONS_BOT = "github-actions[bot]"
 
 
 class GitHub:
@@ -26,6 +29,17 @@ class GitHub:
             },
         )
         self.repo = "/".join(quote(part, safe="") for part in target.repository.split("/", 1))
+
+    @functools.cache  # noqa: B019 (one per job)
+    def me(self) -> str:
+        """The login the token writes as. Actions' GITHUB_TOKEN may not read /user (403): it
+        writes as github-actions[bot]."""
+        try:
+            return str(self.api.get("/user").get("login") or "")
+        except ForgeError as e:
+            if e.status in (401, 403):
+                return ACTIONS_BOT
+            raise
 
     def comments(self, number: int) -> list[Note]:
         return [Note.of(c, "body") for c in self.api.get_all(f"/repos/{self.repo}/issues/{number}/comments")]

@@ -4,11 +4,14 @@ write notes)."""
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote
 
 from mlreg.forge.api import Api
 from mlreg.forge.sticky import Note
 from mlreg.forge.target import GITLAB, Target
+
+_AUTHOR = ("author", "username")
 
 
 class GitLab:
@@ -23,12 +26,17 @@ class GitLab:
     def _mr(self, number: int) -> str:
         return f"{self.project}/merge_requests/{number}/notes"
 
+    @functools.cache  # noqa: B019 (one per job)
+    def me(self) -> str:
+        """The user the token writes as (a project access token's bot user)."""
+        return str(self.api.get("/user").get("username") or "")
+
     def comments(self, number: int) -> list[Note]:
         found = self.api.get_all(self._mr(number), {"sort": "asc", "order_by": "created_at"})
-        return [Note.of(n, "body") for n in found if not n.get("system")]
+        return [Note.of(n, "body", author=_AUTHOR) for n in found if not n.get("system")]
 
     def create_comment(self, number: int, body: str) -> Note:
-        return Note.of(self.api.send("POST", self._mr(number), {"body": body}), "body")
+        return Note.of(self.api.send("POST", self._mr(number), {"body": body}), "body", author=_AUTHOR)
 
     def edit_comment(self, number: int, note_id: int, body: str) -> None:
         self.api.send("PUT", f"{self._mr(number)}/{note_id}", {"body": body})
@@ -37,11 +45,11 @@ class GitLab:
         found = self.api.get_all(
             f"{self.project}/issues", {"state": "opened", "search": title, "in": "title", "sort": "asc"}
         )
-        return [Note.of(i, "description", "iid") for i in found if i.get("title") == title]
+        return [Note.of(i, "description", "iid", _AUTHOR) for i in found if i.get("title") == title]
 
     def create_issue(self, title: str, body: str) -> Note:
         made = self.api.send("POST", f"{self.project}/issues", {"title": title, "description": body})
-        return Note.of(made, "description", "iid")
+        return Note.of(made, "description", "iid", _AUTHOR)
 
     def edit_issue(self, number: int, body: str) -> None:
         self.api.send("PUT", f"{self.project}/issues/{number}", {"description": body})

@@ -14,14 +14,19 @@ from mlreg.planner.render import comment
 
 @dataclass(frozen=True)
 class Note:
-    """A comment (id) or an issue (its number), with its Markdown body."""
+    """A comment (id) or an issue (its number), with its Markdown body and who wrote it."""
 
     id: int
     body: str
+    author: str = ""
 
     @classmethod
-    def of(cls, item: dict, body: str, key: str = "id") -> Note:
-        return cls(int(item.get(key) or 0), str(item.get(body) or ""))
+    def of(cls, item: dict, body: str, key: str = "id", author: tuple[str, str] = ("user", "login")) -> Note:
+        """From a forge's JSON; `author`: where it keeps the writer's name (GitHub: user.login,
+        GitLab: author.username)."""
+        who = item.get(author[0])
+        name = who.get(author[1]) if isinstance(who, dict) else None
+        return cls(int(item.get(key) or 0), str(item.get(body) or ""), str(name or ""))
 
 
 class Forge(Protocol):
@@ -29,6 +34,7 @@ class Forge(Protocol):
     limit: int  # the longest comment or issue body it takes, in characters
     full_output_at: str  # where a job's full output is, for a comment that had to be cut
 
+    def me(self) -> str: ...  # the name the token writes as
     def comments(self, number: int) -> list[Note]: ...
     def create_comment(self, number: int, body: str) -> Note: ...
     def edit_comment(self, number: int, note_id: int, body: str) -> None: ...
@@ -55,7 +61,10 @@ def keep_comment(forge: Forge, number: int, label: str, body: str, create: bool)
     changes or errors). Says what it did: "updated", "created" or "" (nothing)."""
 
     def find() -> Note | None:
-        return next((n for n in forge.comments(number) if comment.is_plan_comment(n.body, label)), None)
+        # only mlreg's own: a comment anyone posts with the marker is not taken over (its author
+        # could edit the plan shown in it afterwards)
+        mine = (n for n in forge.comments(number) if n.author == forge.me())
+        return next((n for n in mine if comment.is_plan_comment(n.body, label)), None)
 
     found = find()
     if found is not None:
@@ -83,7 +92,8 @@ def keep_issue(forge: Forge, report: DriftReport) -> str:
     title = comment.drift_title(report.label)
 
     def find() -> Note | None:
-        found = [i for i in forge.open_issues(title) if comment.is_drift_issue(i.body, report.label)]
+        me = forge.me()
+        found = [i for i in forge.open_issues(title) if i.author == me and comment.is_drift_issue(i.body, report.label)]
         return min(found, key=lambda i: i.id) if found else None
 
     issue = find()

@@ -48,6 +48,26 @@ def no_variable(name: str) -> str | None:
     return "this setting takes no environment reference: write its value"
 
 
+# The credentials mlreg itself and the CI runner hold: mlreg's and MLflow's own variables, libpq's,
+# and the forges' job tokens. A secret the file gives to MLflow (a webhook's signing key, a user's
+# password, a gateway credential) is never one of them: MLflow would hold it, or sign with it for
+# whatever URL the file names. MLREG_SECRET_* is the namespace `import` writes for such secrets.
+_RUNNER_CREDENTIALS = re.compile(
+    r"^(MLFLOW_|MLREG_|PG|GITHUB_|ACTIONS_|GITLAB_|RUNNER_|CI_(JOB_|REGISTRY_|DEPLOY_|DEPENDENCY_PROXY_|REPOSITORY_URL))"
+)
+
+
+def given_secret(name: str) -> str | None:
+    """Why a variable may not be a secret given to MLflow (None: it may)."""
+    if name.startswith("MLREG_SECRET_") or not _RUNNER_CREDENTIALS.match(name):
+        return None
+    return (
+        "a secret given to MLflow may not be one of mlreg's or the CI runner's own credentials "
+        "(MLFLOW_*, MLREG_*, PG*, GITHUB_*, ACTIONS_*, GITLAB_*, RUNNER_*, CI_JOB_*, CI_REGISTRY_*, CI_DEPLOY_*, …); "
+        "name it MLREG_SECRET_* or your own"
+    )
+
+
 def not_secret(name: str) -> str | None:
     """Why a variable may not expand in a URL sent to MLflow (None: it may)."""
     if redact.is_secret_name(name):

@@ -23,6 +23,7 @@ from mlreg.planner.config.envexpand import (
     Environ,
     backend_variable,
     expand,
+    given_secret,
     no_variable,
     not_secret,
     references,
@@ -296,9 +297,11 @@ def _expanded_entries(entries: dict, at: tuple, sec, source: MergedSource, env, 
                         del entry[f"{key}_sensitive"]
                     if isinstance(entry[key], str) and references(entry[key]):
                         entry[f"{key}_sensitive"] = True
-                        entry[key] = expand(entry[key], path, env, source, diags, secret=True, whole=True)
+                        entry[key] = expand(
+                            entry[key], path, env, source, diags, secret=True, whole=True, allowed=given_secret
+                        )
                         continue
-                allowed = None if secret else not_secret
+                allowed = given_secret if secret else not_secret
                 entry[key] = expand(entry[key], path, env, source, diags, secret=secret, allowed=allowed)
         out[name] = entry
     return out
@@ -315,7 +318,7 @@ def _secret(value, path: tuple, source: MergedSource, env, diags: list):
             )
         )
         return ""  # refused above: a string, so no second error about its type
-    return expand(value, path, env, source, diags, secret=True)
+    return expand(value, path, env, source, diags, secret=True, allowed=given_secret)
 
 
 def _validate(data, source: MergedSource, env: dict[str, str]) -> tuple[Config | None, list[Diagnostic]]:

@@ -32,10 +32,11 @@ def protected_paths(declared: Sequence[Section]) -> list[tuple[str, ...]]:
     declare protected (a whole section, or some of its keys)."""
     out = [(k,) for k in SETTINGS]
     for s in declared:
+        at = tuple(s.name.split("."))  # gateway.secrets: the key secrets under gateway
         if s.protected is True:
-            out.append((s.name,))
+            out.append(at)
         elif s.protected:
-            out += [(s.name, key) for key in s.protected]
+            out += [(*at, key) for key in s.protected]
     return out
 
 

@@ -103,6 +103,7 @@ def _action_step(ws, env: dict, command: str, args: str = "") -> subprocess.Comp
 def test_pull_request_gets_one_comment_edited_on_every_push(ws, github):
     m, a = ws.model(), ws.log_run("run-a")
     github.seed(7, [f"someone else's comment {i}" for i in range(120)])  # mlreg's lands on page 2
+    github.seed(7, [f"{PLAN_MARK}\nno changes, says mallory"], author="mallory")  # the marker, not mlreg's
     env = github_env(ws, github)
     outputs = []
 
@@ -110,11 +111,12 @@ def test_pull_request_gets_one_comment_edited_on_every_push(ws, github):
     first = ws.run("plan", "--comment", env=env, check=0)
     outputs.append(first.stdout + first.stderr)
     assert "will be created" in first.stdout  # the plan is printed as always
-    (mine,) = github.marked(7, PLAN_MARK)
+    theirs, mine = github.marked(7, PLAN_MARK)
+    assert theirs.author == "mallory" and theirs.body.endswith("says mallory") and mine.author == "github-actions[bot]"
     assert "Plan: 2 to add" in mine.body and f"at commit <code>{SHA[:12]}</code>" in mine.body
     assert "[the job](https://github.example/acme/registry/actions/runs/99)" in mine.body
     assert [(r.method, r.path) for r in github.writes()] == [("POST", "/repos/acme/registry/issues/7/comments")]
-    pages = [r.query.get("page") for r in github.requests if r.method == "GET"]
+    pages = [r.query.get("page") for r in github.requests if r.method == "GET" and r.path.endswith("/comments")]
     assert pages == [None, "2"] and all(r.query.get("per_page") == "100" for r in github.requests[:1])
     assert (ws.path / "github_output").read_text() == "changes=true\nexitcode=0\n"
     assert "Plan: 2 to add" in (ws.path / "step_summary").read_text()
@@ -129,8 +131,8 @@ def test_pull_request_gets_one_comment_edited_on_every_push(ws, github):
     step = _action_step(ws, env, "plan", "--detailed-exitcode")
     outputs.append(step.stdout + step.stderr)
     assert step.returncode == 2, step.stderr
-    assert [c.id for c in github.marked(7, PLAN_MARK)] == [mine.id]
-    assert "second push" in github.marked(7, PLAN_MARK)[0].body
+    assert [c.id for c in github.marked(7, PLAN_MARK)] == [theirs.id, mine.id]
+    assert "second push" in github.marked(7, PLAN_MARK)[1].body
     assert [(r.method, r.path) for r in github.writes()][1:] == [
         ("PATCH", f"/repos/acme/registry/issues/comments/{mine.id}")
     ]
@@ -143,13 +145,13 @@ def test_pull_request_gets_one_comment_edited_on_every_push(ws, github):
     )
     bad = ws.run("plan", "--comment", env=env, check=1)
     outputs.append(bad.stdout + bad.stderr)
-    body = github.marked(7, PLAN_MARK)[0].body
+    body = github.marked(7, PLAN_MARK)[-1].body
     assert "❌ **mlreg plan failed**" in body and "registry.yaml:6" in body and "| Address |" not in body
     # a rule violation (none -> production skips candidate): the errors in place of the changes
     ws.write(_model(ws, m, a, stage="production"))
     refused = ws.run("plan", "--comment", env=env, check=1)
     outputs.append(refused.stdout + refused.stderr)
-    body = github.marked(7, PLAN_MARK)[0].body
+    body = github.marked(7, PLAN_MARK)[-1].body
     assert "mlreg plan failed** with 1 error" in body and "### Errors" in body and "| Address |" not in body
     assert (ws.path / "github_output").read_text().endswith("changes=true\nexitcode=1\n")
 
@@ -166,7 +168,7 @@ def test_pull_request_gets_one_comment_edited_on_every_push(ws, github):
     )
     deleting = ws.run("plan", "--comment", env=env, check=0)
     outputs.append(deleting.stdout + deleting.stderr)
-    body = github.marked(7, PLAN_MARK)[0].body
+    body = github.marked(7, PLAN_MARK)[-1].body
     caution, table = body.index("> [!CAUTION]"), body.index("| Address | Action |")
     assert caution < body.index("📝 **Plan:") < table
     assert f"> - model_version.{m}&#91;v{v.version}&#93; is deleted live" in body[caution:table]
@@ -175,9 +177,9 @@ def test_pull_request_gets_one_comment_edited_on_every_push(ws, github):
     ws.run("apply", "--auto-approve", check=0)
     done = ws.run("plan", "--comment", env=env, check=0)
     outputs.append(done.stdout + done.stderr)
-    body = github.marked(7, PLAN_MARK)[0].body
+    body = github.marked(7, PLAN_MARK)[-1].body
     assert "✅ No changes." in body and f"Planned at commit <code>{SHA[:12]}</code>" in body
-    assert len(github.marked(7, PLAN_MARK)) == 1 and sum(r.method == "POST" for r in github.requests) == 1
+    assert len(github.marked(7, PLAN_MARK)) == 2 and sum(r.method == "POST" for r in github.requests) == 1
 
     # a converged plan on another pull request: no comment is created
     quiet = ws.run("plan", "--comment", env=github_env(ws, github, number=8), check=0)

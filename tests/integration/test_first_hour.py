@@ -79,19 +79,19 @@ def test_offline_commands_need_no_secrets(ws):
             f"hook-{ws.tag}": {
                 "url": "https://hooks.example.com/x",
                 "events": ["model_version.created"],
-                "secret": "${MLREG_TEST_HOOK_SECRET}",
+                "secret": "${MLREG_SECRET_TEST_HOOK}",
             }
         },
     }
     ws.write(doc)
-    env = {k: v for k, v in ws.env.items() if k != "MLREG_TEST_HOOK_SECRET"}
+    env = {k: v for k, v in ws.env.items() if k != "MLREG_SECRET_TEST_HOOK"}
     env.pop("MLFLOW_TRACKING_URI")
     env.pop("MLREG_DATABASE_URL")  # CI's validate step has neither secrets nor servers
     valid = ws.run("validate", env=env, check=0)
     assert "is valid: 1 model, 1 webhook" in valid.stdout
     assert "graph LR" in ws.run("graph", "--format", "mermaid", env=env, check=0).stdout
     plan = ws.run("plan", env=env)
-    assert plan.returncode == 1 and "Environment variable MLREG_TEST_HOOK_SECRET is not set" in plan.stderr
+    assert plan.returncode == 1 and "Environment variable MLREG_SECRET_TEST_HOOK is not set" in plan.stderr
     doc["webhooks"][f"hook-{ws.tag}"]["secret"] = "${1_NOT_A_NAME}"
     ws.write(doc)
     assert ws.run("validate", env=env).returncode == 1  # malformed is still refused offline

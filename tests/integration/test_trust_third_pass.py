@@ -505,3 +505,27 @@ def test_rt_state_pull_publishes_no_hash_and_no_key_unless_asked(ws, services):
     full = ws.run("state", "pull", "--with-secret-hashes", env=env, check=0)
     assert "hmac-sha256" in full.stdout and "secret_key" in full.stdout and "credential" in full.stderr
     ws.assert_converged(env=env)
+
+
+def test_rt_a_secret_given_to_mlflow_is_never_a_runner_credential(ws):
+    """`secret: ${GITHUB_TOKEN}` on a webhook to the attacker's URL: once applied, MLflow signs every
+    delivery with CI's token; `url: ${MLREG_DATABASE_URL}` would hand MLflow the database password."""
+    name = f"hook-{ws.tag}"
+    ws.write(
+        {
+            "webhooks": {
+                name: {"url": "https://h.example/x", "secret": "${GITHUB_TOKEN}", "events": ["model_version.created"]},
+                f"{name}-2": {"url": "${MLREG_DATABASE_URL}", "events": ["model_version.created"]},
+            }
+        }
+    )
+    out = ws.run("plan", env={**ws.env, "GITHUB_TOKEN": "ghs_CItoken0123456789"}, check=1)
+    assert out.stderr.count("may not be one of mlreg's or the CI runner's own credentials") == 2, out.stderr
+    assert "GITHUB_TOKEN" in out.stderr and "MLREG_DATABASE_URL" in out.stderr
+    assert "ghs_CItoken" not in out.stdout + out.stderr
+    # MLREG_SECRET_* is the namespace for secrets mlreg gives to MLflow
+    hook = {"url": "https://h.example/x", "secret": "${MLREG_SECRET_HOOK}", "events": ["model_version.created"]}
+    ws.write({"webhooks": {name: hook}})
+    assert "will be created" in ws.run("plan", env={**ws.env, "MLREG_SECRET_HOOK": "s3cret-value-1"}, check=0).stdout
+    ws.write({})
+    ws.assert_converged()

@@ -43,6 +43,7 @@ class Item:
     system: bool = False
     pull_request: bool = False
     comments: list = field(default_factory=list)
+    author: str = ""
 
 
 class ForgeStandIn:
@@ -56,6 +57,9 @@ class ForgeStandIn:
         self.refuse: int | None = None  # answer every request with this status
         self.redirect_to: str | None = None  # answer every request with a redirect there
         self._next = 1000
+        # who the token writes as: Actions' GITHUB_TOKEN may not read GET /user (403) and writes as
+        # github-actions[bot]; a GitLab project access token is its bot user
+        self.me = "github-actions[bot]" if kind == GITHUB else "project_7_bot"
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.port = self._server.server_address[1]
@@ -74,10 +78,17 @@ class ForgeStandIn:
     def writes(self) -> list[Seen]:
         return [r for r in self.requests if r.method != "GET"]
 
-    def seed(self, number: int, bodies: list[str], system: bool = False) -> None:
+    def seed(self, number: int, bodies: list[str], system: bool = False, author: str = "someone") -> None:
         """Comments by others already on a pull request."""
         for body in bodies:
-            self.threads.setdefault(number, []).append(Item(self._id(), body, system=system))
+            self.threads.setdefault(number, []).append(Item(self._id(), body, system=system, author=author))
+
+    def seed_issue(self, title: str, body: str, author: str = "someone") -> int:
+        """An open issue by someone else."""
+        number = len(self.issues) + 1
+        state = "open" if self.kind == GITHUB else "opened"
+        self.issues[number] = Item(number, body, title=title, state=state, author=author)
+        return number
 
     def marked(self, number: int, marker: str) -> list[Item]:
         return [c for c in self.threads.get(number, []) if c.body.split("\n", 1)[0] == marker]
@@ -150,6 +161,8 @@ class ForgeStandIn:
 
     # -- GitHub -------------------------------------------------------------------------------------
     def _github(self, r: Seen):
+        if r.path == "/user":
+            return 403, {"message": "Resource not accessible by integration"}
         repo = f"/repos/{self.repository}"
         if not r.path.startswith(repo + "/"):
             return None
@@ -157,24 +170,24 @@ class ForgeStandIn:
         if m := re.fullmatch(r"/issues/(\d+)/comments", rest):
             thread = self._thread(int(m.group(1)))
             if r.method == "GET":
-                return 200, [{"id": c.id, "body": c.body} for c in thread]
+                return 200, [self._gh_comment(c) for c in thread]
             if r.method == "POST":
-                c = Item(self._id(), r.body["body"])
+                c = Item(self._id(), r.body["body"], author=self.me)
                 thread.append(c)
-                return 201, {"id": c.id, "body": c.body}
+                return 201, self._gh_comment(c)
         if (m := re.fullmatch(r"/issues/comments/(\d+)", rest)) and r.method == "PATCH":
             c = self._comment(int(m.group(1)))
             if c is None:
                 return None
             c.body = r.body["body"]
-            return 200, {"id": c.id, "body": c.body}
+            return 200, self._gh_comment(c)
         if rest == "/issues":
             if r.method == "GET":
                 wanted = r.query.get("state", "open")
                 return 200, [self._gh_issue(i) for i in self.issues.values() if wanted in ("all", i.state)]
             if r.method == "POST":
                 number = len(self.issues) + 1
-                self.issues[number] = Item(number, r.body.get("body", ""), title=r.body["title"])
+                self.issues[number] = Item(number, r.body.get("body", ""), title=r.body["title"], author=self.me)
                 return 201, self._gh_issue(self.issues[number])
         if (m := re.fullmatch(r"/issues/(\d+)", rest)) and r.method == "PATCH":
             issue = self.issues.get(int(m.group(1)))
@@ -185,8 +198,11 @@ class ForgeStandIn:
             return 200, self._gh_issue(issue)
         return None
 
+    def _gh_comment(self, c: Item) -> dict:
+        return {"id": c.id, "body": c.body, "user": {"login": c.author}}
+
     def _gh_issue(self, i: Item) -> dict:
-        out = {"number": i.id, "title": i.title, "body": i.body, "state": i.state}
+        out = {"number": i.id, "title": i.title, "body": i.body, "state": i.state, "user": {"login": i.author}}
         if i.pull_request:
             out["pull_request"] = {"url": "…"}
         return out
@@ -201,6 +217,8 @@ class ForgeStandIn:
 
     # -- GitLab -------------------------------------------------------------------------------------
     def _gitlab(self, r: Seen):
+        if r.path == "/api/v4/user":
+            return 200, {"username": self.me}
         project = f"/api/v4/projects/{self.repository}"
         if not r.path.startswith(project + "/"):
             return None
@@ -208,17 +226,17 @@ class ForgeStandIn:
         if m := re.fullmatch(r"/merge_requests/(\d+)/notes(?:/(\d+))?", rest):
             thread = self.threads.setdefault(int(m.group(1)), [])
             if m.group(2) is None and r.method == "GET":
-                return 200, [{"id": n.id, "body": n.body, "system": n.system} for n in thread]
+                return 200, [self._gl_note(n) for n in thread]
             if m.group(2) is None and r.method == "POST":
-                n = Item(self._id(), r.body["body"])
+                n = Item(self._id(), r.body["body"], author=self.me)
                 thread.append(n)
-                return 201, {"id": n.id, "body": n.body, "system": False}
+                return 201, self._gl_note(n)
             if m.group(2) is not None and r.method == "PUT":
                 n = next((n for n in thread if n.id == int(m.group(2))), None)
                 if n is None:
                     return None
                 n.body = r.body["body"]
-                return 200, {"id": n.id, "body": n.body, "system": False}
+                return 200, self._gl_note(n)
         if rest == "/issues":
             if r.method == "GET":
                 search, state = r.query.get("search", ""), r.query.get("state", "all")
@@ -226,16 +244,18 @@ class ForgeStandIn:
                 return 200, [self._gl_issue(i) for i in found]
             if r.method == "POST":
                 iid = len(self.issues) + 1
-                self.issues[iid] = Item(iid, r.body.get("description", ""), title=r.body["title"], state="opened")
+                self.issues[iid] = Item(
+                    iid, r.body.get("description", ""), title=r.body["title"], state="opened", author=self.me
+                )
                 return 201, self._gl_issue(self.issues[iid])
         if m := re.fullmatch(r"/issues/(\d+)(/notes)?", rest):
             issue = self.issues.get(int(m.group(1)))
             if issue is None:
                 return None
             if m.group(2) and r.method == "POST":
-                n = Item(self._id(), r.body["body"])
+                n = Item(self._id(), r.body["body"], author=self.me)
                 issue.comments.append(n)
-                return 201, {"id": n.id, "body": n.body}
+                return 201, self._gl_note(n)
             if not m.group(2) and r.method == "PUT":
                 issue.body = r.body.get("description", issue.body)
                 if r.body.get("state_event") == "close":
@@ -243,5 +263,9 @@ class ForgeStandIn:
                 return 200, self._gl_issue(issue)
         return None
 
+    def _gl_note(self, n: Item) -> dict:
+        return {"id": n.id, "body": n.body, "system": n.system, "author": {"username": n.author}}
+
     def _gl_issue(self, i: Item) -> dict:
-        return {"iid": i.id, "title": i.title, "description": i.body, "state": i.state}
+        author = {"username": i.author}
+        return {"iid": i.id, "title": i.title, "description": i.body, "state": i.state, "author": author}

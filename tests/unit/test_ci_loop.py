@@ -105,6 +105,9 @@ def test_redirects_and_links_elsewhere_are_not_followed(stand_in):
             api.request("GET", elsewhere.url + "/projects")
         with pytest.raises(ForgeError, match="outside its API"):  # same host, another path
             api.request("GET", stand_in.url.replace("/api/v4", "/other"))
+        for dotted in ("/api/v4/../other", "/api/v4/%2e%2e/other"):  # under the API only by its prefix
+            with pytest.raises(ForgeError, match="outside its API"):
+                api.request("GET", f"http://127.0.0.1:{stand_in.port}{dotted}")
         assert elsewhere.requests == []
     finally:
         elsewhere.stop()
@@ -139,6 +142,9 @@ class FakeForge:
 
     name, limit, full_output_at = "Fake", 65_536, "the log"
 
+    def me(self):
+        return "mlreg-bot"
+
     def __init__(self):
         self.threads: dict[int, list[Note]] = {}
         self.issues: dict[int, Note] = {}
@@ -151,7 +157,7 @@ class FakeForge:
         return list(self.threads.get(number, []))
 
     def create_comment(self, number, body):
-        note = Note(next(self.ids), body)
+        note = Note(next(self.ids), body, "mlreg-bot")
         self.threads.setdefault(number, []).append(note)
         if self.lose_next_create:
             self.lose_next_create = False
@@ -159,18 +165,18 @@ class FakeForge:
         return note
 
     def edit_comment(self, number, note_id, body):
-        self.threads[number] = [Note(n.id, body) if n.id == note_id else n for n in self.threads[number]]
+        self.threads[number] = [Note(n.id, body, n.author) if n.id == note_id else n for n in self.threads[number]]
 
     def open_issues(self, title):
         return [i for n, i in self.issues.items() if n not in self.closed]
 
     def create_issue(self, title, body):
         number = len(self.issues) + 1
-        self.issues[number] = Note(number, body)
+        self.issues[number] = Note(number, body, "mlreg-bot")
         return self.issues[number]
 
     def edit_issue(self, number, body):
-        self.issues[number] = Note(number, body)
+        self.issues[number] = Note(number, body, self.issues[number].author)
 
     def comment_issue(self, number, body):
         self.issue_comments.setdefault(number, []).append(body)
@@ -181,14 +187,19 @@ class FakeForge:
 
 def test_one_comment_per_label_never_posted_twice():
     forge = FakeForge()
-    forge.threads[7] = [Note(1, "<!-- mlreg:plan:registry.yaml --> quoted by someone, not first-line alone")]
+    forge.threads[7] = [
+        Note(1, "<!-- mlreg:plan:registry.yaml --> quoted by someone, not first-line alone", "mlreg-bot"),
+        # the marker in a comment mlreg did not write: not taken over (its author could edit the plan)
+        Note(2, "<!-- mlreg:plan:registry.yaml -->\nlooks like a plan", "mallory"),
+    ]
     assert sticky.keep_comment(forge, 7, "registry.yaml", "<!-- mlreg:plan:registry.yaml -->\nno changes", False) == ""
     forge.lose_next_create = True  # made, but the answer was lost: found again, not posted twice
     assert sticky.keep_comment(forge, 7, "registry.yaml", "<!-- mlreg:plan:registry.yaml -->\nv1", True) == "created"
     assert sticky.keep_comment(forge, 7, "registry.yaml", "<!-- mlreg:plan:registry.yaml -->\nv2", True) == "updated"
     assert sticky.keep_comment(forge, 7, "teams/b", "<!-- mlreg:plan:teams/b -->\nb", True) == "created"
     bodies = [n.body for n in forge.threads[7]]
-    assert bodies[1:] == ["<!-- mlreg:plan:registry.yaml -->\nv2", "<!-- mlreg:plan:teams/b -->\nb"]
+    assert bodies[2:] == ["<!-- mlreg:plan:registry.yaml -->\nv2", "<!-- mlreg:plan:teams/b -->\nb"]
+    assert bodies[1] == "<!-- mlreg:plan:registry.yaml -->\nlooks like a plan"
 
 
 def _drift(*addresses):
@@ -216,6 +227,14 @@ def test_one_drift_issue_commented_only_when_the_drifted_set_changes():
     assert forge.closed == {1} and "The last apply: <code>a1</code> by ci" in forge.issue_comments[1][-1]
     assert sticky.keep_issue(forge, _report([])) == ""
     assert sticky.keep_issue(forge, _report(_drift("model.a"))) == "opened issue #2"  # drift again: a new issue
+
+
+def test_a_drift_issue_someone_else_opened_with_the_marker_is_not_mlregs():
+    forge = FakeForge()
+    forge.issues[1] = Note(1, _report(_drift("model.a")).body, "mallory")
+    assert sticky.keep_issue(forge, _report(_drift("model.a"))) == "opened issue #2"
+    assert sticky.keep_issue(forge, _report([])) == "closed issue #2"
+    assert forge.closed == {2} and forge.issues[1].author == "mallory"
 
 
 # --- the comment: warnings first, the commit, the size limit -----------------------------------

@@ -36,3 +36,17 @@ def test_one_nested_entry_in_two_files_is_a_conflict_at_both_lines(tmp_path):
     [d] = diags
     assert d.summary.startswith("gateway.budgets 'a' is declared in two files: ")
     assert d.summary.endswith("registry/b.yaml:4") and "registry/a.yaml:4 and " in d.summary
+
+
+def test_a_protected_nested_section_only_in_underscore_files(tmp_path):
+    secret = "gateway:\n  secrets:\n    k: {provider: openai, value: {api_key: '${OPENAI_KEY}'}}\n"
+    _, diags = _folder(tmp_path, {"team.yaml": secret, "_gateway.yaml": f"gateway:\n  budgets:\n    a: {BUDGET}\n"})
+    assert [d.summary for d in diags if "may be given only" in d.summary] == [
+        "`gateway.secrets` may be given only in a file whose name begins with `_` (such as _settings.yaml), "
+        "not in team.yaml"
+    ], [d.summary for d in diags]
+    (tmp_path / "ok").mkdir()
+    _, diags = _folder(
+        tmp_path / "ok", {"_secrets.yaml": secret, "team.yaml": f"gateway:\n  budgets:\n    a: {BUDGET}\n"}
+    )
+    assert not [d for d in diags if "may be given only" in d.summary]

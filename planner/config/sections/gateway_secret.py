@@ -38,5 +38,6 @@ SECTION = register(
         secrets=("value",),
         order=58,
         noun="secret",
+        protected=True,  # credentials: in a folder, only the platform team's `_*` files name them
     )
 )
