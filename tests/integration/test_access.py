@@ -175,7 +175,7 @@ access:
     assert "registry.yaml:10:" in err and "unknown resource type 'model'" in err
     assert "registry.yaml:11:" in err and "on workspace MLflow grants only USE or MANAGE, not EDIT" in err
     assert "registry.yaml:12:" in err and 'registered_model_version grants take only resource_pattern "*"' in err
-    assert "registry.yaml:13:" in err and "glob patterns are expanded for registered_model and prompt only" in err
+    assert "registry.yaml:13:" in err and "glob patterns are expanded only for registered_model, prompt, " in err
     # a member that is no user, live or declared, is a plan error naming it
     aws.write({"access": {"roles": {f"r_{aws.tag}": {"members": [f"ghost_{aws.tag}"]}}}})
     out = aws.run("plan", env=aws.admin_env)

@@ -84,6 +84,6 @@ def test_a_glob_on_a_resource_type_no_kind_expands_is_refused_at_its_line(tmp_pa
             "        - {resource_type: experiment, resource_pattern: 'exp_*', permission: READ}" + other + "\n"
         )
         _, diags = load_config(path, env={})
-        expandable = " and ".join(GRANTS.expandable())
-        globs = [d for d in diags if f"glob patterns are expanded for {expandable} only" in d.summary]
+        expandable = ", ".join(GRANTS.expandable())
+        globs = [d for d in diags if f"glob patterns are expanded only for {expandable};" in d.summary]
         assert [(d.line, d.key_path) for d in globs] == [(6, "access.roles.r.permissions[0]")], diags

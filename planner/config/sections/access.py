@@ -147,7 +147,7 @@ def _globs(ctx, name: str, role) -> None:
         if p is not None and is_glob(p.resource_pattern) and p.resource_type not in ctx.expandable:
             ctx.error(
                 ("access", "roles", name, "permissions", i),
-                f"glob patterns are expanded for {' and '.join(ctx.expandable)} only; name one "
+                f"glob patterns are expanded only for {', '.join(ctx.expandable)}; name one "
                 f'{p.resource_type} exactly, or use "*"',
             )
 
