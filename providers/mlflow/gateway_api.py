@@ -125,6 +125,16 @@ def _int(v: Any) -> int | None:
     return int(v) if v is not None else None
 
 
+def _audit(d: dict) -> dict:
+    """Who made and last changed a gateway object, and when: every gateway answer carries them."""
+    return {
+        "created_by": _who(d.get("created_by")),
+        "last_updated_by": _who(d.get("last_updated_by")),
+        "created": _int(d.get("created_at")),
+        "last_updated": _int(d.get("last_updated_at")),
+    }
+
+
 def _who(v: Any) -> str | None:
     return v or None  # MLflow answers "" for endpoints, budgets and guardrail configs made by nobody
 
@@ -136,10 +146,7 @@ def secret_of(d: dict) -> LiveSecret:
         masked=dict(d.get("masked_values") or {}),
         provider=d.get("provider") or None,
         auth_config=dict(d.get("auth_config") or {}),
-        created_by=_who(d.get("created_by")),
-        last_updated_by=_who(d.get("last_updated_by")),
-        created=_int(d.get("created_at")),
-        last_updated=_int(d.get("last_updated_at")),
+        **_audit(d),
     )
 
 
@@ -151,10 +158,7 @@ def gateway_model_of(d: dict) -> LiveGatewayModel:
         model_name=d.get("model_name", ""),
         secret_id=d.get("secret_id") or None,
         secret_name=d.get("secret_name") or None,
-        created_by=_who(d.get("created_by")),
-        last_updated_by=_who(d.get("last_updated_by")),
-        created=_int(d.get("created_at")),
-        last_updated=_int(d.get("last_updated_at")),
+        **_audit(d),
     )
 
 
@@ -182,10 +186,7 @@ def endpoint_of(d: dict) -> LiveEndpoint:
         usage_tracking=bool(d.get("usage_tracking", False)),
         experiment_id=d.get("experiment_id") or None,
         tags={t["key"]: t.get("value", "") for t in d.get("tags") or ()},
-        created_by=_who(d.get("created_by")),
-        last_updated_by=_who(d.get("last_updated_by")),
-        created=_int(d.get("created_at")),
-        last_updated=_int(d.get("last_updated_at")),
+        **_audit(d),
     )
 
 
@@ -210,10 +211,7 @@ def guardrail_of(d: dict) -> LiveGuardrail:
         stage=d["stage"].lower(),
         action=d["action"].lower(),
         action_endpoint=d.get("action_endpoint_id") or None,
-        created_by=_who(d.get("created_by")),
-        last_updated_by=_who(d.get("last_updated_by")),
-        created=_int(d.get("created_at")),
-        last_updated=_int(d.get("last_updated_at")),
+        **_audit(d),
     )
 
 
@@ -237,10 +235,7 @@ def budget_of(d: dict) -> LiveBudget:
         scope=d["target_scope"].lower(),
         action=d["budget_action"].lower(),
         target=d.get("target_value") or None,
-        created_by=_who(d.get("created_by")),
-        last_updated_by=_who(d.get("last_updated_by")),
-        created=_int(d.get("created_at")),
-        last_updated=_int(d.get("last_updated_at")),
+        **_audit(d),
     )
 
 
